@@ -1,0 +1,22 @@
+"""Schema management: Alembic, configured in code so that no alembic.ini is needed to run it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str) -> None:
+    """Create the schema on an empty database, or bring an older one to the newest revision."""
+    command.upgrade(alembic_config(database_url), "head")

@@ -1,0 +1,528 @@
+"""Typed SQLAlchemy models for every entity of the billing domain.
+
+Money columns are integer cents (`*_cents`). Times are UTC. Status-like columns hold the exact values listed in
+the enums below, enforced by CHECK constraints so that a bad import cannot slip past the application.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always hands back an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Times must carry a time zone; Billing Desk stores UTC.")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class StrEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [member.value for member in cls]
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "Active"
+    SUSPENDED = "Suspended"
+    PENDING = "Pending"
+    EXPIRED = "Expired"
+    DELETED = "Deleted"
+    DISABLED = "Disabled"
+
+
+class BillingCycle(StrEnum):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+
+class ActivityKind(StrEnum):
+    REMINDER_SENT = "reminder_sent"
+    CALL = "call"
+    EMAIL = "email"
+    PROMISE_TO_PAY = "promise_to_pay"
+    PAYMENT_PLAN = "payment_plan"
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_RESOLVED = "dispute_resolved"
+    NOTE = "note"
+
+
+class StageAction(StrEnum):
+    REMINDER = "reminder"
+    FINAL_NOTICE = "final_notice"
+    SUSPENSION_ELIGIBLE = "suspension_eligible"
+    REVIEW_FOR_CANCELLATION = "review_for_cancellation"
+
+
+class TicketCategory(StrEnum):
+    BILLING_QUESTION = "billing question"
+    INVOICE_DISPUTE = "invoice dispute"
+    PAYMENT = "payment"
+    SUBSCRIPTION_CHANGE = "subscription change"
+    TECHNICAL = "technical"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MODERATE = "moderate"
+    MINIMAL = "minimal"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING_CUSTOMER = "pending customer"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class EscalationKind(StrEnum):
+    COMMERCIAL = "commercial"
+    TECHNICAL = "technical"
+
+
+class SupportVehicle(StrEnum):
+    PREMIER = "Premier Support for Partners"
+    ADVANCED = "Advanced Support for Partners"
+    SIGNATURE = "Signature Cloud Support"
+
+
+class EscalationStatus(StrEnum):
+    SUBMITTED = "submitted"
+    IN_PROGRESS = "in progress"
+    WAITING_ON_PARTNER = "waiting on partner"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+def _one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values.values())
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[str | None] = mapped_column(String(36))
+    domain: Mapped[str | None] = mapped_column(String(253), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    account_manager: Mapped[str | None] = mapped_column(String(100), index=True)
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
+    credit_limit_cents: Mapped[int | None] = mapped_column(BigInteger)
+    billing_contact_name: Mapped[str | None] = mapped_column(String(200))
+    billing_contact_email: Mapped[str | None] = mapped_column(String(254))
+    exempt_from_collections: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="customer")
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="customer")
+
+    __table_args__ = (
+        CheckConstraint("payment_terms_days >= 0", name="terms_not_negative"),
+        CheckConstraint("credit_limit_cents IS NULL OR credit_limit_cents >= 0", name="limit_not_negative"),
+    )
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger)
+    billing_cycle: Mapped[str] = mapped_column(String(20), default=BillingCycle.MONTHLY.value)
+    term_end: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.ACTIVE.value)
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
+    suspended_by: Mapped[str | None] = mapped_column(String(100))
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="subscriptions")
+
+    __table_args__ = (
+        _one_of("status", SubscriptionStatus, "status_known"),
+        _one_of("billing_cycle", BillingCycle, "cycle_known"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint("unit_price_cents >= 0", name="price_not_negative"),
+    )
+
+
+class Invoice(Base):
+    """A customer invoice; `open_cents` is kept equal to amount minus payments and credit notes applied."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    open_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    customer: Mapped[Customer] = relationship(back_populates="invoices")
+
+    __table_args__ = (
+        CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        CheckConstraint("open_cents >= 0 AND open_cents <= amount_cents", name="open_within_amount"),
+        CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        # Today's aging reads only open invoices, from this index alone (the predicate is repeated
+        # literally in the query, or the planner will not use it).
+        Index(
+            "ix_invoices_open_aging",
+            "due_date",
+            "issue_date",
+            "currency",
+            "customer_id",
+            "open_cents",
+            "id",
+            sqlite_where=text("open_cents > 0"),
+            postgresql_where=text("open_cents > 0"),
+        ),
+        Index("ix_invoices_customer_issue", "customer_id", "issue_date"),
+    )
+
+
+class Payment(Base):
+    """Money received from a customer; what no open invoice absorbed stays in `unapplied_cents`."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    unapplied_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("unapplied_cents >= 0 AND unapplied_cents <= amount_cents", name="unapplied_within"),
+    )
+
+
+class PaymentAllocation(Base):
+    """The part of a payment applied to one invoice, effective from `applied_on`.
+
+    The invoice's aging attributes are copied here so that an aging as of a past date reads the allocations made
+    since then from one index, without a join back to invoices.
+    """
+
+    __tablename__ = "payment_allocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    applied_on: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("applied_on >= issue_date", name="applied_after_issue"),
+        Index(
+            "ix_payment_allocations_aging",
+            "applied_on",
+            "due_date",
+            "issue_date",
+            "currency",
+            "customer_id",
+            "invoice_id",
+            "amount_cents",
+        ),
+    )
+
+
+class CreditNote(Base):
+    """A credit against one invoice; a write-off is a credit note with reason 'write-off'."""
+
+    __tablename__ = "credit_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    issued_on: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("issued_on >= issue_date", name="issued_after_invoice"),
+        Index(
+            "ix_credit_notes_aging",
+            "issued_on",
+            "due_date",
+            "issue_date",
+            "currency",
+            "customer_id",
+            "invoice_id",
+            "amount_cents",
+        ),
+    )
+
+
+class CollectionsActivity(Base):
+    __tablename__ = "collections_activities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    promised_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    promised_for: Mapped[date | None] = mapped_column(Date)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        _one_of("kind", ActivityKind, "kind_known"),
+        CheckConstraint(
+            "promised_amount_cents IS NULL OR promised_amount_cents > 0", name="promise_positive"
+        ),
+    )
+
+
+class CollectionsPolicy(Base):
+    """The partner's collections policy (one row); its stages are ordered by days past due."""
+
+    __tablename__ = "collections_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    minimum_overdue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    grace_days_before_suspension: Mapped[int] = mapped_column(Integer, default=0)
+    disputes_stop_clock: Mapped[bool] = mapped_column(Boolean, default=True)
+    statement_intro: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+    stages: Mapped[list[PolicyStage]] = relationship(
+        back_populates="policy", order_by="PolicyStage.days_past_due", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        CheckConstraint("minimum_overdue_cents >= 0", name="minimum_not_negative"),
+        CheckConstraint("grace_days_before_suspension >= 0", name="grace_not_negative"),
+    )
+
+
+class PolicyStage(Base):
+    __tablename__ = "policy_stages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("collections_policies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(30))
+    message_template: Mapped[str] = mapped_column(Text)
+
+    policy: Mapped[CollectionsPolicy] = relationship(back_populates="stages")
+
+    __table_args__ = (
+        _one_of("action", StageAction, "action_known"),
+        CheckConstraint("days_past_due >= 1", name="days_positive"),
+    )
+
+
+class SupportOffering(Base):
+    """Service hours (weekly business-hours calendar in a time zone), contact methods and pricing (one row)."""
+
+    __tablename__ = "support_offerings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    business_hours: Mapped[dict[str, Any]] = mapped_column(JSON)
+    contact_methods: Mapped[list[Any]] = mapped_column(JSON)
+    pricing: Mapped[str | None] = mapped_column(Text)
+    entitlements: Mapped[list[Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class SupportTarget(Base):
+    __tablename__ = "support_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offering_id: Mapped[int] = mapped_column(ForeignKey("support_offerings.id"), index=True)
+    severity: Mapped[str] = mapped_column(String(20))
+    first_response_hours: Mapped[int] = mapped_column(Integer)
+    resolution_hours: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        _one_of("severity", Severity, "severity_known"),
+        CheckConstraint("first_response_hours > 0 AND resolution_hours > 0", name="targets_positive"),
+    )
+
+
+class Holiday(Base):
+    __tablename__ = "holidays"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offering_id: Mapped[int] = mapped_column(ForeignKey("support_offerings.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str | None] = mapped_column(String(30))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    escalations: Mapped[list[Escalation]] = relationship(back_populates="ticket")
+
+    __table_args__ = (
+        _one_of("category", TicketCategory, "category_known"),
+        _one_of("severity", Severity, "severity_known"),
+        _one_of("status", TicketStatus, "status_known"),
+        Index("ix_tickets_status", "status"),
+    )
+
+
+class Escalation(Base):
+    """A case opened with Microsoft for a ticket: commercial (every partner) or technical (through a vehicle)."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    vehicle: Mapped[str | None] = mapped_column(String(60))
+    microsoft_case_number: Mapped[str] = mapped_column(String(64), unique=True)
+    severity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(30))
+    notes: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+
+    ticket: Mapped[Ticket] = relationship(back_populates="escalations")
+
+    __table_args__ = (
+        _one_of("kind", EscalationKind, "kind_known"),
+        _one_of("severity", Severity, "severity_known"),
+        _one_of("status", EscalationStatus, "status_known"),
+        CheckConstraint(
+            "(kind = 'commercial' AND vehicle IS NULL) OR (kind = 'technical' AND vehicle IN ("
+            + ", ".join(f"'{v}'" for v in SupportVehicle.values())
+            + "))",
+            name="vehicle_matches_kind",
+        ),
+        Index("ix_escalations_status", "status"),
+    )
+
+
+class MicrosoftInvoice(Base):
+    """The partner's own invoice from Microsoft (what the partner owes and must pay on time)."""
+
+    __tablename__ = "microsoft_invoices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    due_date: Mapped[date] = mapped_column(Date, index=True)
+    paid_on: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (CheckConstraint("amount_cents >= 0", name="amount_not_negative"),)
+
+
+class AuditEvent(Base):
+    """Who did what to which record, with before/after; written in the same transaction as the change."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    permission: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

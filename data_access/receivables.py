@@ -1,0 +1,93 @@
+"""Actions on receivables: record a payment, issue a credit note. Each checks its permission and audits."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from data_access import ledger
+from data_access.audit import record_event
+from data_access.db import transaction
+from data_access.money import from_cents, to_cents
+from data_access.permissions import Actor, require
+
+
+def record_payment(
+    actor: Actor,
+    *,
+    customer_id: str,
+    amount: Decimal,
+    received_on: date,
+    invoice_number: str | None = None,
+    reference: str | None = None,
+    today: date | None = None,
+) -> int:
+    """Money received: applied to the named invoice or oldest-first; any excess stays as unapplied credit."""
+    require(actor, "payment.record")
+    with transaction() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        invoice = (
+            ledger.invoice_by_number(session, invoice_number, for_update=True) if invoice_number else None
+        )
+        payment = ledger.apply_payment(
+            session,
+            customer=customer,
+            amount_cents=to_cents(amount),
+            received_on=received_on,
+            today=today or date.today(),
+            reference=reference,
+            invoice=invoice,
+        )
+        record_event(
+            session,
+            actor,
+            permission="payment.record",
+            target=f"customer:{customer.external_id}",
+            details={
+                "payment_id": payment.id,
+                "amount": str(from_cents(payment.amount_cents)),
+                "received_on": received_on.isoformat(),
+                "invoice_number": invoice_number,
+                "reference": reference,
+                "unapplied": str(from_cents(payment.unapplied_cents)),
+            },
+        )
+        return payment.id
+
+
+def issue_credit_note(
+    actor: Actor,
+    *,
+    invoice_number: str,
+    number: str,
+    amount: Decimal,
+    issued_on: date,
+    reason: str | None = None,
+) -> int:
+    """A credit (or write-off) against one invoice, never more than what is open on it."""
+    require(actor, "credit_note.issue")
+    with transaction() as session:
+        invoice = ledger.invoice_by_number(session, invoice_number, for_update=True)
+        before = invoice.open_cents
+        note = ledger.apply_credit_note(
+            session,
+            invoice=invoice,
+            number=number,
+            issued_on=issued_on,
+            amount_cents=to_cents(amount),
+            reason=reason,
+        )
+        record_event(
+            session,
+            actor,
+            permission="credit_note.issue",
+            target=f"invoice:{invoice_number}",
+            details={
+                "credit_note": number,
+                "amount": str(from_cents(note.amount_cents)),
+                "open_before": str(from_cents(before)),
+                "open_after": str(from_cents(invoice.open_cents)),
+                "reason": reason,
+            },
+        )
+        return note.id
