@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from data_access.errors import InvalidAction
+
 CENT = Decimal("0.01")
 
 
-class InvalidAmount(ValueError):
+class InvalidAmount(InvalidAction):
     pass
 
 

@@ -1,0 +1,63 @@
+"""Overview: receivables at a glance, aged by due date at today's date."""
+
+from datetime import date
+
+import plotly.express as px
+import streamlit as st
+
+from data_access.aging import AgingFilter, aging_by_customer, aging_summary
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_summary(as_of: date):
+    return aging_summary(AgingFilter(as_of=as_of))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_by_customer(as_of: date):
+    return aging_by_customer(AgingFilter(as_of=as_of))
+
+
+st.title("Overview")
+as_of = date.today()
+with st.spinner("Reading receivables…"):
+    summary = cached_summary(as_of)
+
+if summary.empty:
+    st.info(
+        "No open receivables yet. Seed the demo with `python -m data_access seed --demo`, "
+        "or bring your own data with `python -m data_access import invoices FILE.csv`."
+    )
+    st.stop()
+
+currencies = sorted(summary.currency.unique())
+currency = st.segmented_control("Currency", currencies, default=currencies[0], key="overview_currency")
+currency = currency or currencies[0]
+rows = summary[summary.currency == currency]
+total = sum(rows.amount)
+overdue = sum(rows[rows.bucket != "current"].amount)
+share = overdue / total if total else 0
+
+left, middle, right = st.columns(3)
+left.metric("Total receivables", f"{currency} {total:,.2f}", border=True)
+middle.metric("Overdue", f"{currency} {overdue:,.2f}", border=True)
+right.metric("Overdue share", f"{share:.1%}", border=True)
+
+chart = rows.assign(amount=rows.amount.astype(float))
+figure = px.bar(
+    chart,
+    x="bucket",
+    y="amount",
+    text_auto=",.0f",
+    labels={"bucket": "Days past due", "amount": f"Open amount ({currency})"},
+    title=f"Receivables aging at {as_of:%d %b %Y}",
+)
+figure.update_traces(marker_color="#0F6CBD")
+st.plotly_chart(figure, width="stretch")
+
+customers = cached_by_customer(as_of)
+customers = customers[customers.currency == currency]
+overdue_columns = [c for c in customers.columns if c not in ("customer_id", "customer_name", "currency", "current", "total")]
+top = customers.assign(overdue=customers[overdue_columns].sum(axis=1)).sort_values("overdue", ascending=False)
+st.subheader("Largest overdue balances")
+st.dataframe(top.head(10), hide_index=True, width="stretch")

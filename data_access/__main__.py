@@ -1,0 +1,3 @@
+from data_access.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""`python -m data_access ...`: parse the command line, call one function, turn domain errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import NoReturn
+
+from sqlalchemy.exc import OperationalError
+
+from data_access import aging
+from data_access.config import settings
+from data_access.errors import InvalidAction
+from data_access.output import FORMATS, render
+from data_access.permissions import PermissionDenied
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad input gets one line on stderr and exit code 2, never a usage dump or a traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-24") from None
+
+
+def _buckets(text: str) -> tuple[int, ...]:
+    try:
+        return aging.parse_buckets(text)
+    except InvalidAction as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _currency(text: str) -> str:
+    if len(text) != 3 or not text.isalpha():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a currency code; use three letters, e.g. USD")
+    return text.upper()
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m data_access", description="Billing Desk's data tools.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("init", help="create the schema, or upgrade it to the newest version")
+
+    seed = commands.add_parser("seed", help="fill an empty database with deterministic demo data")
+    seed.add_argument("--demo", action="store_true", required=True, help="demo data (the only kind there is)")
+    seed.add_argument("--customers", type=_positive, default=300, help="number of customers (default 300)")
+    seed.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
+    seed.add_argument("--today", type=_date, default=None, help="date the data is relative to (default today)")
+    seed.add_argument("--if-empty", action="store_true", help="do nothing when the database holds customers")
+
+    report = commands.add_parser("report", help="print a report as a table, csv or json")
+    reports = report.add_subparsers(dest="report", required=True, parser_class=_Parser)
+    aging_report = reports.add_parser("aging", help="receivables aging")
+    aging_report.add_argument("--as-of", type=_date, default=None, help="date to age at (default today)")
+    aging_report.add_argument("--basis", choices=aging.BASES, default="due", help="age from due or issue date")
+    aging_report.add_argument(
+        "--buckets", type=_buckets, default=aging.DEFAULT_BUCKETS, help="bucket edges in days (30,60,90,120)"
+    )
+    aging_report.add_argument("--by", choices=("customer",), default=None, help="one row per customer")
+    aging_report.add_argument("--currency", type=_currency, default=None, help="only this currency")
+    aging_report.add_argument("--account-manager", default=None, help="only this account manager's customers")
+    aging_report.add_argument("--country", default=None, help="only customers in this country (ISO code)")
+    aging_report.add_argument("--format", choices=FORMATS, default="table")
+    return parser
+
+
+def _init() -> str:
+    from data_access.migrate import upgrade
+
+    upgrade(settings().database_url)
+    return "Schema is up to date.\n"
+
+
+def _seed(args: argparse.Namespace) -> str:
+    from data_access import demo
+
+    if args.if_empty and not demo.database_is_empty():
+        return "Database already holds data; demo data not added.\n"
+    counts = demo.seed_demo(
+        customers=args.customers,
+        seed=args.seed,
+        today=args.today,
+        progress=lambda step: print(step, file=sys.stderr),
+    )
+    return "Demo data added: " + ", ".join(f"{count} {table}" for table, count in counts.items()) + ".\n"
+
+
+def _report_aging(args: argparse.Namespace) -> str:
+    flt = aging.AgingFilter(
+        as_of=args.as_of or date.today(),
+        basis=args.basis,
+        buckets=args.buckets,
+        currency=args.currency,
+        account_manager=args.account_manager,
+        country=args.country,
+    )
+    frame = aging.aging_by_customer(flt) if args.by == "customer" else aging.aging_summary(flt)
+    return render(frame, args.format)
+
+
+def run(args: argparse.Namespace) -> str:
+    if args.command == "init":
+        return _init()
+    if args.command == "seed":
+        return _seed(args)
+    return _report_aging(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        sys.stdout.write(run(args))
+    except (InvalidAction, PermissionDenied) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        print(f"error: the database could not be used ({reason}); run `python -m data_access init`?", file=sys.stderr)
+        return 1
+    return 0

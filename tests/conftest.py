@@ -1,0 +1,97 @@
+"""One `database` fixture, run on SQLite and (given TEST_DATABASE_URL) PostgreSQL: fresh, migrated, empty.
+
+The schema is migrated once per session: SQLite tests copy a migrated template file, PostgreSQL tests share the
+throwaway database that TEST_DATABASE_URL names (CI creates and drops it) and empty it between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from data_access.db import dispose_engines, transaction
+from data_access.migrate import upgrade
+from data_access.models import Base
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+POSTGRES_HINT = (
+    "PostgreSQL tests need TEST_DATABASE_URL, e.g. "
+    "createdb bd_test && TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bd_test make test"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if IN_CI and not TEST_DATABASE_URL:
+        raise pytest.UsageError(f"CI=true but TEST_DATABASE_URL is unset: {POSTGRES_HINT}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    dispose_engines()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if not TEST_DATABASE_URL:
+        pytest.skip(POSTGRES_HINT)
+    engine = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(TEST_DATABASE_URL)
+    dispose_engines()
+    yield TEST_DATABASE_URL
+
+
+def empty_all_tables() -> None:
+    """Delete every row, children first, so a test (or a hypothesis example) starts from nothing."""
+    with transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "billing.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("DATABASE_READ_URL", raising=False)
+    dispose_engines()
+    if request.param == "postgresql":
+        empty_all_tables()
+    yield url
+    dispose_engines()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path) -> Iterator[str]:
+    """SQLite only: for tests that run many small examples (hypothesis) where one backend is enough."""
+    path = tmp_path / "billing.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    dispose_engines()
+    yield url
+    dispose_engines()
+
+
+def postgres_server_url(database_url: str, name: str) -> str:
+    """The same server as `database_url`, another database name."""
+    return make_url(database_url).set(database=name).render_as_string(hide_password=False)

@@ -1,0 +1,88 @@
+"""The command line as a scheduler would call it: real processes, real database files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "data_access", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "aging", "--as-of", "yesterday"],
+        ["report", "aging", "--as-of", "2026-02-30"],
+        ["report", "aging", "--basis", "posting"],
+        ["report", "aging", "--buckets", "60,30"],
+        ["report", "aging", "--buckets", "thirty"],
+        ["report", "aging", "--format", "xml"],
+        ["report", "aging", "--currency", "DOLLARS"],
+        ["report", "aging", "--by", "country"],
+        ["report", "nonsense"],
+        ["seed"],
+        ["seed", "--demo", "--customers", "-3"],
+    ],
+)
+def test_bad_input_gets_one_line_and_a_non_zero_exit(sqlite_database: str, args: list[str]) -> None:
+    result = cli(*args, database_url=sqlite_database)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "error:" in result.stderr
+
+
+def test_report_aging_prints_csv_json_and_table(sqlite_database: str) -> None:
+    today = date(2026, 11, 24)
+    factories.customer("C-1", name="Contoso, Ltd")
+    factories.invoice("C-1", "I-1", issued=today - timedelta(days=75), cents=123_456)
+    factories.invoice("C-1", "I-2", issued=today - timedelta(days=10), cents=99)
+    by_customer = cli("report", "aging", "--as-of", "2026-11-24", "--by", "customer", "--format", "csv",
+                      database_url=sqlite_database)  # fmt: skip
+    assert by_customer.returncode == 0, by_customer.stderr
+    rows = list(csv.DictReader(io.StringIO(by_customer.stdout)))
+    assert list(rows[0]) == ["customer_id", "customer_name", "currency", "current", "1-30", "31-60", "61-90",
+                             "91-120", "121+", "total"]  # fmt: skip
+    assert rows[0]["customer_name"] == "Contoso, Ltd"
+    assert (rows[0]["current"], rows[0]["31-60"], rows[0]["total"]) == ("0.99", "1234.56", "1235.55")
+
+    summary = cli("report", "aging", "--as-of", "2026-11-24", "--format", "json", "--buckets", "45",
+                  database_url=sqlite_database)  # fmt: skip
+    records = json.loads(summary.stdout, parse_float=Decimal)
+    assert [r["bucket"] for r in records] == ["current", "1-45", "46+"]
+    assert {r["bucket"]: r["amount"] for r in records} == {"current": Decimal("0.99"), "1-45": Decimal("1234.56"),
+                                                          "46+": Decimal("0.00")}  # fmt: skip
+    table = cli("report", "aging", "--as-of", "2026-11-24", database_url=sqlite_database)
+    assert "1234.56" in table.stdout and "bucket" in table.stdout
+
+
+def test_unknown_currency_filter_gives_an_empty_report_not_an_error(sqlite_database: str) -> None:
+    result = cli("report", "aging", "--currency", "JPY", "--format", "csv", database_url=sqlite_database)
+    assert result.returncode == 0
+    assert result.stdout.strip() == "currency,bucket,amount,invoices"
+
+
+def test_a_database_without_schema_gets_a_sentence(tmp_path: Path) -> None:
+    result = cli("report", "aging", database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "python -m data_access init" in result.stderr
