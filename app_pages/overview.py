@@ -5,6 +5,7 @@ from datetime import date
 import plotly.express as px
 import streamlit as st
 
+from data_access import clock
 from data_access.aging import AgingFilter, aging_by_customer, aging_summary
 
 
@@ -19,7 +20,7 @@ def cached_by_customer(as_of: date):
 
 
 st.title("Overview")
-as_of = date.today()
+as_of = clock.today()
 with st.spinner("Reading receivables…"):
     summary = cached_summary(as_of)
 
@@ -57,7 +58,9 @@ st.plotly_chart(figure, width="stretch")
 
 customers = cached_by_customer(as_of)
 customers = customers[customers.currency == currency]
-overdue_columns = [c for c in customers.columns if c not in ("customer_id", "customer_name", "currency", "current", "total")]
+overdue_columns = [
+    c for c in customers.columns if c not in ("customer_id", "customer_name", "currency", "current", "total")
+]
 top = customers.assign(overdue=customers[overdue_columns].sum(axis=1)).sort_values("overdue", ascending=False)
 st.subheader("Largest overdue balances")
 st.dataframe(top.head(10), hide_index=True, width="stretch")

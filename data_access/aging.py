@@ -9,14 +9,27 @@ PostgreSQL's dates alike.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 
 from data_access.db import read_session
 from data_access.errors import InvalidAction
@@ -33,7 +46,9 @@ def parse_buckets(text: str) -> tuple[int, ...]:
     try:
         edges = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise InvalidAction(f"Buckets must be whole numbers of days separated by commas, not {text!r}.") from None
+        raise InvalidAction(
+            f"Buckets must be whole numbers of days separated by commas, not {text!r}."
+        ) from None
     validate_buckets(edges)
     return edges
 
@@ -41,7 +56,7 @@ def parse_buckets(text: str) -> tuple[int, ...]:
 def validate_buckets(edges: Sequence[int]) -> None:
     if not edges:
         raise InvalidAction("Give at least one bucket edge, e.g. 30,60,90.")
-    if edges[0] < 1 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+    if edges[0] < 1 or any(b <= a for a, b in itertools.pairwise(edges)):
         raise InvalidAction(f"Bucket edges must be positive and increasing, not {','.join(map(str, edges))}.")
 
 
@@ -79,7 +94,7 @@ class AgingFilter:
         return bucket_labels(self.buckets)
 
 
-def _bucket_index(basis_date: Any, flt: AgingFilter) -> ColumnElement[int]:
+def _bucket_index(basis_date: SQLColumnExpression[date], flt: AgingFilter) -> ColumnElement[int]:
     """0 for current (not yet due, or issued on the as-of date for the issue basis), then one per bucket."""
     whens: list[tuple[ColumnElement[bool], int]] = [(basis_date >= flt.as_of, 0)]
     for position, edge in enumerate(flt.buckets, start=1):
@@ -87,7 +102,7 @@ def _bucket_index(basis_date: Any, flt: AgingFilter) -> ColumnElement[int]:
     return case(*whens, else_=len(flt.buckets) + 1)
 
 
-def _customer_filter(flt: AgingFilter) -> Select[tuple[int]] | None:
+def _customer_filter(flt: AgingFilter) -> Select[int] | None:
     conditions = []
     if flt.account_manager:
         conditions.append(Customer.account_manager == flt.account_manager)
@@ -100,38 +115,53 @@ def _customer_filter(flt: AgingFilter) -> Select[tuple[int]] | None:
     return select(Customer.id).where(and_(*conditions))
 
 
-def _open_rows(flt: AgingFilter) -> Select[Any]:
+@dataclass(frozen=True)
+class _Source:
+    """The columns an aging source offers; all three tables carry the invoice's aging attributes."""
+
+    customer_id: SQLColumnExpression[int]
+    currency: SQLColumnExpression[str]
+    invoice_id: SQLColumnExpression[int]
+    issue_date: SQLColumnExpression[date]
+    due_date: SQLColumnExpression[date]
+    cents: SQLColumnExpression[int]
+    window: SQLColumnExpression[bool]
+
+
+def _sources(flt: AgingFilter) -> list[_Source]:
+    return [
+        # Literal predicate: a bound parameter would not match the partial index.
+        _Source(Invoice.customer_id, Invoice.currency, Invoice.id, Invoice.issue_date, Invoice.due_date,
+                Invoice.open_cents, literal_column("open_cents > 0", Boolean)),
+        _Source(PaymentAllocation.customer_id, PaymentAllocation.currency, PaymentAllocation.invoice_id,
+                PaymentAllocation.issue_date, PaymentAllocation.due_date, PaymentAllocation.amount_cents,
+                PaymentAllocation.applied_on > flt.as_of),
+        _Source(CreditNote.customer_id, CreditNote.currency, CreditNote.invoice_id, CreditNote.issue_date,
+                CreditNote.due_date, CreditNote.amount_cents, CreditNote.issued_on > flt.as_of),
+    ]  # fmt: skip
+
+
+def _open_rows(flt: AgingFilter) -> Subquery:
     """One row per (invoice, amount) making up what was open at the as-of date."""
     customers = _customer_filter(flt)
-    sources = []
-    for table, amount, when in (
-        (Invoice, Invoice.open_cents, None),
-        (PaymentAllocation, PaymentAllocation.amount_cents, PaymentAllocation.applied_on),
-        (CreditNote, CreditNote.amount_cents, CreditNote.issued_on),
-    ):
-        invoice_id = table.id if table is Invoice else table.invoice_id  # type: ignore[attr-defined]
-        basis_date = table.due_date if flt.basis == "due" else table.issue_date  # type: ignore[attr-defined]
-        query = select(
-            table.customer_id.label("customer_id"),  # type: ignore[attr-defined]
-            table.currency.label("currency"),  # type: ignore[attr-defined]
-            invoice_id.label("invoice_id"),
+    queries: list[Select[Unpack[tuple[Any, ...]]]] = []
+    for source in _sources(flt):
+        basis_date = source.due_date if flt.basis == "due" else source.issue_date
+        query: Select[Unpack[tuple[Any, ...]]] = select(
+            source.customer_id.label("customer_id"),
+            source.currency.label("currency"),
+            source.invoice_id.label("invoice_id"),
             _bucket_index(basis_date, flt).label("bucket"),
-            amount.label("cents"),
-        ).where(table.issue_date <= flt.as_of)  # type: ignore[attr-defined]
-        if when is None:
-            # Literal predicate: a bound parameter would not match the partial index.
-            query = query.where(literal_column("open_cents > 0"))
-        else:
-            query = query.where(when > flt.as_of)
+            source.cents.label("cents"),
+        ).where(source.window, source.issue_date <= flt.as_of)
         if flt.currency:
-            query = query.where(table.currency == flt.currency.upper())  # type: ignore[attr-defined]
+            query = query.where(source.currency == flt.currency.upper())
         if customers is not None:
-            query = query.where(table.customer_id.in_(customers))  # type: ignore[attr-defined]
+            query = query.where(source.customer_id.in_(customers))
         if flt.disputed_only:
-            disputed = select(Invoice.id).where(Invoice.disputed.is_(True))
-            query = query.where(invoice_id.in_(disputed))
-        sources.append(query)
-    return union_all(*sources).subquery("open_rows")  # type: ignore[return-value]
+            query = query.where(source.invoice_id.in_(select(Invoice.id).where(Invoice.disputed.is_(True))))
+        queries.append(query)
+    return union_all(*queries).subquery("open_rows")
 
 
 def aging_summary(flt: AgingFilter) -> pd.DataFrame:
@@ -151,7 +181,12 @@ def aging_summary(flt: AgingFilter) -> pd.DataFrame:
         for index, label in enumerate(labels):
             cents, invoices = found.get((currency, index), (0, 0))
             records.append(
-                {"currency": currency, "bucket": label, "amount": from_cents(cents), "invoices": int(invoices)}
+                {
+                    "currency": currency,
+                    "bucket": label,
+                    "amount": from_cents(cents),
+                    "invoices": int(invoices),
+                }
             )
     return pd.DataFrame(records, columns=["currency", "bucket", "amount", "invoices"])
 

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
-from data_access import aging
+from data_access import aging, clock
 from data_access.config import settings
 from data_access.errors import InvalidAction
 from data_access.output import FORMATS, render
@@ -60,14 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--demo", action="store_true", required=True, help="demo data (the only kind there is)")
     seed.add_argument("--customers", type=_positive, default=300, help="number of customers (default 300)")
     seed.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
-    seed.add_argument("--today", type=_date, default=None, help="date the data is relative to (default today)")
+    seed.add_argument(
+        "--today", type=_date, default=None, help="date the data is relative to (default today)"
+    )
     seed.add_argument("--if-empty", action="store_true", help="do nothing when the database holds customers")
 
     report = commands.add_parser("report", help="print a report as a table, csv or json")
     reports = report.add_subparsers(dest="report", required=True, parser_class=_Parser)
     aging_report = reports.add_parser("aging", help="receivables aging")
     aging_report.add_argument("--as-of", type=_date, default=None, help="date to age at (default today)")
-    aging_report.add_argument("--basis", choices=aging.BASES, default="due", help="age from due or issue date")
+    aging_report.add_argument(
+        "--basis", choices=aging.BASES, default="due", help="age from due or issue date"
+    )
     aging_report.add_argument(
         "--buckets", type=_buckets, default=aging.DEFAULT_BUCKETS, help="bucket edges in days (30,60,90,120)"
     )
@@ -102,7 +106,7 @@ def _seed(args: argparse.Namespace) -> str:
 
 def _report_aging(args: argparse.Namespace) -> str:
     flt = aging.AgingFilter(
-        as_of=args.as_of or date.today(),
+        as_of=args.as_of or clock.today(),
         basis=args.basis,
         buckets=args.buckets,
         currency=args.currency,
@@ -131,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        print(f"error: the database could not be used ({reason}); run `python -m data_access init`?", file=sys.stderr)
+        print(
+            f"error: the database could not be used ({reason}); run `python -m data_access init`?",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data_access.errors import InvalidAction, NotFound
-from data_access.money import from_cents
 from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
+from data_access.money import from_cents
 
 
 def customer_by_external_id(session: Session, external_id: str) -> Customer:

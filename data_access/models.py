@@ -63,16 +63,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class StrEnum(str, enum.Enum):
-    def __str__(self) -> str:
-        return self.value
-
+class Choices(enum.StrEnum):
     @classmethod
     def values(cls) -> list[str]:
         return [member.value for member in cls]
 
 
-class SubscriptionStatus(StrEnum):
+class SubscriptionStatus(Choices):
     ACTIVE = "Active"
     SUSPENDED = "Suspended"
     PENDING = "Pending"
@@ -81,12 +78,12 @@ class SubscriptionStatus(StrEnum):
     DISABLED = "Disabled"
 
 
-class BillingCycle(StrEnum):
+class BillingCycle(Choices):
     MONTHLY = "monthly"
     ANNUAL = "annual"
 
 
-class ActivityKind(StrEnum):
+class ActivityKind(Choices):
     REMINDER_SENT = "reminder_sent"
     CALL = "call"
     EMAIL = "email"
@@ -97,14 +94,14 @@ class ActivityKind(StrEnum):
     NOTE = "note"
 
 
-class StageAction(StrEnum):
+class StageAction(Choices):
     REMINDER = "reminder"
     FINAL_NOTICE = "final_notice"
     SUSPENSION_ELIGIBLE = "suspension_eligible"
     REVIEW_FOR_CANCELLATION = "review_for_cancellation"
 
 
-class TicketCategory(StrEnum):
+class TicketCategory(Choices):
     BILLING_QUESTION = "billing question"
     INVOICE_DISPUTE = "invoice dispute"
     PAYMENT = "payment"
@@ -113,13 +110,13 @@ class TicketCategory(StrEnum):
     OTHER = "other"
 
 
-class Severity(StrEnum):
+class Severity(Choices):
     CRITICAL = "critical"
     MODERATE = "moderate"
     MINIMAL = "minimal"
 
 
-class TicketStatus(StrEnum):
+class TicketStatus(Choices):
     NEW = "new"
     OPEN = "open"
     PENDING_CUSTOMER = "pending customer"
@@ -128,18 +125,18 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
-class EscalationKind(StrEnum):
+class EscalationKind(Choices):
     COMMERCIAL = "commercial"
     TECHNICAL = "technical"
 
 
-class SupportVehicle(StrEnum):
+class SupportVehicle(Choices):
     PREMIER = "Premier Support for Partners"
     ADVANCED = "Advanced Support for Partners"
     SIGNATURE = "Signature Cloud Support"
 
 
-class EscalationStatus(StrEnum):
+class EscalationStatus(Choices):
     SUBMITTED = "submitted"
     IN_PROGRESS = "in progress"
     WAITING_ON_PARTNER = "waiting on partner"
@@ -147,7 +144,7 @@ class EscalationStatus(StrEnum):
     CLOSED = "closed"
 
 
-def _one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+def _one_of(column: str, values: type[Choices], name: str) -> CheckConstraint:
     listed = ", ".join(f"'{v}'" for v in values.values())
     return CheckConstraint(f"{column} IN ({listed})", name=name)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from data_access import ledger
+from data_access import clock, ledger
 from data_access.audit import record_event
 from data_access.db import transaction
 from data_access.money import from_cents, to_cents
@@ -34,7 +34,7 @@ def record_payment(
             customer=customer,
             amount_cents=to_cents(amount),
             received_on=received_on,
-            today=today or date.today(),
+            today=today or clock.today(),
             reference=reference,
             invoice=invoice,
         )

@@ -141,8 +141,10 @@ def test_by_customer_rows_add_up_to_the_summary(database: str) -> None:
             expected = summary[(summary.currency == currency) & (summary.bucket == label)].amount.sum()
             assert sum(rows[label], Decimal(0)) == expected
         for row in rows.itertuples():
-            assert row.total == sum((getattr(rows, "loc")[row.Index, label] for label in flt.labels), Decimal(0))
-    expected_total = sum(book.open_cents(n, flt.as_of) for n, i in book.invoices.items() if i["issued"] <= flt.as_of)  # type: ignore[operator]
+            assert row.total == sum((rows.loc[row.Index, label] for label in flt.labels), Decimal(0))
+    expected_total = sum(
+        book.open_cents(n, flt.as_of) for n, i in book.invoices.items() if i["issued"] <= flt.as_of
+    )  # type: ignore[operator]
     assert sum(by_customer.total, Decimal(0)) == from_cents(expected_total)
 
 
@@ -206,7 +208,9 @@ def test_bad_bucket_edges_are_refused(text: str) -> None:
     seed=st.integers(0, 10_000),
     invoices=st.integers(1, 12),
     offset=st.integers(-10, 800),
-    buckets=st.lists(st.integers(1, 400), min_size=1, max_size=5, unique=True).map(lambda xs: tuple(sorted(xs))),
+    buckets=st.lists(st.integers(1, 400), min_size=1, max_size=5, unique=True).map(
+        lambda xs: tuple(sorted(xs))
+    ),
     basis=st.sampled_from(["due", "issue"]),
 )
 def test_property_bucket_totals_equal_the_sum_of_open_balances(
@@ -217,6 +221,8 @@ def test_property_bucket_totals_equal_the_sum_of_open_balances(
     flt = AgingFilter(as_of=TODAY - timedelta(days=offset), basis=basis, buckets=buckets)  # type: ignore[arg-type]
     assert actual(flt) == book.expected(flt)
     open_total = sum(
-        book.open_cents(number, flt.as_of) for number, inv in book.invoices.items() if inv["issued"] <= flt.as_of  # type: ignore[operator]
+        book.open_cents(number, flt.as_of)
+        for number, inv in book.invoices.items()
+        if inv["issued"] <= flt.as_of  # type: ignore[operator]
     )
     assert sum(aging_summary(flt).amount, Decimal(0)) == from_cents(open_total)

@@ -29,14 +29,20 @@ def count(model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_a_payment_without_invoice_is_applied_oldest_first_and_the_excess_stays_as_credit(database: str) -> None:
+def test_a_payment_without_invoice_is_applied_oldest_first_and_the_excess_stays_as_credit(
+    database: str,
+) -> None:
     factories.customer("C-1")
     factories.invoice("C-1", "I-NEW", issued=date(2026, 9, 1), cents=30_000)
     factories.invoice("C-1", "I-OLD", issued=date(2026, 7, 1), cents=10_000)
     factories.invoice("C-1", "I-MID", issued=date(2026, 8, 1), cents=20_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("250.00"), received_on=date(2026, 10, 1), today=TODAY)
+    record_payment(
+        BILLING, customer_id="C-1", amount=Decimal("250.00"), received_on=date(2026, 10, 1), today=TODAY
+    )
     assert open_balances() == {"I-OLD": 0, "I-MID": 5_000, "I-NEW": 30_000}
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("380.25"), received_on=date(2026, 10, 2), today=TODAY)
+    record_payment(
+        BILLING, customer_id="C-1", amount=Decimal("380.25"), received_on=date(2026, 10, 2), today=TODAY
+    )
     assert open_balances() == {"I-OLD": 0, "I-MID": 0, "I-NEW": 0}
     with read_session() as session:
         unapplied = session.scalar(select(func.sum(Payment.unapplied_cents)))
@@ -89,7 +95,9 @@ def test_a_credit_note_larger_than_the_open_balance_is_refused(database: str) ->
     issue_credit_note(BILLING, invoice_number="I-1", number="CN-1", amount=Decimal("60"), issued_on=TODAY,
                       reason="write-off")  # fmt: skip
     with pytest.raises(InvalidAction, match="larger than what is open"):
-        issue_credit_note(BILLING, invoice_number="I-1", number="CN-2", amount=Decimal("40.01"), issued_on=TODAY)
+        issue_credit_note(
+            BILLING, invoice_number="I-1", number="CN-2", amount=Decimal("40.01"), issued_on=TODAY
+        )
     with pytest.raises(InvalidAction, match="before invoice"):
         issue_credit_note(BILLING, invoice_number="I-1", number="CN-3", amount=Decimal("1"),
                           issued_on=date(2026, 8, 1))  # fmt: skip
