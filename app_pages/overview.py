@@ -31,7 +31,9 @@ if summary.empty:
     )
     st.stop()
 
-currencies = sorted(summary.currency.unique())
+currencies = list(
+    summary.groupby("currency").invoices.sum().sort_values(ascending=False, kind="stable").index
+)
 currency = st.segmented_control("Currency", currencies, default=currencies[0], key="overview_currency")
 currency = currency or currencies[0]
 rows = summary[summary.currency == currency]
@@ -63,4 +65,15 @@ overdue_columns = [
 ]
 top = customers.assign(overdue=customers[overdue_columns].sum(axis=1)).sort_values("overdue", ascending=False)
 st.subheader("Largest overdue balances")
-st.dataframe(top.head(10), hide_index=True, width="stretch")
+money = st.column_config.NumberColumn(format="accounting")
+st.dataframe(
+    top.head(10),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "customer_id": "Customer",
+        "customer_name": "Name",
+        "currency": None,
+        **{column: money for column in [*customers.columns[3:], "overdue"]},
+    },
+)

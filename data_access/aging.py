@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Unpack
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import (
@@ -144,10 +144,10 @@ def _sources(flt: AgingFilter) -> list[_Source]:
 def _open_rows(flt: AgingFilter) -> Subquery:
     """One row per (invoice, amount) making up what was open at the as-of date."""
     customers = _customer_filter(flt)
-    queries: list[Select[Unpack[tuple[Any, ...]]]] = []
+    queries: list[Select[*tuple[Any, ...]]] = []
     for source in _sources(flt):
         basis_date = source.due_date if flt.basis == "due" else source.issue_date
-        query: Select[Unpack[tuple[Any, ...]]] = select(
+        query: Select[*tuple[Any, ...]] = select(
             source.customer_id.label("customer_id"),
             source.currency.label("currency"),
             source.invoice_id.label("invoice_id"),

@@ -1,0 +1,205 @@
+"""Demo data: the same seed and day give the same rows, the ledger's invariants hold, and every state the app
+shows (each overdue range of the policy, every ticket and escalation state) is there to see."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from data_access.db import get_engine, transaction
+from data_access.demo import database_is_empty, seed_demo
+from data_access.errors import InvalidAction
+from data_access.models import (
+    Base,
+    CollectionsActivity,
+    CreditNote,
+    Customer,
+    Escalation,
+    EscalationStatus,
+    Invoice,
+    Payment,
+    PaymentAllocation,
+    Severity,
+    Subscription,
+    SubscriptionStatus,
+    SupportVehicle,
+    Ticket,
+    TicketCategory,
+    TicketStatus,
+)
+
+TODAY = date(2026, 11, 24)
+SMALL_DEMO: dict[str, Any] = {"customers": 40, "seed": 7, "today": TODAY}
+POLICY_RANGES = ((1, 14), (15, 29), (30, 44), (45, 89), (90, None))
+
+
+def rows(model: type[Base]) -> list[dict[str, Any]]:
+    table = model.__table__
+    with get_engine().connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(select(table).order_by(table.c.id))]
+
+
+def digest() -> dict[str, str]:
+    """One hash per table over all its rows in id order."""
+    found = {}
+    with get_engine().connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            result = connection.execute(select(table).order_by(*table.primary_key.columns))
+            found[table.name] = hashlib.sha256(repr([tuple(row) for row in result]).encode()).hexdigest()
+    return found
+
+
+def delete_every_row() -> None:
+    with transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+
+
+def test_same_seed_and_day_give_the_same_rows(database: str) -> None:
+    steps: list[str] = []
+    counts = seed_demo(**SMALL_DEMO, progress=steps.append)
+    first = digest()
+    assert steps
+    assert counts["customers"] == 40
+    assert counts["invoices"] == len(rows(Invoice))
+
+    delete_every_row()
+    assert database_is_empty()
+    seed_demo(**SMALL_DEMO)
+    assert digest() == first
+
+    delete_every_row()
+    seed_demo(**{**SMALL_DEMO, "seed": 8})
+    assert digest()["invoices"] != first["invoices"]
+
+
+def test_balances_agree_with_allocations_and_credit_notes(database: str) -> None:
+    seed_demo(**SMALL_DEMO)
+    invoices = {row["id"]: row for row in rows(Invoice)}
+    payments = {row["id"]: row for row in rows(Payment)}
+    allocations = rows(PaymentAllocation)
+    credit_notes = rows(CreditNote)
+    copied = ("customer_id", "currency", "issue_date", "due_date")
+
+    paid: defaultdict[int, int] = defaultdict(int)
+    applied: defaultdict[int, int] = defaultdict(int)
+    for allocation in allocations:
+        invoice, payment = invoices[allocation["invoice_id"]], payments[allocation["payment_id"]]
+        assert allocation["applied_on"] == max(payment["received_on"], invoice["issue_date"])
+        assert {key: allocation[key] for key in copied} == {key: invoice[key] for key in copied}
+        assert payment["customer_id"] == invoice["customer_id"]
+        assert payment["currency"] == invoice["currency"]
+        paid[invoice["id"]] += allocation["amount_cents"]
+        applied[payment["id"]] += allocation["amount_cents"]
+
+    credited: defaultdict[int, int] = defaultdict(int)
+    for note in sorted(credit_notes, key=lambda row: (row["issued_on"], row["id"])):
+        invoice = invoices[note["invoice_id"]]
+        assert {key: note[key] for key in copied} == {key: invoice[key] for key in copied}
+        assert invoice["issue_date"] <= note["issued_on"] <= TODAY
+        paid_before = sum(
+            a["amount_cents"]
+            for a in allocations
+            if a["invoice_id"] == invoice["id"] and a["applied_on"] < note["issued_on"]
+        )
+        open_then = invoice["amount_cents"] - paid_before - credited[invoice["id"]]
+        assert 0 < note["amount_cents"] <= open_then
+        credited[invoice["id"]] += note["amount_cents"]
+
+    for invoice in invoices.values():
+        expected = invoice["amount_cents"] - paid[invoice["id"]] - credited[invoice["id"]]
+        assert invoice["open_cents"] == expected, invoice["number"]
+        assert 0 <= invoice["open_cents"] <= invoice["amount_cents"]
+    for payment in payments.values():
+        assert payment["amount_cents"] == payment["unapplied_cents"] + applied[payment["id"]]
+        assert payment["received_on"] <= TODAY
+
+
+def oldest_overdue_days(customers: list[dict[str, Any]], invoices: list[dict[str, Any]]) -> dict[int, int]:
+    """Per customer the policy acts on: days past due of the oldest open, undisputed invoice."""
+    exempt = {c["id"] for c in customers if c["exempt_from_collections"]}
+    oldest: dict[int, int] = {}
+    for invoice in invoices:
+        if invoice["open_cents"] > 0 and invoice["due_date"] < TODAY and not invoice["disputed"]:
+            days = (TODAY - invoice["due_date"]).days
+            if invoice["customer_id"] not in exempt:
+                oldest[invoice["customer_id"]] = max(days, oldest.get(invoice["customer_id"], 0))
+    return oldest
+
+
+def test_demo_shows_every_state_the_app_handles(database: str) -> None:
+    seed_demo(**SMALL_DEMO)
+    tickets = rows(Ticket)
+    escalations = rows(Escalation)
+    assert {t["category"] for t in tickets} == set(TicketCategory.values())
+    assert {t["severity"] for t in tickets} == set(Severity.values())
+    assert {t["status"] for t in tickets} == set(TicketStatus.values())
+    assert {e["status"] for e in escalations} == set(EscalationStatus.values())
+    assert {(e["kind"], e["vehicle"]) for e in escalations} == {
+        ("commercial", None),
+        *(("technical", vehicle) for vehicle in SupportVehicle.values()),
+    }
+
+    suspended = [s for s in rows(Subscription) if s["status"] == SubscriptionStatus.SUSPENDED.value]
+    assert suspended
+    assert all(
+        s["suspended_by"] == "billing" and s["suspended_at"] and s["suspension_reason"] for s in suspended
+    )
+    invoices = rows(Invoice)
+    assert any(invoice["disputed"] for invoice in invoices)
+    assert rows(CreditNote)
+    assert any(payment["unapplied_cents"] > 0 for payment in rows(Payment))
+
+    oldest = oldest_overdue_days(rows(Customer), invoices)
+    in_range = Counter(
+        (low, high)
+        for days in oldest.values()
+        for low, high in POLICY_RANGES
+        if low <= days and (high is None or days <= high)
+    )
+    for policy_range in POLICY_RANGES:
+        assert in_range[policy_range] >= 3, (policy_range, in_range)
+
+
+def test_times_follow_each_other(database: str) -> None:
+    seed_demo(**SMALL_DEMO)
+    tickets = {t["id"]: t for t in rows(Ticket)}
+    for ticket in tickets.values():
+        assert (ticket["first_response_at"] is None) == (ticket["status"] == TicketStatus.NEW.value)
+        resolved = ticket["status"] in (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+        assert (ticket["resolved_at"] is not None) == resolved
+        if ticket["first_response_at"]:
+            assert ticket["created_at"] <= ticket["first_response_at"]
+        if ticket["resolved_at"]:
+            assert ticket["first_response_at"] <= ticket["resolved_at"]
+    for escalation in rows(Escalation):
+        ticket = tickets[escalation["ticket_id"]]
+        assert ticket["created_at"] <= escalation["submitted_at"] <= escalation["status_changed_at"]
+        finished = escalation["status"] in (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
+        assert (escalation["resolved_at"] is not None) == finished
+        if not finished:
+            assert ticket["status"] == TicketStatus.ESCALATED.value
+    for activity in rows(CollectionsActivity):
+        assert activity["actor"] == "billing"
+        assert activity["occurred_at"].date() < TODAY
+
+
+def test_demo_goes_only_into_an_empty_database(database: str) -> None:
+    seed_demo(customers=3, seed=1, today=TODAY)
+    assert not database_is_empty()
+    with pytest.raises(InvalidAction, match="already holds customers"):
+        seed_demo(customers=3, seed=1, today=TODAY)
+
+
+def test_rows_added_after_the_demo_get_fresh_ids(database: str) -> None:
+    counts = seed_demo(customers=3, seed=1, today=TODAY)
+    with transaction() as session:
+        customer = Customer(external_id="AFTER-DEMO", name="Added later", currency="USD")
+        session.add(customer)
+        session.flush()
+        assert customer.id == counts["customers"] + 1
