@@ -226,3 +226,18 @@ def test_property_bucket_totals_equal_the_sum_of_open_balances(
         if inv["issued"] <= flt.as_of  # type: ignore[operator]
     )
     assert sum(aging_summary(flt).amount, Decimal(0)) == from_cents(open_total)
+
+
+def test_sqlite_reads_open_invoices_from_the_partial_index_alone(sqlite_database: str) -> None:
+    from sqlalchemy import text
+
+    from data_access.aging import _summary_query
+    from data_access.db import get_engine
+
+    engine = get_engine()
+    statement = _summary_query(AgingFilter(as_of=TODAY)).compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as connection:
+        plan = "\n".join(str(row[-1]) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {statement}")))
+    assert "USING COVERING INDEX ix_invoices_open_aging" in plan
+    assert "USING COVERING INDEX ix_payment_allocations_aging" in plan
+    assert "SCAN invoices\n" not in plan + "\n"
