@@ -1,17 +1,166 @@
-"""Billing Desk entry point: page settings and navigation. Sign-in and role filtering arrive with the auth issue."""
+"""Billing Desk entry point: settings, sign-in, and the navigation the signed-in user's roles allow."""
+
+import os
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities import LoginError
+
+from app_pages.state import ACTOR, SIGN_OUT_REQUESTED, SIGNIN_MESSAGE
+from data_access import signin, users, userstore
+from data_access.config import cookie_key, settings
+from data_access.permissions import Actor, allowed
+
+# (module, title, icon, URL path, permission that opens it); order is the navigation's order.
+PAGES = [
+    ("app_pages/overview.py", "Overview", ":material/dashboard:", "overview", "overview.view"),
+    ("app_pages/users.py", "Users", ":material/manage_accounts:", "users", "users.manage"),
+]
+OUTCOME_MESSAGES = {
+    signin.Outcome.WRONG: "The username or password is not right.",
+    signin.Outcome.LOCKED: "Too many failed sign-ins: this username is locked for a while. "
+    "A user-management admin can unlock it sooner.",
+    signin.Outcome.DISABLED: "This account is disabled. Ask a user-management admin.",
+}
 
 st.set_page_config(page_title="Billing Desk", page_icon=":material/account_balance:", layout="wide")
 
-PAGES = [
-    st.Page(
-        "app_pages/overview.py",
-        title="Overview",
-        icon=":material/dashboard:",
-        url_path="overview",
-        default=True,
-    ),
-]
+if settings().environment == "production" and users.demo_passwords_in_use():
+    st.error(
+        "Billing Desk will not start in production while demo passwords still work "
+        f"({', '.join(users.demo_passwords_in_use())}). Give those users real passwords or remove them from "
+        "auth.yaml (`python -m data_access users reset-password USER`), then restart."
+    )
+    st.stop()
 
-st.navigation(PAGES).run()
+
+def build_authenticator() -> stauth.Authenticate:
+    """One per run: credentials as a dict from the store (never the path, which it would rewrite)."""
+    cookie = userstore.cookie_config()
+    credentials = {
+        "usernames": {
+            user.username: {"name": user.name, "email": user.email, "password": user.password_hash,
+                            "roles": list(user.roles)}
+            for user in userstore.users().values()
+            if not user.disabled
+        }
+    }  # fmt: skip
+    authenticator = stauth.Authenticate(
+        credentials,
+        cookie.name,
+        cookie_key(),
+        cookie.expiry_days,
+        login_sleep_time=float(os.environ.get("BILLING_DESK_LOGIN_DELAY", "0.7")),
+    )
+
+    def check_credentials(username: str, password: str) -> bool:
+        outcome = signin.check_password(username, password)
+        st.session_state[SIGNIN_MESSAGE] = OUTCOME_MESSAGES.get(outcome)
+        return outcome is signin.Outcome.SIGNED_IN
+
+    authenticator.authentication_controller.authentication_model.check_credentials = check_credentials
+    return authenticator
+
+
+def sign_in_form(authenticator: stauth.Authenticate) -> bool:
+    """The sign-in form; True when it signed someone in on this run."""
+    st.title("Billing Desk")
+    with st.form("signin_form"):
+        st.subheader("Sign in")
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        if authenticator.authentication_controller.login(username, password):
+            return True
+        st.error(st.session_state.get(SIGNIN_MESSAGE) or OUTCOME_MESSAGES[signin.Outcome.WRONG])
+    elif message := st.session_state.pop(SIGNIN_MESSAGE, None):
+        st.info(message)
+    return False
+
+
+def sign_out(authenticator: stauth.Authenticate) -> None:
+    """Forget the session and make the browser drop the cookie: it is overwritten with an expired, invalid
+    value on the path it was set with (the component's own delete leaves it in place)."""
+    authenticator.logout(location="unrendered")
+    cookie = userstore.cookie_config()
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(
+        cookie.name, "signed-out", key="signout_cookie", expires_at=datetime.now(UTC) - timedelta(days=1)
+    )
+
+
+def signed_in_actor(authenticator: stauth.Authenticate) -> Actor | None:
+    """Who is signed in, decided from the user store now, whatever the cookie carried at sign-in."""
+    if not st.session_state.get("authentication_status"):
+        return None
+    actor = users.actor_for(st.session_state.get("username"))
+    if actor is None:
+        sign_out(authenticator)
+        st.session_state[SIGNIN_MESSAGE] = "You were signed out: your account is disabled or was removed."
+    return actor
+
+
+def navigation_for(actor: Actor | None) -> list[st.Page]:
+    if actor is None:
+        # Every page's URL, each showing only the sign-in form: a deep link keeps its page across sign-in.
+        return [
+            st.Page(lambda: None, title=title, icon=icon, url_path=path, default=index == 0)
+            for index, (_, title, icon, path, _) in enumerate(PAGES)
+        ]
+    return [
+        st.Page(module, title=title, icon=icon, url_path=path)
+        for module, title, icon, path, permission in PAGES
+        if allowed(actor, permission)
+    ]
+
+
+def keep_cookie(authenticator: stauth.Authenticate) -> None:
+    """The sign-in cookie is written by a browser component after the run ends; a click that starts the next run
+    first can drop it, so re-emit it on every run of a session whose connection opened without it."""
+    if userstore.cookie_config().name not in st.context.cookies:
+        authenticator.cookie_controller.set_cookie()
+
+
+def account_sidebar(actor: Actor) -> None:
+    user = userstore.users()[actor.username]
+    with st.sidebar:
+        st.markdown(f"**{user.name}**  \n{', '.join(sorted(actor.roles)) or 'no role'}")
+        st.button(
+            "Sign out", key="signout", on_click=lambda: st.session_state.update({SIGN_OUT_REQUESTED: True})
+        )
+
+
+authenticator = build_authenticator()
+if st.session_state.pop(SIGN_OUT_REQUESTED, False):
+    sign_out(authenticator)
+try:
+    authenticator.login(location="unrendered")
+except LoginError:
+    sign_out(authenticator)
+
+actor = signed_in_actor(authenticator)
+just_signed_in = False
+if actor is None:
+    form = st.empty()
+    with form.container():
+        just_signed_in = sign_in_form(authenticator)
+    if just_signed_in:
+        form.empty()
+        actor = signed_in_actor(authenticator)
+if actor is not None:
+    keep_cookie(authenticator)
+
+st.session_state[ACTOR] = actor
+if actor is None:
+    st.navigation(navigation_for(None), position="hidden").run()
+elif userstore.users()[actor.username].must_change_password:
+    account_sidebar(actor)
+    st.navigation([st.Page("app_pages/account.py", title="Change password", url_path="account")]).run()
+else:
+    account_sidebar(actor)
+    pages = navigation_for(actor)
+    if pages:
+        st.navigation(pages).run()
+    else:
+        st.navigation([st.Page("app_pages/account.py", title="Account", url_path="account")]).run()

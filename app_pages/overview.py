@@ -5,24 +5,33 @@ from datetime import date
 import plotly.express as px
 import streamlit as st
 
+from app_pages.common import current_actor
 from data_access import clock
-from data_access.aging import AgingFilter, aging_by_customer, aging_summary
+from data_access.aging import AgingFilter
+from data_access.permissions import Actor, allowed
+from data_access.receivables import receivables_by_customer, receivables_summary
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_summary(as_of: date):
-    return aging_summary(AgingFilter(as_of=as_of))
+def cached_summary(_actor: Actor, username: str, as_of: date):
+    return receivables_summary(_actor, AgingFilter(as_of=as_of))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_by_customer(as_of: date):
-    return aging_by_customer(AgingFilter(as_of=as_of))
+def cached_by_customer(_actor: Actor, username: str, as_of: date):
+    return receivables_by_customer(_actor, AgingFilter(as_of=as_of))
 
 
+actor = current_actor()
 st.title("Overview")
 as_of = clock.today()
+if not allowed(actor, "receivables.view"):
+    st.info(
+        "Ticket and escalation figures will appear here; receivables are shown to those who may read them."
+    )
+    st.stop()
 with st.spinner("Reading receivables…"):
-    summary = cached_summary(as_of)
+    summary = cached_summary(actor, actor.username, as_of)
 
 if summary.empty:
     st.info(
@@ -58,7 +67,7 @@ figure = px.bar(
 figure.update_traces(marker_color="#0F6CBD")
 st.plotly_chart(figure, width="stretch")
 
-customers = cached_by_customer(as_of)
+customers = cached_by_customer(actor, actor.username, as_of)
 customers = customers[customers.currency == currency]
 overdue_columns = [
     c for c in customers.columns if c not in ("customer_id", "customer_name", "currency", "current", "total")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -14,7 +15,7 @@ from data_access import aging, clock
 from data_access.config import settings
 from data_access.errors import InvalidAction
 from data_access.output import FORMATS, render
-from data_access.permissions import PermissionDenied
+from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, PermissionDenied
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,6 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
     aging_report.add_argument("--account-manager", default=None, help="only this account manager's customers")
     aging_report.add_argument("--country", default=None, help="only customers in this country (ISO code)")
     aging_report.add_argument("--format", choices=FORMATS, default="table")
+
+    user_commands = commands.add_parser("users", help="list and change users and roles (auth.yaml)")
+    user_actions = user_commands.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    listing = user_actions.add_parser("list", help="every user, roles, status and lockouts")
+    listing.add_argument("--format", choices=FORMATS, default="table")
+    add = user_actions.add_parser("add", help="add a user; prints a temporary password once")
+    add.add_argument("username")
+    add.add_argument("--name", required=True, help="full name")
+    add.add_argument("--email", default="", help="e-mail address")
+    for parser_with_roles in (add, user_actions.add_parser("set-roles", help="replace a user's roles")):
+        if parser_with_roles is not add:
+            parser_with_roles.add_argument("username")
+        parser_with_roles.add_argument(
+            "--role", action="append", required=True, choices=ROLES, help='repeat: --role "Billing admin"'
+        )
+    for action, text in (
+        ("disable", "stop a user signing in (signed out at their next interaction)"),
+        ("enable", "let a disabled user sign in again"),
+        ("reset-password", "give a user a new temporary password (printed once)"),
+        ("unlock", "lift a lockout after failed sign-ins"),
+    ):
+        user_actions.add_parser(action, help=text).add_argument("username")
     return parser
 
 
@@ -117,11 +140,40 @@ def _report_aging(args: argparse.Namespace) -> str:
     return render(frame, args.format)
 
 
+def _cli_actor() -> Actor:
+    """Whoever runs the CLI can edit auth.yaml anyway; they act as a Global admin, audited under their login."""
+    return Actor.of(f"cli:{getpass.getuser()}", [GLOBAL_ADMIN])
+
+
+def _users(args: argparse.Namespace) -> str:
+    from data_access import users
+
+    actor = _cli_actor()
+    if args.action == "list":
+        return render(users.list_users(actor), args.format)
+    if args.action == "add":
+        password = users.add_user(
+            actor, username=args.username, name=args.name, email=args.email, roles=args.role
+        )
+        return f"Added {args.username.strip().lower()}. Temporary password (shown once): {password}\n"
+    if args.action == "set-roles":
+        users.set_roles(actor, args.username, args.role)
+        return f"Roles of {args.username}: {', '.join(args.role)}.\n"
+    if args.action == "reset-password":
+        password = users.reset_password(actor, args.username)
+        return f"New temporary password for {args.username} (shown once): {password}\n"
+    change = {"disable": users.disable_user, "enable": users.enable_user, "unlock": users.unlock_user}
+    change[args.action](actor, args.username)
+    return f"{args.username}: {args.action} done.\n"
+
+
 def run(args: argparse.Namespace) -> str:
     if args.command == "init":
         return _init()
     if args.command == "seed":
         return _seed(args)
+    if args.command == "users":
+        return _users(args)
     return _report_aging(args)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,3 +36,21 @@ def settings() -> Settings:
         max_login_attempts=int(env.get("BILLING_DESK_MAX_ATTEMPTS", "5")),
         lockout_minutes=int(env.get("BILLING_DESK_LOCKOUT_MINUTES", "15")),
     )
+
+
+COOKIE_KEY_FILE = PROJECT_ROOT / "var" / "cookie_key"
+
+
+def cookie_key() -> str:
+    """BILLING_DESK_COOKIE_KEY, or else a random key made once and kept in var/ (git-ignored), never a constant."""
+    from_env = os.environ.get("BILLING_DESK_COOKIE_KEY")
+    if from_env:
+        return from_env
+    COOKIE_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(COOKIE_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return COOKIE_KEY_FILE.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_hex(32))
+    return COOKIE_KEY_FILE.read_text(encoding="utf-8").strip()

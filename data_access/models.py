@@ -523,3 +523,14 @@ class AuditEvent(Base):
     permission: Mapped[str] = mapped_column(String(100))
     target: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins per username and the lockout they led to; shared by every app server."""
+
+    __tablename__ = "login_attempts"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, TypeVar
 
 GLOBAL_ADMIN = "Global admin"
 USER_MANAGEMENT_ADMIN = "User management admin"
@@ -68,3 +70,29 @@ def require(actor: Actor, permission: str) -> None:
         raise PermissionDenied(
             f"{actor.username} may not do this ({permission}); it needs one of these roles: {holders}."
         )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Every function guarded by `requires`, by permission: the permission-matrix test calls each of them.
+GUARDED: dict[str, list[Callable[..., object]]] = {}
+
+
+def requires(
+    permission: str,
+) -> Callable[[Callable[Concatenate[Actor, P], R]], Callable[Concatenate[Actor, P], R]]:
+    """Guard a data_access function whose first argument is the actor: refuse before anything else runs."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"Unknown permission {permission!r}")
+
+    def decorate(function: Callable[Concatenate[Actor, P], R]) -> Callable[Concatenate[Actor, P], R]:
+        @functools.wraps(function)
+        def guarded(actor: Actor, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            require(actor, permission)
+            return function(actor, *args, **kwargs)
+
+        GUARDED.setdefault(permission, []).append(guarded)
+        return guarded
+
+    return decorate

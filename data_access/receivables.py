@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
+
 from data_access import clock, ledger
+from data_access.aging import AgingFilter, aging_by_customer, aging_summary
 from data_access.audit import record_event
 from data_access.db import transaction
 from data_access.money import from_cents, to_cents
-from data_access.permissions import Actor, require
+from data_access.permissions import Actor, requires
 
 
+@requires("payment.record")
 def record_payment(
     actor: Actor,
     *,
@@ -23,7 +27,6 @@ def record_payment(
     today: date | None = None,
 ) -> int:
     """Money received: applied to the named invoice or oldest-first; any excess stays as unapplied credit."""
-    require(actor, "payment.record")
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         invoice = (
@@ -55,6 +58,7 @@ def record_payment(
         return payment.id
 
 
+@requires("credit_note.issue")
 def issue_credit_note(
     actor: Actor,
     *,
@@ -65,7 +69,6 @@ def issue_credit_note(
     reason: str | None = None,
 ) -> int:
     """A credit (or write-off) against one invoice, never more than what is open on it."""
-    require(actor, "credit_note.issue")
     with transaction() as session:
         invoice = ledger.invoice_by_number(session, invoice_number, for_update=True)
         before = invoice.open_cents
@@ -91,3 +94,15 @@ def issue_credit_note(
             },
         )
         return note.id
+
+
+@requires("receivables.view")
+def receivables_summary(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
+    """The aging summary (currency, bucket, amount, invoices) for those who may read receivables."""
+    return aging_summary(flt)
+
+
+@requires("receivables.view")
+def receivables_by_customer(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
+    """The aging by customer for those who may read receivables."""
+    return aging_by_customer(flt)

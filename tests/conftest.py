@@ -32,6 +32,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"CI=true but TEST_DATABASE_URL is unset: {POSTGRES_HINT}")
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def auth_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own copy of the demo user store, never the repository's auth.yaml."""
+    path = tmp_path / "auth.yaml"
+    shutil.copyfile(ROOT / "auth.yaml", path)
+    monkeypatch.setenv("BILLING_DESK_AUTH_FILE", str(path))
+    monkeypatch.setenv("BILLING_DESK_COOKIE_KEY", "test-cookie-key-" + "0" * 32)
+    monkeypatch.setenv("BILLING_DESK_LOGIN_DELAY", "0")
+    monkeypatch.delenv("BILLING_DESK_ENV", raising=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"

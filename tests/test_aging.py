@@ -235,7 +235,9 @@ def test_sqlite_reads_open_invoices_from_the_partial_index_alone(sqlite_database
     from data_access.db import get_engine
 
     engine = get_engine()
-    statement = _summary_query(AgingFilter(as_of=TODAY)).compile(engine, compile_kwargs={"literal_binds": True})
+    statement = _summary_query(AgingFilter(as_of=TODAY)).compile(
+        engine, compile_kwargs={"literal_binds": True}
+    )
     with engine.connect() as connection:
         plan = "\n".join(str(row[-1]) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {statement}")))
     assert "USING COVERING INDEX ix_invoices_open_aging" in plan

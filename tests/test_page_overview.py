@@ -21,8 +21,10 @@ def fresh_caches() -> None:
     st.cache_resource.clear()
 
 
-def run_dashboard() -> AppTest:
+def run_dashboard(username: str = "billing") -> AppTest:
     app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    app.session_state["authentication_status"] = True
+    app.session_state["username"] = username
     app.run()
     assert not app.exception, app.exception
     return app
@@ -48,3 +50,11 @@ def test_headline_figures_equal_the_open_invoices(sqlite_database: str) -> None:
         "Overdue share": "75.0%",
     }
     assert app.get("plotly_chart")
+
+
+def test_a_helpdesk_agent_sees_no_receivables_figures(sqlite_database: str) -> None:
+    factories.customer("C-1")
+    factories.invoice("C-1", "I-1", issued=clock.today() - timedelta(days=90), cents=150_000)
+    app = run_dashboard("helpdesk")
+    assert [title.value for title in app.title] == ["Overview"]
+    assert not app.metric and not app.get("plotly_chart")

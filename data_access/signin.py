@@ -1,0 +1,125 @@
+"""Checking a password against the user store, with failed attempts and lockouts kept in the database so that
+every app server sees the same ones."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+import bcrypt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data_access import userstore
+from data_access.audit import record_event
+from data_access.config import settings
+from data_access.db import read_session, transaction
+from data_access.models import LoginAttempt, utcnow
+from data_access.permissions import Actor
+
+SYSTEM = Actor.of("system", [])
+# Compared against when the username is unknown, so that a wrong name costs as long as a wrong password.
+_DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12))
+
+
+class Outcome(enum.Enum):
+    SIGNED_IN = "signed in"
+    WRONG = "wrong username or password"
+    LOCKED = "locked"
+    DISABLED = "disabled"
+
+
+def password_matches(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
+
+
+def _attempt(session: Session, username: str) -> LoginAttempt:
+    attempt = session.scalar(select(LoginAttempt).where(LoginAttempt.username == username).with_for_update())
+    if attempt is None:
+        attempt = LoginAttempt(username=username, failed_count=0)
+        session.add(attempt)
+    return attempt
+
+
+def _expire_lock(session: Session, attempt: LoginAttempt, now: datetime) -> None:
+    if attempt.locked_until is not None and attempt.locked_until <= now:
+        attempt.locked_until = None
+        attempt.failed_count = 0
+        record_event(
+            session,
+            SYSTEM,
+            permission="auth.unlock",
+            target=f"user:{attempt.username}",
+            details={"by": "timer"},
+        )
+
+
+def locked_until(username: str, now: datetime | None = None) -> datetime | None:
+    """When the username's lockout ends, or None if it may sign in."""
+    now = now or utcnow()
+    with read_session() as session:
+        until = session.scalar(select(LoginAttempt.locked_until).where(LoginAttempt.username == username))
+    return until if until is not None and until > now else None
+
+
+def check_password(username: str, password: str, now: datetime | None = None) -> Outcome:
+    """Sign-in rule: a locked username is refused without looking at the password; the configured number of
+    wrong passwords in a row locks it for the configured minutes; a right password resets the count."""
+    now = now or utcnow()
+    username = username.strip().lower()
+    config = settings()
+    user = userstore.users().get(username)
+    with transaction() as session:
+        attempt = _attempt(session, username)
+        _expire_lock(session, attempt, now)
+        if attempt.locked_until is not None:
+            return Outcome.LOCKED
+        if password_matches(password, user.password_hash if user else _DUMMY_HASH.decode()) and user:
+            if user.disabled:
+                return Outcome.DISABLED
+            attempt.failed_count = 0
+            return Outcome.SIGNED_IN
+        attempt.failed_count += 1
+        attempt.last_failed_at = now
+        if attempt.failed_count >= config.max_login_attempts:
+            attempt.locked_until = now + timedelta(minutes=config.lockout_minutes)
+            record_event(
+                session,
+                SYSTEM,
+                permission="auth.lockout",
+                target=f"user:{username}",
+                details={
+                    "failed_attempts": attempt.failed_count,
+                    "locked_until": attempt.locked_until.isoformat(),
+                },
+            )
+            return Outcome.LOCKED
+        return Outcome.WRONG
+
+
+def clear_lockout(session: Session, username: str) -> bool:
+    """Lift a lockout inside the caller's transaction; True if there was one."""
+    attempt = session.scalar(select(LoginAttempt).where(LoginAttempt.username == username).with_for_update())
+    if attempt is None or (attempt.locked_until is None and attempt.failed_count == 0):
+        return False
+    was_locked = attempt.locked_until is not None and attempt.locked_until > utcnow()
+    attempt.locked_until = None
+    attempt.failed_count = 0
+    return was_locked
+
+
+def lockouts() -> dict[str, datetime]:
+    """Usernames locked right now, with the time each lock ends."""
+    now = utcnow()
+    with read_session() as session:
+        rows = session.execute(
+            select(LoginAttempt.username, LoginAttempt.locked_until).where(LoginAttempt.locked_until > now)
+        )
+        return {row.username: row.locked_until for row in rows if row.locked_until is not None}

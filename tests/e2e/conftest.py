@@ -1,0 +1,116 @@
+"""A real `streamlit run` server on a free loopback port, over a seeded SQLite copy, and Debian's chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail("CI needs Debian's chromium at /usr/bin/chromium (.ci/run installs it).")
+        pytest.skip("Browser tests need Debian's chromium: apt-get install chromium")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        pytest.skip("Browser tests need playwright: make test installs it")
+    return CHROMIUM
+
+
+class Server:
+    def __init__(self, url: str, auth_file: Path, database_url: str) -> None:
+        self.url = url
+        self.auth_file = auth_file
+        self.database_url = database_url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[Server]:
+    """A freshly started server with demo data and its own copy of the demo users."""
+    folder = tmp_path_factory.mktemp("server")
+    database_url = f"sqlite:///{folder / 'billing.sqlite3'}"
+    auth_file = folder / "auth.yaml"
+    shutil.copyfile(ROOT / "auth.yaml", auth_file)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BILLING_DESK_AUTH_FILE": str(auth_file),
+        "BILLING_DESK_COOKIE_KEY": "browser-test-key-" + "1" * 32,
+        "BILLING_DESK_LOGIN_DELAY": "0",
+        "STREAMLIT_SERVER_PORT": str(port),
+        "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
+        "STREAMLIT_SERVER_HEADLESS": "true",
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    for args in (["init"], ["seed", "--demo", "--customers", "40", "--seed", "3"]):
+        subprocess.run([sys.executable, "-m", "data_access", *args], cwd=ROOT, env=env, check=True,
+                       capture_output=True)  # fmt: skip
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard.py"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start: {(folder / 'server.log').read_text()[-2000:]}")
+    yield Server(url, auth_file, database_url)
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: Path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh browser context (no cookies) per test; a screenshot is kept as a test artifact."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()

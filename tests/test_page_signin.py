@@ -1,0 +1,121 @@
+"""Sign-in and navigation under AppTest: the real form, the user store on every run, role-filtered pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from data_access import users
+from data_access.permissions import Actor
+
+ROOT = Path(__file__).resolve().parent.parent
+USERMGR = Actor.of("usermgr", ["User management admin"])
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def dashboard() -> AppTest:
+    return AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+
+
+def sign_in(app: AppTest, username: str, password: str) -> AppTest:
+    app.run()
+    app.text_input[0].input(username)
+    app.text_input[1].input(password)
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    return app
+
+
+def signed_in_as(username: str, roles: list[str]) -> AppTest:
+    app = dashboard()
+    app.session_state["authentication_status"] = True
+    app.session_state["username"] = username
+    app.session_state["name"] = username
+    app.session_state["roles"] = roles
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def page_titles(app: AppTest) -> list[str]:
+    return [title.value for title in app.title]
+
+
+def test_signed_out_shows_only_the_sign_in_form(sqlite_database: str) -> None:
+    app = dashboard()
+    app.run()
+    assert page_titles(app) == ["Billing Desk"]
+    assert [field.label for field in app.text_input] == ["Username", "Password"]
+    assert not app.metric and not app.dataframe
+
+
+def test_the_real_form_signs_in_and_a_wrong_password_does_not(sqlite_database: str) -> None:
+    app = sign_in(dashboard(), "usermgr", "wrong-password")
+    assert "not right" in app.error[0].value
+    assert page_titles(app) == ["Billing Desk"]
+    app = sign_in(dashboard(), "usermgr", "usermgr-demo")
+    assert page_titles(app) == ["Users"]
+    assert "Uma Usermgr" in app.sidebar.markdown[0].value
+
+
+def test_five_failures_lock_the_username_even_for_the_right_password(sqlite_database: str) -> None:
+    for _ in range(5):
+        sign_in(dashboard(), "billing", "guess")
+    app = sign_in(dashboard(), "billing", "billing-demo")
+    assert "locked" in app.error[0].value
+    assert page_titles(app) == ["Billing Desk"]
+
+
+def test_a_user_disabled_meanwhile_is_signed_out_at_the_next_interaction(sqlite_database: str) -> None:
+    app = signed_in_as("sales", ["Sales agent"])
+    assert page_titles(app) == ["Overview"]
+    users.disable_user(USERMGR, "sales")
+    app.run()
+    assert page_titles(app) == ["Billing Desk"]
+    assert "disabled" in app.info[0].value
+
+
+def test_a_role_change_applies_at_the_next_interaction_whatever_the_session_says(
+    sqlite_database: str,
+) -> None:
+    app = signed_in_as("sales", ["Global admin"])
+    assert page_titles(app) == ["Overview"]
+    assert app.sidebar.markdown[0].value.endswith("Sales agent")
+    users.set_roles(USERMGR, "sales", ["User management admin"])
+    app.run()
+    assert page_titles(app) == ["Users"]
+
+
+def test_sign_out(sqlite_database: str) -> None:
+    app = signed_in_as("helpdesk", ["Helpdesk agent"])
+    app.sidebar.button(key="signout").click().run()
+    assert page_titles(app) == ["Billing Desk"]
+
+
+def test_a_temporary_password_leads_to_the_change_password_page_only(sqlite_database: str) -> None:
+    temporary = users.reset_password(USERMGR, "billing")
+    app = sign_in(dashboard(), "billing", temporary)
+    assert page_titles(app) == ["Change password"]
+    app.text_input[0].input(temporary)
+    app.text_input[1].input("correct horse battery")
+    app.text_input[2].input("correct horse battery")
+    app.button[0].click().run()
+    assert page_titles(app) == ["Overview"]
+
+
+def test_production_refuses_to_start_while_demo_passwords_work(
+    sqlite_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_DESK_ENV", "production")
+    app = dashboard()
+    app.run()
+    assert "demo passwords" in app.error[0].value
+    assert not app.text_input
