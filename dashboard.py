@@ -15,8 +15,10 @@ from data_access.permissions import Actor, allowed
 # (module, title, icon, URL path, permission that opens it); order is the navigation's order.
 PAGES = [
     ("app_pages/overview.py", "Overview", ":material/dashboard:", "overview", "overview.view"),
+    ("app_pages/microsoft_payables.py", "Microsoft payables", ":material/receipt_long:", "microsoft-payables", "payables.view"),
+    ("app_pages/import_data.py", "Import", ":material/upload_file:", "import", "data.import"),
     ("app_pages/users.py", "Users", ":material/manage_accounts:", "users", "users.manage"),
-]
+]  # fmt: skip
 OUTCOME_MESSAGES = {
     signin.Outcome.WRONG: "The username or password is not right.",
     signin.Outcome.LOCKED: "Too many failed sign-ins: this username is locked for a while. "

@@ -9,7 +9,7 @@ from app_pages.common import current_actor
 from data_access import clock
 from data_access.aging import AgingFilter
 from data_access.permissions import Actor, allowed
-from data_access.receivables import receivables_by_customer, receivables_summary
+from data_access.receivables import receivables_by_customer, receivables_summary, unapplied_credit
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -20,6 +20,11 @@ def cached_summary(_actor: Actor, username: str, as_of: date):
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_by_customer(_actor: Actor, username: str, as_of: date):
     return receivables_by_customer(_actor, AgingFilter(as_of=as_of))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_unapplied(_actor: Actor, username: str):
+    return unapplied_credit(_actor)
 
 
 actor = current_actor()
@@ -86,3 +91,20 @@ st.dataframe(
         **{column: money for column in [*customers.columns[3:], "overdue"]},
     },
 )
+
+credit = cached_unapplied(actor, actor.username)
+credit = credit[credit.currency == currency]
+if not credit.empty:
+    st.subheader("Unapplied credit on account")
+    st.caption("Money received that no open invoice absorbed; it stays on the customer's account.")
+    st.dataframe(
+        credit,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "customer_id": "Customer",
+            "customer_name": "Name",
+            "currency": None,
+            "unapplied": money,
+        },
+    )

@@ -7,15 +7,19 @@ import getpass
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
 from data_access import aging, clock
 from data_access.config import settings
+from data_access.csv_import.kinds import KINDS
 from data_access.errors import InvalidAction
 from data_access.output import FORMATS, render
 from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, PermissionDenied
+
+IMPORT_KINDS = tuple(KINDS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     aging_report.add_argument("--account-manager", default=None, help="only this account manager's customers")
     aging_report.add_argument("--country", default=None, help="only customers in this country (ISO code)")
     aging_report.add_argument("--format", choices=FORMATS, default="table")
+
+    importing = commands.add_parser("import", help="import a CSV file (all or nothing)")
+    importing.add_argument("kind", choices=IMPORT_KINDS, help="what the file holds")
+    importing.add_argument("file", type=Path, help="the CSV file (UTF-8, with or without BOM)")
+    importing.add_argument("--dry-run", action="store_true", help="check every row and report; write nothing")
+    importing.add_argument("--date-format", default=None, help="strptime format of dates, e.g. %%m/%%d/%%Y")
+    importing.add_argument(
+        "--update", action="store_true", help="update rows whose key exists (default: skip)"
+    )
 
     user_commands = commands.add_parser("users", help="list and change users and roles (auth.yaml)")
     user_actions = user_commands.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -167,6 +180,28 @@ def _users(args: argparse.Namespace) -> str:
     return f"{args.username}: {args.action} done.\n"
 
 
+def _import(args: argparse.Namespace) -> str:
+    from data_access.csv_import import import_csv
+
+    if not args.file.is_file():
+        raise InvalidAction(f"There is no file {str(args.file)!r}.")
+
+    def progress(phase: str, rows: int) -> None:
+        if rows >= 100_000 and rows % 100_000 < 5_000:
+            print(f"{phase}: {rows} rows", file=sys.stderr)
+
+    report = import_csv(_cli_actor(), args.kind, args.file, dry_run=args.dry_run, date_format=args.date_format,
+                        update=args.update, progress=progress)  # fmt: skip
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not report.ok:
+        lines = "\n".join(f"  {error}" for error in report.errors)
+        raise InvalidAction(
+            f"{args.file.name} was rejected and nothing was imported; {len(report.errors)} bad row(s):\n{lines}"
+        )
+    return report.summary() + "\n"
+
+
 def run(args: argparse.Namespace) -> str:
     if args.command == "init":
         return _init()
@@ -174,6 +209,8 @@ def run(args: argparse.Namespace) -> str:
         return _seed(args)
     if args.command == "users":
         return _users(args)
+    if args.command == "import":
+        return _import(args)
     return _report_aging(args)
 
 

@@ -259,6 +259,14 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("unapplied_cents >= 0 AND unapplied_cents <= amount_cents", name="unapplied_within"),
+        Index(
+            "ix_payments_unapplied",
+            "customer_id",
+            "currency",
+            "unapplied_cents",
+            sqlite_where=text("unapplied_cents > 0"),
+            postgresql_where=text("unapplied_cents > 0"),
+        ),
     )
 
 

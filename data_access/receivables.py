@@ -6,11 +6,13 @@ from datetime import date
 from decimal import Decimal
 
 import pandas as pd
+from sqlalchemy import func, literal_column, select
 
 from data_access import clock, ledger
 from data_access.aging import AgingFilter, aging_by_customer, aging_summary
 from data_access.audit import record_event
-from data_access.db import transaction
+from data_access.db import read_session, transaction
+from data_access.models import Customer, Payment
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, requires
 
@@ -106,3 +108,29 @@ def receivables_summary(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
 def receivables_by_customer(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
     """The aging by customer for those who may read receivables."""
     return aging_by_customer(flt)
+
+
+@requires("receivables.view")
+def unapplied_credit(actor: Actor, *, customer_ids: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Money received that no open invoice absorbed: it stays on the customer's account, per currency."""
+    query = (
+        select(
+            Customer.external_id.label("customer_id"),
+            Customer.name.label("customer_name"),
+            Payment.currency,
+            func.sum(Payment.unapplied_cents).label("cents"),
+        )
+        .join(Customer, Customer.id == Payment.customer_id)
+        .where(Payment.unapplied_cents > literal_column("0"))
+        .group_by(Customer.external_id, Customer.name, Payment.currency)
+        .order_by(func.sum(Payment.unapplied_cents).desc())
+    )
+    if customer_ids:
+        query = query.where(Customer.external_id.in_(customer_ids))
+    with read_session() as session:
+        rows = [
+            {"customer_id": r.customer_id, "customer_name": r.customer_name, "currency": r.currency,
+             "unapplied": from_cents(r.cents)}
+            for r in session.execute(query)
+        ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["customer_id", "customer_name", "currency", "unapplied"])

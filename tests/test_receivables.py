@@ -12,7 +12,7 @@ from data_access.db import read_session
 from data_access.errors import InvalidAction, NotFound
 from data_access.models import AuditEvent, Invoice, Payment, PaymentAllocation
 from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment
+from data_access.receivables import issue_credit_note, record_payment, unapplied_credit
 from tests import factories
 
 BILLING = Actor.of("billing", ["Billing admin"])
@@ -49,6 +49,15 @@ def test_a_payment_without_invoice_is_applied_oldest_first_and_the_excess_stays_
         allocated = session.scalar(select(func.sum(PaymentAllocation.amount_cents)))
     assert unapplied == 3_025
     assert allocated == 60_000
+    credit = unapplied_credit(BILLING)
+    assert credit.to_dict("records") == [
+        {
+            "customer_id": "C-1",
+            "customer_name": "Customer C-1",
+            "currency": "USD",
+            "unapplied": Decimal("30.25"),
+        }
+    ]
 
 
 def test_a_payment_is_audited_in_the_same_transaction(database: str) -> None:

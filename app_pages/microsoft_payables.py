@@ -1,0 +1,205 @@
+"""Microsoft payables: what the partner owes Microsoft, when, and whether customers' money arrives in time."""
+
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app_pages.common import current_actor
+from data_access import clock
+from data_access.payables import (
+    cash_cover,
+    microsoft_invoices,
+    monthly_payables_and_collections,
+    next_microsoft_payment,
+    receivables_due_by,
+)
+from data_access.permissions import Actor
+
+PAYABLES = "Microsoft payables (by due date)"
+COLLECTIONS = "Customer collections (by date received)"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_invoices(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
+    return microsoft_invoices(_actor, as_of=as_of)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_next_payment(_actor: Actor, username: str, as_of: date):
+    return next_microsoft_payment(_actor, as_of=as_of)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_cover(_actor: Actor, username: str, as_of: date, pay_by: date, currency: str):
+    return cash_cover(_actor, as_of=as_of, pay_by=pay_by, currency=currency)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_receivables(_actor: Actor, username: str, as_of: date, pay_by: date) -> pd.DataFrame:
+    return receivables_due_by(_actor, as_of=as_of, pay_by=pay_by)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_monthly(_actor: Actor, username: str, as_of: date, months: int, currency: str) -> pd.DataFrame:
+    return monthly_payables_and_collections(_actor, as_of=as_of, months=months, currency=currency)
+
+
+def amount(currency: str, value: Decimal) -> str:
+    return f"{currency} {value:,.2f}"
+
+
+def days(count: int) -> str:
+    return f"{count} day{'' if count == 1 else 's'}"
+
+
+def days_left(until_due: int) -> str:
+    if until_due < 0:
+        return f":red[{days(-until_due)} overdue]"
+    return "due today" if until_due == 0 else days(until_due)
+
+
+def status(row: pd.Series) -> str:
+    if row.status == "paid":
+        return "paid"
+    if row.status == "overdue":
+        return f"overdue by {days(-row.days_until_due)}"
+    return "due today" if row.days_until_due == 0 else f"due in {days(row.days_until_due)}"
+
+
+actor = current_actor()
+st.title("Microsoft payables")
+as_of = clock.today()
+with st.spinner("Reading Microsoft invoices…"):
+    invoices = cached_invoices(actor, actor.username, as_of)
+
+if invoices.empty:
+    st.info(
+        "No Microsoft invoices yet. Put the partner's invoices from Microsoft (Partner Center, Billing) in a CSV "
+        "with the columns `invoice_number,period_start,period_end,amount,currency,due_date,paid_on` and import "
+        "it with `python -m data_access import microsoft-invoices FILE.csv`; this page then shows what is due "
+        "to Microsoft and whether customers' payments cover it."
+    )
+    st.stop()
+
+st.caption(f"At {as_of:%d %b %Y}. Amounts in different currencies are never added together.")
+payment = cached_next_payment(actor, actor.username, as_of)
+if payment is None:
+    st.success("Every Microsoft invoice is paid.")
+    currency = invoices.currency.mode().iloc[0]
+else:
+    currency = payment.currency
+    st.subheader(f"Next payment to Microsoft: invoice {payment.number}")
+    overdue = invoices[invoices.status == "overdue"].sort_values("due_date")
+    if not overdue.empty:
+        owed = " and ".join(
+            amount(c, sum(rows.amount, Decimal(0))) for c, rows in overdue.groupby("currency")
+        )
+        listed = ", ".join(f"{row.number} (due {row.due_date:%d %b %Y})" for row in overdue.itertuples())
+        st.error(f"The partner is late paying Microsoft: {owed} overdue on {listed}.")
+    left, middle, right = st.columns(3)
+    left.metric("Amount due", amount(currency, payment.amount), border=True)
+    middle.metric("Due date", f"{payment.due_date:%d %b %Y}", border=True)
+    right.metric("Days left", days_left(payment.days_until_due), border=True)
+
+    cover = cached_cover(actor, actor.username, as_of, payment.due_date, currency)
+    st.subheader(f"Cash cover: customer invoices due by {payment.due_date:%d %b %Y}")
+    overdue_share = cover.already_overdue / cover.due_before if cover.due_before else Decimal(0)
+    left, middle, right = st.columns(3)
+    left.metric(
+        "Customer receivables due by then",
+        amount(currency, cover.due_before),
+        delta=f"{amount(currency, cover.not_yet_due)} not yet due",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+        help=f"Open balances of customer invoices in {currency} due on or before that date.",
+    )
+    middle.metric(
+        "Already overdue",
+        amount(currency, cover.already_overdue),
+        delta=f"{overdue_share:.0%} of receivables due by then",
+        delta_color="red" if cover.already_overdue else "off",
+        delta_arrow="off",
+        border=True,
+        help="The part customers should have paid already and have not: it may not arrive in time.",
+    )
+    right.metric(
+        "Cover ratio",
+        "—" if cover.cover_ratio is None else f"{cover.cover_ratio:.0%}",
+        delta=f"of {amount(currency, cover.microsoft_due)} owed to Microsoft by then",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+        help="Customer receivables due by then ÷ Microsoft invoices unpaid and due by then. Below 100%, "
+        "even if every customer pays on time, their money does not cover Microsoft's bill.",
+    )
+    others = cached_receivables(actor, actor.username, as_of, payment.due_date)
+    others = others[others.currency != currency]
+    if not others.empty:
+        listed = " · ".join(
+            f"{row.currency} {row.due_before:,.2f} ({row.already_overdue:,.2f} overdue)"
+            for row in others.itertuples()
+        )
+        st.caption(
+            f"Only customer invoices in {currency} count above. Also due by then in other currencies, "
+            f"not converted: {listed}."
+        )
+
+st.subheader("Monthly Microsoft payables and customer collections")
+months = st.segmented_control(
+    "Months", [6, 12, 24], default=12, format_func=lambda n: f"{n} months", key="payables_months"
+)
+monthly = cached_monthly(actor, actor.username, as_of, months or 12, currency)
+chart = monthly.melt(
+    id_vars="month", value_vars=["microsoft_payables", "collections"], var_name="series", value_name="amount"
+)
+chart = chart.assign(
+    amount=chart.amount.astype(float),
+    series=chart.series.map({"microsoft_payables": PAYABLES, "collections": COLLECTIONS}),
+)
+figure = px.bar(
+    chart,
+    x="month",
+    y="amount",
+    color="series",
+    barmode="group",
+    labels={"month": "Month", "amount": f"Amount ({currency})", "series": ""},
+    color_discrete_map={PAYABLES: "#C50F1F", COLLECTIONS: "#0F6CBD"},
+)
+figure.update_xaxes(dtick="M1", tickformat="%b %Y")
+figure.update_layout(legend={"orientation": "h", "y": 1.1})
+st.plotly_chart(figure, width="stretch")
+st.caption(
+    f"{currency} only. A Microsoft invoice counts in the month it falls due, when its cash must leave, so a "
+    "month can hold two invoices or none; collections are customer payments received in the month (this month "
+    "up to today)."
+)
+
+st.subheader("Microsoft invoices")
+st.dataframe(
+    invoices.assign(status=invoices.apply(status, axis=1)),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "number": "Invoice",
+        "period_start": st.column_config.DateColumn("Period from", format="D MMM YYYY"),
+        "period_end": st.column_config.DateColumn("Period to", format="D MMM YYYY"),
+        "amount": st.column_config.NumberColumn("Amount", format="accounting"),
+        "currency": "Currency",
+        "due_date": st.column_config.DateColumn("Due date", format="D MMM YYYY"),
+        "paid_on": st.column_config.DateColumn("Paid on", format="D MMM YYYY"),
+        "status": "Status",
+        "days_until_due": None,
+    },
+)
+st.download_button(
+    "Download CSV",
+    invoices.to_csv(index=False),
+    file_name=f"microsoft-invoices-{as_of}.csv",
+    mime="text/csv",
+    key="payables_download",
+    on_click="ignore",
+)

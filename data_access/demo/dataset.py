@@ -1,0 +1,67 @@
+"""The whole demo data set, drawn in a fixed order from one random generator."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from data_access.demo.collections_history import CollectionsHistory, suspend_for_non_payment
+from data_access.demo.customers import draw_customers, place_overdue_customers
+from data_access.demo.draw import Draw, Row
+from data_access.demo.invoices import draw_invoices, microsoft_invoices
+from data_access.demo.ledger import Ledger
+from data_access.demo.payments import PaymentPlanner
+from data_access.demo.policy import policy, policy_stages
+from data_access.demo.support import holidays, support_offering, support_targets
+from data_access.demo.tickets import Helpdesk
+from data_access.models import (
+    Base,
+    CollectionsActivity,
+    CollectionsPolicy,
+    CreditNote,
+    Customer,
+    Escalation,
+    Holiday,
+    Invoice,
+    MicrosoftInvoice,
+    Payment,
+    PaymentAllocation,
+    PolicyStage,
+    Subscription,
+    SupportOffering,
+    SupportTarget,
+    Ticket,
+)
+
+
+def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Base], list[Row]]:
+    """Rows for each table in the order they are inserted; the same seed and day give the same rows."""
+    draw = Draw(seed=seed, today=today)
+    customers = draw_customers(draw, customer_count)
+    place_overdue_customers(draw, customers)
+    invoices = draw_invoices(draw, customers)
+    planner = PaymentPlanner(draw)
+    planner.plan(customers)
+    ledger = Ledger()
+    ledger.replay(planner, invoices)
+    suspended = suspend_for_non_payment(draw, customers)
+    history = CollectionsHistory(draw, dispute_opened=planner.dispute_opened, suspended=suspended)
+    activities = history.record(customers, invoices, ledger.credit_notes)
+    helpdesk = Helpdesk(draw, dispute_opened=planner.dispute_opened)
+    helpdesk.record(customers, invoices)
+    return {
+        Customer: [customer.row for customer in customers],
+        Subscription: [s.row for customer in customers for s in customer.subscriptions],
+        Invoice: [invoice.row() for invoice in invoices],
+        Payment: ledger.payments,
+        PaymentAllocation: ledger.allocations,
+        CreditNote: ledger.credit_notes,
+        CollectionsActivity: activities,
+        CollectionsPolicy: [policy(draw)],
+        PolicyStage: policy_stages(),
+        SupportOffering: [support_offering(draw)],
+        SupportTarget: support_targets(),
+        Holiday: holidays(draw),
+        Ticket: helpdesk.tickets,
+        Escalation: helpdesk.escalations.rows,
+        MicrosoftInvoice: microsoft_invoices(draw, invoices),
+    }

@@ -1,0 +1,287 @@
+"""What the partner owes Microsoft, and whether customers' money arrives in time to pay it.
+
+Every figure is as it stood at an as-of date: a Microsoft invoice paid after that date was still unpaid then;
+customer receivables follow the aging rules (open now + payments and credit notes dated after the as-of date,
+for invoices issued on or before it). Currencies are never added together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+
+from data_access.db import read_session
+from data_access.models import CreditNote, Invoice, MicrosoftInvoice, Payment, PaymentAllocation
+from data_access.money import from_cents
+from data_access.permissions import Actor, requires
+
+INVOICE_COLUMNS = [
+    "number",
+    "period_start",
+    "period_end",
+    "amount",
+    "currency",
+    "due_date",
+    "paid_on",
+    "status",
+    "days_until_due",
+]
+MONTHLY_COLUMNS = ["month", "currency", "microsoft_payables", "collections"]
+
+
+@dataclass(frozen=True)
+class NextPayment:
+    """The earliest Microsoft invoice unpaid at the as-of date; `overdue` once its due date has passed."""
+
+    number: str
+    due_date: date
+    amount: Decimal
+    currency: str
+    overdue: bool
+    days_until_due: int
+
+
+@dataclass(frozen=True)
+class CashCover:
+    """Receivables in one currency due on or before `pay_by`, against the Microsoft bills due by then."""
+
+    currency: str
+    as_of: date
+    pay_by: date
+    due_before: Decimal
+    already_overdue: Decimal
+    not_yet_due: Decimal
+    microsoft_due: Decimal
+    cover_ratio: Decimal | None
+
+
+def _unpaid_at(as_of: date) -> ColumnElement[bool]:
+    return or_(MicrosoftInvoice.paid_on.is_(None), MicrosoftInvoice.paid_on > as_of)
+
+
+@requires("payables.view")
+def microsoft_invoices(actor: Actor, *, as_of: date) -> pd.DataFrame:
+    """Every Microsoft invoice, newest due first, with its status at as_of: paid (on or before as_of), overdue
+    (due before as_of and unpaid) or due; a payment dated after as_of is not shown yet."""
+    paid = and_(MicrosoftInvoice.paid_on.is_not(None), MicrosoftInvoice.paid_on <= as_of)
+    query = select(
+        MicrosoftInvoice.number,
+        MicrosoftInvoice.period_start,
+        MicrosoftInvoice.period_end,
+        MicrosoftInvoice.amount_cents,
+        MicrosoftInvoice.currency,
+        MicrosoftInvoice.due_date,
+        case((paid, MicrosoftInvoice.paid_on), else_=None).label("paid_on"),
+        case((paid, "paid"), (MicrosoftInvoice.due_date < as_of, "overdue"), else_="due").label("status"),
+    ).order_by(MicrosoftInvoice.due_date.desc(), MicrosoftInvoice.number)
+    with read_session() as session:
+        rows = session.execute(query).all()
+    records = [
+        {
+            "number": row.number,
+            "period_start": row.period_start,
+            "period_end": row.period_end,
+            "amount": from_cents(row.amount_cents),
+            "currency": row.currency,
+            "due_date": row.due_date,
+            "paid_on": row.paid_on,
+            "status": row.status,
+            "days_until_due": None if row.status == "paid" else (row.due_date - as_of).days,
+        }
+        for row in rows
+    ]
+    frame = pd.DataFrame(records, columns=INVOICE_COLUMNS)
+    frame["days_until_due"] = frame["days_until_due"].astype("Int64")
+    return frame
+
+
+@requires("payables.view")
+def next_microsoft_payment(actor: Actor, *, as_of: date) -> NextPayment | None:
+    """The Microsoft invoice to pay first: the earliest due of those unpaid at as_of, overdue ones first."""
+    query = (
+        select(
+            MicrosoftInvoice.number,
+            MicrosoftInvoice.due_date,
+            MicrosoftInvoice.amount_cents,
+            MicrosoftInvoice.currency,
+        )
+        .where(_unpaid_at(as_of))
+        .order_by(MicrosoftInvoice.due_date, MicrosoftInvoice.number)
+        .limit(1)
+    )
+    with read_session() as session:
+        row = session.execute(query).first()
+    if row is None:
+        return None
+    return NextPayment(
+        number=row.number,
+        due_date=row.due_date,
+        amount=from_cents(row.amount_cents),
+        currency=row.currency,
+        overdue=row.due_date < as_of,
+        days_until_due=(row.due_date - as_of).days,
+    )
+
+
+def _receivables_due_by(as_of: date, pay_by: date, currency: str | None) -> Select[*tuple[Any, ...]]:
+    """Cents open at as_of on customer invoices due on or before pay_by, per currency and whether overdue at
+    as_of: open now (from the open-invoice partial index) plus payments and credit notes dated after as_of,
+    for invoices issued on or before it (the aging rule)."""
+    sources = [
+        # A literal 0 so the planner sees the partial index's own predicate (`open_cents > 0`).
+        (Invoice.due_date, Invoice.issue_date, Invoice.currency, Invoice.open_cents,
+         Invoice.open_cents > literal_column("0")),
+        (PaymentAllocation.due_date, PaymentAllocation.issue_date, PaymentAllocation.currency,
+         PaymentAllocation.amount_cents, PaymentAllocation.applied_on > as_of),
+        (CreditNote.due_date, CreditNote.issue_date, CreditNote.currency, CreditNote.amount_cents,
+         CreditNote.issued_on > as_of),
+    ]  # fmt: skip
+    parts = []
+    for due_date, issue_date, currency_column, cents, window in sources:
+        part = select(
+            currency_column.label("currency"),
+            case((due_date < as_of, 1), else_=0).label("overdue"),
+            cents.label("cents"),
+        ).where(window, issue_date <= as_of, due_date <= pay_by)
+        parts.append(part if currency is None else part.where(currency_column == currency))
+    rows = union_all(*parts).subquery("due_by")
+    return select(rows.c.currency, rows.c.overdue, func.sum(rows.c.cents).label("cents")).group_by(
+        rows.c.currency, rows.c.overdue
+    )
+
+
+def _split_by_overdue(as_of: date, pay_by: date, currency: str | None) -> dict[str, dict[int, Decimal]]:
+    """{currency: {1: already overdue, 0: not yet due}} for customer invoices due on or before pay_by."""
+    found: dict[str, dict[int, Decimal]] = {}
+    with read_session() as session:
+        for row in session.execute(_receivables_due_by(as_of, pay_by, currency)):
+            found.setdefault(row.currency, {})[int(row.overdue)] = from_cents(row.cents)
+    return found
+
+
+@requires("payables.view")
+def receivables_due_by(actor: Actor, *, as_of: date, pay_by: date) -> pd.DataFrame:
+    """Customer receivables open at as_of and due on or before pay_by, one row per currency (never converted):
+    currency, due_before, already_overdue (due before as_of), not_yet_due."""
+    records = []
+    for currency, split in sorted(_split_by_overdue(as_of, pay_by, None).items()):
+        overdue, not_yet = split.get(1, Decimal("0.00")), split.get(0, Decimal("0.00"))
+        records.append(
+            {"currency": currency, "due_before": overdue + not_yet, "already_overdue": overdue,
+             "not_yet_due": not_yet}
+        )  # fmt: skip
+    return pd.DataFrame(records, columns=["currency", "due_before", "already_overdue", "not_yet_due"])
+
+
+@requires("payables.view")
+def cash_cover(actor: Actor, *, as_of: date, pay_by: date, currency: str) -> CashCover:
+    """Receivables in the currency due on or before pay_by (overdue at as_of, or not yet due) against
+    the Microsoft invoices in it unpaid at as_of and due by pay_by; cover ratio = receivables / Microsoft."""
+    currency = currency.upper()
+    microsoft = select(func.sum(MicrosoftInvoice.amount_cents)).where(
+        _unpaid_at(as_of), MicrosoftInvoice.currency == currency, MicrosoftInvoice.due_date <= pay_by
+    )
+    with read_session() as session:
+        microsoft_due = from_cents(session.scalar(microsoft))
+    split = _split_by_overdue(as_of, pay_by, currency).get(currency, {})
+    already_overdue, not_yet_due = split.get(1, Decimal("0.00")), split.get(0, Decimal("0.00"))
+    due_before = already_overdue + not_yet_due
+    return CashCover(
+        currency=currency,
+        as_of=as_of,
+        pay_by=pay_by,
+        due_before=due_before,
+        already_overdue=already_overdue,
+        not_yet_due=not_yet_due,
+        microsoft_due=microsoft_due,
+        cover_ratio=due_before / microsoft_due if microsoft_due else None,
+    )
+
+
+def _month_starts(as_of: date, months: int) -> list[date]:
+    """The first day of each of the `months` calendar months that end with as_of's month, oldest first."""
+    starts = []
+    year, month = as_of.year, as_of.month
+    for _ in range(months):
+        starts.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+def _month_bucket(day: SQLColumnExpression[date], starts: list[date]) -> ColumnElement[int]:
+    """The index of the month a date falls in, from cut-off dates made in Python: one SQL for SQLite's ISO
+    text dates and PostgreSQL's dates alike (the caller keeps dates before the first month out)."""
+    whens = [(day >= start, index) for index, start in reversed(list(enumerate(starts)))]
+    return case(*whens, else_=0)
+
+
+def _microsoft_currency() -> str | None:
+    """The currency most Microsoft invoices are in (a partner is billed in one, as a rule)."""
+    query = (
+        select(MicrosoftInvoice.currency)
+        .group_by(MicrosoftInvoice.currency)
+        .order_by(func.count().desc(), MicrosoftInvoice.currency)
+        .limit(1)
+    )
+    with read_session() as session:
+        return session.scalar(query)
+
+
+@requires("payables.view")
+def monthly_payables_and_collections(
+    actor: Actor, *, as_of: date, months: int = 12, currency: str | None = None
+) -> pd.DataFrame:
+    """Per calendar month up to as_of's, in one currency (by default the one most Microsoft invoices are in):
+    Microsoft invoices by due-date month, since that is when the cash must leave (the service period says what
+    was consumed, not when it is paid), against customer payments by date received, up to as_of."""
+    currency = (currency or _microsoft_currency() or "").upper()
+    if months < 1 or not currency:
+        return pd.DataFrame(columns=MONTHLY_COLUMNS)
+    starts = _month_starts(as_of, months)
+    last = starts[-1]
+    after_last = date(last.year + 1, 1, 1) if last.month == 12 else date(last.year, last.month + 1, 1)
+    payables_month = _month_bucket(MicrosoftInvoice.due_date, starts).label("month")
+    payables = (
+        select(payables_month, func.sum(MicrosoftInvoice.amount_cents).label("cents"))
+        .where(
+            MicrosoftInvoice.currency == currency,
+            MicrosoftInvoice.due_date >= starts[0],
+            MicrosoftInvoice.due_date < after_last,
+        )
+        .group_by(payables_month)
+    )
+    collections_month = _month_bucket(Payment.received_on, starts).label("month")
+    collections = (
+        select(collections_month, func.sum(Payment.amount_cents).label("cents"))
+        .where(Payment.currency == currency, Payment.received_on >= starts[0], Payment.received_on <= as_of)
+        .group_by(collections_month)
+    )
+    with read_session() as session:
+        paid_out = {int(row.month): row.cents for row in session.execute(payables)}
+        received = {int(row.month): row.cents for row in session.execute(collections)}
+    records = [
+        {
+            "month": start,
+            "currency": currency,
+            "microsoft_payables": from_cents(paid_out.get(index)),
+            "collections": from_cents(received.get(index)),
+        }
+        for index, start in enumerate(starts)
+    ]
+    return pd.DataFrame(records, columns=MONTHLY_COLUMNS)
