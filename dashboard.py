@@ -15,6 +15,8 @@ from data_access.permissions import Actor, allowed
 # (module, title, icon, URL path, permission that opens it); order is the navigation's order.
 PAGES = [
     ("app_pages/overview.py", "Overview", ":material/dashboard:", "overview", "overview.view"),
+    ("app_pages/receivables.py", "Receivables", ":material/account_balance_wallet:", "receivables", "receivables.view"),
+    ("app_pages/customers.py", "Customers", ":material/person_search:", "customers", "customers.view"),
     ("app_pages/microsoft_payables.py", "Microsoft payables", ":material/receipt_long:", "microsoft-payables", "payables.view"),
     ("app_pages/import_data.py", "Import", ":material/upload_file:", "import", "data.import"),
     ("app_pages/users.py", "Users", ":material/manage_accounts:", "users", "users.manage"),
@@ -85,11 +87,27 @@ def sign_in_form(authenticator: stauth.Authenticate) -> bool:
 def sign_out(authenticator: stauth.Authenticate) -> None:
     """Forget the session and make the browser drop the cookie: it is overwritten with an expired, invalid
     value on the path it was set with (the component's own delete leaves it in place)."""
+    if username := st.session_state.get("username"):
+        signin.record_sign_out(username)
     authenticator.logout(location="unrendered")
     cookie = userstore.cookie_config()
     authenticator.cookie_controller.cookie_model.cookie_manager.set(
         cookie.name, "signed-out", key="signout_cookie", expires_at=datetime.now(UTC) - timedelta(days=1)
     )
+
+
+def refuse_revoked_cookie(authenticator: stauth.Authenticate) -> None:
+    """A cookie issued before its user signed out (in any browser) does not sign anyone in: the browser may
+    not have dropped it yet when the page is reloaded."""
+    if st.session_state.get("authentication_status"):
+        return
+    token = authenticator.cookie_controller.get_cookie()
+    if token:
+        issued = datetime.fromtimestamp(token["exp_date"], UTC) - timedelta(
+            days=userstore.cookie_config().expiry_days
+        )
+        if signin.cookie_revoked(token["username"], issued):
+            st.session_state["logout"] = True
 
 
 def signed_in_actor(authenticator: stauth.Authenticate) -> Actor | None:
@@ -136,6 +154,7 @@ def account_sidebar(actor: Actor) -> None:
 authenticator = build_authenticator()
 if st.session_state.pop(SIGN_OUT_REQUESTED, False):
     sign_out(authenticator)
+refuse_revoked_cookie(authenticator)
 try:
     authenticator.login(location="unrendered")
 except LoginError:

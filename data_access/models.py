@@ -542,3 +542,5 @@ class LoginAttempt(Base):
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sign-in cookies issued before this time no longer sign the user in (sign-out reaches every browser).
+    signed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

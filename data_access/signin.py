@@ -123,3 +123,17 @@ def lockouts() -> dict[str, datetime]:
             select(LoginAttempt.username, LoginAttempt.locked_until).where(LoginAttempt.locked_until > now)
         )
         return {row.username: row.locked_until for row in rows if row.locked_until is not None}
+
+
+def record_sign_out(username: str, now: datetime | None = None) -> None:
+    """From now on, sign-in cookies issued earlier for this user are refused, wherever they are."""
+    with transaction() as session:
+        attempt = _attempt(session, username)
+        attempt.signed_out_at = now or utcnow()
+
+
+def cookie_revoked(username: str, issued_at: datetime) -> bool:
+    """True when the user signed out after this cookie was issued."""
+    with read_session() as session:
+        signed_out = session.scalar(select(LoginAttempt.signed_out_at).where(LoginAttempt.username == username))
+    return signed_out is not None and issued_at <= signed_out

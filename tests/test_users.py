@@ -171,3 +171,12 @@ def test_concurrent_editors_lose_nothing(sqlite_database: str, auth_file: Path) 
     assert {f"{p}{n}" for p in "pqr" for n in range(4)} <= names
     assert auth_file.read_text().startswith("# Billing Desk users")
     assert len(audit_actions()) == 12
+
+
+def test_a_cookie_issued_before_sign_out_is_refused_but_a_later_one_is_not(database: str) -> None:
+    issued = utcnow()
+    assert not signin.cookie_revoked("sales", issued)
+    signin.record_sign_out("sales", now=issued + timedelta(seconds=5))
+    assert signin.cookie_revoked("sales", issued)
+    assert not signin.cookie_revoked("sales", issued + timedelta(seconds=6))
+    assert not signin.cookie_revoked("billing", issued)

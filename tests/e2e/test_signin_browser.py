@@ -101,7 +101,6 @@ def test_sign_out_then_reload_stays_signed_out(server: Server, page: Any) -> Non
     wait_for_session_cookie(page)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="Sign in").wait_for()
-    page.wait_for_timeout(1000)
     page.reload()
     page.get_by_role("button", name="Sign in").wait_for()
     page.wait_for_timeout(1000)
