@@ -16,7 +16,7 @@ from data_access import aging, clock
 from data_access.config import settings
 from data_access.csv_import.kinds import KINDS
 from data_access.errors import InvalidAction
-from data_access.output import FORMATS, render
+from data_access.output import FORMATS, render, to_json
 from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, PermissionDenied
 
 IMPORT_KINDS = tuple(KINDS)
@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument(
         "--update", action="store_true", help="update rows whose key exists (default: skip)"
     )
+
+    overview_report = reports.add_parser("overview", help="the overview page's headline figures")
+    overview_report.add_argument(
+        "--as-of", type=_date, default=None, help="date of the figures (default today)"
+    )
+    overview_report.add_argument(
+        "--currency",
+        type=_currency,
+        default=None,
+        help="currency of the money figures (default: the one most open invoices are in)",
+    )
+    overview_report.add_argument("--format", choices=FORMATS, default="table")
 
     user_commands = commands.add_parser("users", help="list and change users and roles (auth.yaml)")
     user_actions = user_commands.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -202,6 +214,15 @@ def _import(args: argparse.Namespace) -> str:
     return report.summary() + "\n"
 
 
+def _report_overview(args: argparse.Namespace) -> str:
+    from data_access.overview import overview, overview_frame
+
+    result = overview(_cli_actor(), as_of=args.as_of or clock.today(), currency=args.currency)
+    if args.format == "json":
+        return to_json(result.as_dict()) + "\n"
+    return render(overview_frame(result), args.format)
+
+
 def run(args: argparse.Namespace) -> str:
     if args.command == "init":
         return _init()
@@ -211,6 +232,8 @@ def run(args: argparse.Namespace) -> str:
         return _users(args)
     if args.command == "import":
         return _import(args)
+    if args.report == "overview":
+        return _report_overview(args)
     return _report_aging(args)
 
 

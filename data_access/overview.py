@@ -1,0 +1,327 @@
+"""The overview's headline figures and trends, each computed in SQL for one currency at an as-of date.
+
+A figure is computed only for an actor who may open the page behind it (receivables, suspensions, tickets,
+escalations, Microsoft payables); the others come back as None, so the page and `report overview` show the same.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal_column, or_, select
+
+from data_access import payables
+from data_access.aging import AgingFilter, aging_summary
+from data_access.db import read_session
+from data_access.models import (
+    CreditNote,
+    Escalation,
+    Invoice,
+    Payment,
+    PaymentAllocation,
+    Subscription,
+    SubscriptionStatus,
+    Ticket,
+    TicketStatus,
+)
+from data_access.money import from_cents
+from data_access.permissions import Actor, allowed, requires
+
+CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+CLOSED_ESCALATION = ("resolved", "closed")
+TREND_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Headline figures at one date; None where the actor may not see the page behind the figure."""
+
+    as_of: date
+    currency: str | None
+    total_receivables: Decimal | None
+    overdue: Decimal | None
+    overdue_share: Decimal | None
+    dso_days: Decimal | None
+    collected_this_month: Decimal | None
+    suspended_subscriptions: int | None
+    open_tickets: int | None
+    sla_breaches: int | None
+    open_escalations: int | None
+    next_microsoft_payment: payables.NextPayment | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    now: Figures
+    last_month: Figures
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `report overview` keys (DESIGN.md), plus the same figures a month earlier for the change."""
+        figures = _figures_dict(self.now)
+        figures["last_month"] = _figures_dict(self.last_month)
+        return figures
+
+
+def _figures_dict(figures: Figures) -> dict[str, Any]:
+    payment = figures.next_microsoft_payment
+    return {
+        "as_of": figures.as_of,
+        "currency": figures.currency,
+        "total_receivables": figures.total_receivables,
+        "overdue": figures.overdue,
+        "overdue_share": figures.overdue_share,
+        "dso_days": figures.dso_days,
+        "collected_this_month": figures.collected_this_month,
+        "suspended_subscriptions": figures.suspended_subscriptions,
+        "open_tickets": figures.open_tickets,
+        "sla_breaches": figures.sla_breaches,
+        "open_escalations": figures.open_escalations,
+        "next_microsoft_payment": None
+        if payment is None
+        else {"due_date": payment.due_date, "amount": payment.amount, "currency": payment.currency,
+              "number": payment.number},
+    }  # fmt: skip
+
+
+def month_earlier(day: date) -> date:
+    """The same day a month earlier, or that month's last day when it is shorter (31 March -> 28/29 Feb)."""
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def main_currency() -> str | None:
+    """The currency most open invoices are in (the partner's home currency in practice)."""
+    query = (
+        select(Invoice.currency)
+        .where(Invoice.open_cents > literal_column("0"))
+        .group_by(Invoice.currency)
+        .order_by(func.count().desc(), Invoice.currency)
+        .limit(1)
+    )
+    with read_session() as session:
+        found = session.scalar(query)
+        if found is None:
+            found = session.scalar(
+                select(Invoice.currency).group_by(Invoice.currency).order_by(func.count().desc())
+            )
+    return found
+
+
+def _receivables(as_of: date, currency: str) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Total, overdue, DSO and collected this month, from the aging rules and two indexed sums."""
+    summary = aging_summary(AgingFilter(as_of=as_of, currency=currency))
+    total = sum(summary.amount, Decimal("0.00"))
+    overdue = sum(summary[summary.bucket != "current"].amount, Decimal("0.00"))
+    invoiced_query = select(func.coalesce(func.sum(Invoice.amount_cents), 0)).where(
+        Invoice.currency == currency,
+        Invoice.issue_date > as_of - timedelta(days=90),
+        Invoice.issue_date <= as_of,
+    )
+    collected_query = select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+        Payment.currency == currency,
+        Payment.received_on >= as_of.replace(day=1),
+        Payment.received_on <= as_of,
+    )
+    with read_session() as session:
+        invoiced = from_cents(session.scalar(invoiced_query))
+        collected = from_cents(session.scalar(collected_query))
+    dso = (total / invoiced * 90).quantize(Decimal("0.1")) if invoiced else Decimal("0.0")
+    return total, overdue, dso, collected
+
+
+def _count(query: Any) -> int:
+    with read_session() as session:
+        return int(session.scalar(query) or 0)
+
+
+def _open_tickets(as_of: date) -> int:
+    end = _end_of(as_of)
+    still_open = or_(
+        Ticket.resolved_at >= end, and_(Ticket.resolved_at.is_(None), Ticket.status.not_in(CLOSED_TICKET))
+    )
+    return _count(select(func.count()).select_from(Ticket).where(Ticket.created_at < end, still_open))
+
+
+def _open_escalations(as_of: date) -> int:
+    end = _end_of(as_of)
+    still_open = or_(
+        Escalation.resolved_at >= end,
+        and_(Escalation.resolved_at.is_(None), Escalation.status.not_in(CLOSED_ESCALATION)),
+    )
+    query = select(func.count()).select_from(Escalation).where(Escalation.submitted_at < end, still_open)
+    return _count(query)
+
+
+def _suspended(as_of: date) -> int:
+    query = (
+        select(func.count())
+        .select_from(Subscription)
+        .where(
+            Subscription.status == SubscriptionStatus.SUSPENDED.value,
+            or_(Subscription.suspended_at.is_(None), Subscription.suspended_at < _end_of(as_of)),
+        )
+    )
+    return _count(query)
+
+
+def figures_at(actor: Actor, as_of: date, currency: str | None) -> Figures:
+    """Every headline figure the actor may see, at one date, in one currency."""
+    receivables = allowed(actor, "receivables.view") and currency is not None
+    total, overdue, dso, collected = (
+        _receivables(as_of, currency) if receivables and currency else (None,) * 4
+    )
+    share = (overdue / total).quantize(Decimal("0.0001")) if total and overdue is not None else Decimal("0")
+    return Figures(
+        as_of=as_of,
+        currency=currency,
+        total_receivables=total,
+        overdue=overdue,
+        overdue_share=share if receivables else None,
+        dso_days=dso,
+        collected_this_month=collected,
+        suspended_subscriptions=_suspended(as_of) if allowed(actor, "subscription.suspend") else None,
+        open_tickets=_open_tickets(as_of) if allowed(actor, "tickets.view") else None,
+        sla_breaches=None,
+        open_escalations=_open_escalations(as_of) if allowed(actor, "escalations.view") else None,
+        next_microsoft_payment=payables.next_microsoft_payment(actor, as_of=as_of)
+        if allowed(actor, "payables.view")
+        else None,
+    )
+
+
+@requires("overview.view")
+def overview(actor: Actor, *, as_of: date, currency: str | None = None) -> Overview:
+    """Headline figures at the as-of date and the same day a month earlier, for the change since last month."""
+    chosen = currency or main_currency()
+    return Overview(
+        now=figures_at(actor, as_of, chosen), last_month=figures_at(actor, month_earlier(as_of), chosen)
+    )
+
+
+def month_ends(as_of: date, months: int = TREND_MONTHS) -> list[date]:
+    """The last day of each of the months before as_of's month, then as_of itself: the trend's points."""
+    ends = [as_of]
+    first = as_of.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+        ends.insert(0, first.replace(day=calendar.monthrange(first.year, first.month)[1]))
+    return ends
+
+
+def _first_end_on_or_after(day: SQLColumnExpression[date], ends: Sequence[date]) -> ColumnElement[int]:
+    """k such that day <= ends[k] and day > ends[k-1]; len(ends) for a day after the last."""
+    return case(*((day <= end, k) for k, end in enumerate(ends)), else_=len(ends))
+
+
+def _first_end_after(day: SQLColumnExpression[date], ends: Sequence[date]) -> ColumnElement[int]:
+    """k such that day < ends[k]: from that point on the invoice is overdue."""
+    return case(*((day < end, k) for k, end in enumerate(ends)), else_=len(ends))
+
+
+@requires("receivables.view")
+def receivables_trend(
+    actor: Actor, *, as_of: date, currency: str, months: int = TREND_MONTHS
+) -> pd.DataFrame:
+    """Receivables and overdue at each month end, in one grouped pass over the rows that differ between them:
+    what is open now, plus payments and credit notes dated after the first month end (as aging does)."""
+    ends = month_ends(as_of, months)
+    cells: dict[tuple[int, int, int], int] = {}
+    open_now: Any = select(
+        _first_end_on_or_after(Invoice.issue_date, ends).label("issued"),
+        _first_end_after(Invoice.due_date, ends).label("due"),
+        literal_column(str(len(ends))).label("settled"),
+        func.sum(Invoice.open_cents).label("cents"),
+    ).where(
+        Invoice.open_cents > literal_column("0"), Invoice.currency == currency, Invoice.issue_date <= as_of
+    )
+    queries = [open_now.group_by(literal_column("issued"), literal_column("due"))]
+    for table, when in (
+        (PaymentAllocation, PaymentAllocation.applied_on),
+        (CreditNote, CreditNote.issued_on),
+    ):
+        queries.append(
+            select(
+                _first_end_on_or_after(table.issue_date, ends).label("issued"),
+                _first_end_after(table.due_date, ends).label("due"),
+                _first_end_on_or_after(when, ends).label("settled"),
+                func.sum(table.amount_cents).label("cents"),
+            )
+            .where(when > ends[0], table.currency == currency, table.issue_date <= as_of)
+            .group_by(literal_column("issued"), literal_column("due"), literal_column("settled"))
+        )
+    with read_session() as session:
+        for query in queries:
+            for row in session.execute(query):
+                key = (row.issued, row.due, row.settled)
+                cells[key] = cells.get(key, 0) + int(row.cents)
+    records = []
+    for k, end in enumerate(ends):
+        open_cents = sum(c for (issued, _due, settled), c in cells.items() if issued <= k < settled)
+        overdue_cents = sum(
+            c for (issued, due, settled), c in cells.items() if issued <= k < settled and due <= k
+        )
+        records.append({"month_end": end, "currency": currency, "receivables": from_cents(open_cents),
+                        "overdue": from_cents(overdue_cents)})  # fmt: skip
+    return pd.DataFrame(records, columns=["month_end", "currency", "receivables", "overdue"])
+
+
+def _week_starts(as_of: date, weeks: int) -> list[date]:
+    monday = as_of - timedelta(days=as_of.weekday())
+    return [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+
+
+@requires("tickets.view")
+def ticket_volume(actor: Actor, *, as_of: date, weeks: int = 12) -> pd.DataFrame:
+    """Tickets opened per week (weeks start on Monday, UTC) by category, over the last `weeks` weeks."""
+    starts = _week_starts(as_of, weeks)
+    bounds = [datetime.combine(start, time(), tzinfo=UTC) for start in starts]
+    week = case(*((Ticket.created_at < bound, k - 1) for k, bound in enumerate(bounds[1:], start=1)),
+                else_=len(bounds) - 1)  # fmt: skip
+    query = (
+        select(week.label("week"), Ticket.category, func.count().label("tickets"))
+        .where(Ticket.created_at >= bounds[0], Ticket.created_at < _end_of(as_of))
+        .group_by(literal_column("week"), Ticket.category)
+    )
+    with read_session() as session:
+        rows = [{"week": starts[r.week], "category": r.category, "tickets": int(r.tickets)}
+                for r in session.execute(query)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["week", "category", "tickets"])
+
+
+@requires("escalations.view")
+def escalations_by_status(actor: Actor) -> pd.DataFrame:
+    """Escalations to Microsoft by status and support vehicle (commercial ones have none)."""
+    vehicle = func.coalesce(Escalation.vehicle, "Commercial")
+    query = select(Escalation.status, vehicle.label("vehicle"), func.count().label("escalations")).group_by(
+        Escalation.status, vehicle
+    )
+    with read_session() as session:
+        rows = [{"status": r.status, "vehicle": r.vehicle, "escalations": int(r.escalations)}
+                for r in session.execute(query)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["status", "vehicle", "escalations"])
+
+
+def overview_frame(result: Overview) -> pd.DataFrame:
+    """One row per headline figure: its value now and a month earlier (for csv and table output)."""
+    now, before = _figures_dict(result.now), _figures_dict(result.last_month)
+    rows = []
+    for key in ("currency", "total_receivables", "overdue", "overdue_share", "dso_days", "collected_this_month",
+                "suspended_subscriptions", "open_tickets", "sla_breaches", "open_escalations"):  # fmt: skip
+        rows.append({"figure": key, "value": now[key], "last_month": before[key]})
+    for part in ("due_date", "amount"):
+        rows.append({
+            "figure": f"next_microsoft_payment.{part}",
+            "value": (now["next_microsoft_payment"] or {}).get(part),
+            "last_month": (before["next_microsoft_payment"] or {}).get(part),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=["figure", "value", "last_month"])
