@@ -1,110 +1,188 @@
-"""Overview: receivables at a glance, aged by due date at today's date."""
+"""Overview: the business at a glance, each figure shown only to those who may open the page behind it."""
 
 from datetime import date
+from decimal import Decimal
+from pathlib import Path
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from app_pages.common import current_actor
 from data_access import clock
 from data_access.aging import AgingFilter
+from data_access.overview import (
+    escalations_by_status,
+    main_currency,
+    overview,
+    receivables_trend,
+    ticket_volume,
+)
 from data_access.permissions import Actor, allowed
-from data_access.receivables import receivables_by_customer, receivables_summary, unapplied_credit
+from data_access.receivables import receivables_summary, unapplied_credit
+
+BLUE, RED, GREY = "#0F6CBD", "#C50F1F", "#8A8886"
+PAGES = Path(__file__).resolve().parent
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_summary(_actor: Actor, username: str, as_of: date):
-    return receivables_summary(_actor, AgingFilter(as_of=as_of))
+def cached_overview(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str | None):
+    return overview(_actor, as_of=as_of, currency=currency)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_by_customer(_actor: Actor, username: str, as_of: date):
-    return receivables_by_customer(_actor, AgingFilter(as_of=as_of))
+def cached_currencies(_actor: Actor, roles: tuple[str, ...], as_of: date) -> list[str]:
+    summary = receivables_summary(_actor, AgingFilter(as_of=as_of))
+    counts = summary.groupby("currency").invoices.sum().sort_values(ascending=False, kind="stable")
+    return list(counts.index)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_unapplied(_actor: Actor, username: str):
+def cached_summary(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str) -> pd.DataFrame:
+    return receivables_summary(_actor, AgingFilter(as_of=as_of, currency=currency))
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached_trend(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str) -> pd.DataFrame:
+    return receivables_trend(_actor, as_of=as_of, currency=currency)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_tickets(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+    return ticket_volume(_actor, as_of=as_of)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_escalations(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
+    return escalations_by_status(_actor)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_unapplied(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
     return unapplied_credit(_actor)
 
 
+def money(amount: Decimal | None, currency: str | None) -> str:
+    return "-" if amount is None else f"{currency} {amount:,.2f}"
+
+
+def change(now: Decimal | int | None, before: Decimal | int | None, unit: str = "") -> str | None:
+    if now is None or before is None:
+        return None
+    difference = now - before
+    return f"{difference:+,.2f}{unit}" if isinstance(difference, Decimal) else f"{difference:+,}{unit}"
+
+
+def link(page: str, label: str, permission: str) -> None:
+    if allowed(actor, permission) and (PAGES / page).exists():
+        st.page_link(f"app_pages/{page}", label=label, icon=":material/arrow_forward:")
+
+
 actor = current_actor()
-st.title("Overview")
+roles = tuple(sorted(actor.roles))
 as_of = clock.today()
-if not allowed(actor, "receivables.view"):
-    st.info(
-        "Ticket and escalation figures will appear here; receivables are shown to those who may read them."
+st.title("Overview")
+sees_receivables = allowed(actor, "receivables.view")
+
+with st.spinner("Reading the figures…"):
+    currencies = cached_currencies(actor, roles, as_of) if sees_receivables else []
+    currency = main_currency() if sees_receivables else None
+    if len(currencies) > 1:
+        picked = st.segmented_control("Currency", currencies, default=currencies[0], key="overview_currency")
+        currency = picked or currencies[0]
+    figures = cached_overview(actor, roles, as_of, currency)
+now, before = figures.now, figures.last_month
+st.caption(
+    f"At {as_of:%d %b %Y}; changes are against {before.as_of:%d %b %Y}. Currencies are never added together."
+)
+
+cards = []
+if now.total_receivables is not None:
+    cards += [
+        ("Total receivables", money(now.total_receivables, currency),
+         change(now.total_receivables, before.total_receivables), "off"),
+        ("Overdue", money(now.overdue, currency), change(now.overdue, before.overdue), "inverse"),
+        ("Overdue share", f"{now.overdue_share:.1%}",
+         change((now.overdue_share or 0) * 100, (before.overdue_share or 0) * 100, " pts"), "inverse"),
+        ("Days sales outstanding", f"{now.dso_days} days", change(now.dso_days, before.dso_days), "inverse"),
+        ("Collected this month", money(now.collected_this_month, currency),
+         change(now.collected_this_month, before.collected_this_month), "normal"),
+    ]  # fmt: skip
+if now.suspended_subscriptions is not None:
+    cards.append(("Subscriptions suspended", f"{now.suspended_subscriptions:,}",
+                  change(now.suspended_subscriptions, before.suspended_subscriptions), "inverse"))  # fmt: skip
+if now.open_tickets is not None:
+    cards.append(
+        ("Open tickets", f"{now.open_tickets:,}", change(now.open_tickets, before.open_tickets), "inverse")
     )
+if now.open_escalations is not None:
+    cards.append(("Open escalations", f"{now.open_escalations:,}",
+                  change(now.open_escalations, before.open_escalations), "inverse"))  # fmt: skip
+if allowed(actor, "payables.view"):
+    payment = now.next_microsoft_payment
+    cards.append(("Next Microsoft payment", "none due" if payment is None else money(payment.amount, payment.currency),
+                  None if payment is None else f"due {payment.due_date:%d %b %Y}", "off"))  # fmt: skip
+
+if not cards:
+    st.info("Nothing to show for your roles yet.")
     st.stop()
-with st.spinner("Reading receivables…"):
-    summary = cached_summary(actor, actor.username, as_of)
+for start in range(0, len(cards), 5):
+    for column, (label, value, delta, color) in zip(st.columns(5), cards[start : start + 5], strict=False):
+        column.metric(label, value, delta, delta_color=color, border=True)
 
-if summary.empty:
-    st.info(
-        "No open receivables yet. Seed the demo with `python -m data_access seed --demo`, "
-        "or bring your own data with `python -m data_access import invoices FILE.csv`."
-    )
-    st.stop()
+if sees_receivables:
+    summary = cached_summary(actor, roles, as_of, currency) if currency else pd.DataFrame()
+    if summary.empty:
+        st.info("No receivables yet: import customers and invoices on the Import page, or with "
+                "`python -m data_access import invoices FILE.csv`.")  # fmt: skip
+    else:
+        left, right = st.columns(2)
+        aging = px.bar(summary.assign(amount=summary.amount.astype(float)), x="bucket", y="amount",
+                       text_auto=",.0f", title="Receivables aging (days past due)",
+                       labels={"bucket": "Days past due", "amount": f"Open ({currency})"})  # fmt: skip
+        aging.update_traces(marker_color=[BLUE] + [RED] * (len(summary) - 1))
+        left.plotly_chart(aging, width="stretch")
+        trend = cached_trend(actor, roles, as_of, currency)
+        long = trend.melt(id_vars="month_end", value_vars=["receivables", "overdue"], var_name="figure",
+                          value_name="amount")  # fmt: skip
+        line = px.line(long.assign(amount=long.amount.astype(float)), x="month_end", y="amount", color="figure",
+                       markers=True, title="Receivables and overdue, last 12 month ends",
+                       labels={"month_end": "Month end", "amount": f"Amount ({currency})", "figure": ""},
+                       color_discrete_map={"receivables": BLUE, "overdue": RED})  # fmt: skip
+        right.plotly_chart(line, width="stretch")
+        with left:
+            link("receivables.py", "Receivables aging by customer", "receivables.view")
+        credit = cached_unapplied(actor, roles)
+        credit = credit[credit.currency == currency]
+        if not credit.empty:
+            with right:
+                st.markdown("**Unapplied credit on account**")
+                st.dataframe(credit, hide_index=True, width="stretch", height=180,
+                             column_config={"customer_id": "Customer", "customer_name": "Name", "currency": None,
+                                            "unapplied": st.column_config.NumberColumn(format="accounting")})  # fmt: skip
 
-currencies = list(
-    summary.groupby("currency").invoices.sum().sort_values(ascending=False, kind="stable").index
-)
-currency = st.segmented_control("Currency", currencies, default=currencies[0], key="overview_currency")
-currency = currency or currencies[0]
-rows = summary[summary.currency == currency]
-total = sum(rows.amount)
-overdue = sum(rows[rows.bucket != "current"].amount)
-share = overdue / total if total else 0
-
-left, middle, right = st.columns(3)
-left.metric("Total receivables", f"{currency} {total:,.2f}", border=True)
-middle.metric("Overdue", f"{currency} {overdue:,.2f}", border=True)
-right.metric("Overdue share", f"{share:.1%}", border=True)
-
-chart = rows.assign(amount=rows.amount.astype(float))
-figure = px.bar(
-    chart,
-    x="bucket",
-    y="amount",
-    text_auto=",.0f",
-    labels={"bucket": "Days past due", "amount": f"Open amount ({currency})"},
-    title=f"Receivables aging at {as_of:%d %b %Y}",
-)
-figure.update_traces(marker_color="#0F6CBD")
-st.plotly_chart(figure, width="stretch")
-
-customers = cached_by_customer(actor, actor.username, as_of)
-customers = customers[customers.currency == currency]
-overdue_columns = [
-    c for c in customers.columns if c not in ("customer_id", "customer_name", "currency", "current", "total")
-]
-top = customers.assign(overdue=customers[overdue_columns].sum(axis=1)).sort_values("overdue", ascending=False)
-st.subheader("Largest overdue balances")
-money = st.column_config.NumberColumn(format="accounting")
-st.dataframe(
-    top.head(10),
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "customer_id": "Customer",
-        "customer_name": "Name",
-        "currency": None,
-        **{column: money for column in [*customers.columns[3:], "overdue"]},
-    },
-)
-
-credit = cached_unapplied(actor, actor.username)
-credit = credit[credit.currency == currency]
-if not credit.empty:
-    st.subheader("Unapplied credit on account")
-    st.caption("Money received that no open invoice absorbed; it stays on the customer's account.")
-    st.dataframe(
-        credit,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "customer_id": "Customer",
-            "customer_name": "Name",
-            "currency": None,
-            "unapplied": money,
-        },
-    )
+if allowed(actor, "tickets.view") or allowed(actor, "escalations.view"):
+    left, right = st.columns(2)
+    if allowed(actor, "tickets.view"):
+        tickets = cached_tickets(actor, roles, as_of)
+        if tickets.empty:
+            left.info("No tickets in the last 12 weeks.")
+        else:
+            volume = px.bar(tickets, x="week", y="tickets", color="category", title="Tickets opened per week",
+                            labels={"week": "Week starting", "tickets": "Tickets", "category": "Category"})  # fmt: skip
+            left.plotly_chart(volume, width="stretch")
+        with left:
+            link("tickets.py", "Tickets", "tickets.view")
+    if allowed(actor, "escalations.view"):
+        escalations = cached_escalations(actor, roles)
+        if escalations.empty:
+            right.info("No escalations to Microsoft yet.")
+        else:
+            board = px.bar(escalations, x="status", y="escalations", color="vehicle", barmode="group",
+                           title="Escalations to Microsoft by status and support vehicle",
+                           category_orders={"status": ["submitted", "in progress", "waiting on partner", "resolved",
+                                                       "closed"]},
+                           labels={"status": "Status", "escalations": "Escalations", "vehicle": "Vehicle"})  # fmt: skip
+            right.plotly_chart(board, width="stretch")
+        with right:
+            link("escalations.py", "Escalations board", "escalations.view")
