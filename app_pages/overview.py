@@ -62,8 +62,8 @@ def cached_unapplied(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
     return unapplied_credit(_actor)
 
 
-def money(amount: Decimal | None, currency: str | None) -> str:
-    return "-" if amount is None else f"{currency} {amount:,.2f}"
+def money(amount: Decimal | None) -> str:
+    return "-" if amount is None else f"{amount:,.2f}"
 
 
 def change(now: Decimal | int | None, before: Decimal | int | None, unit: str = "") -> str | None:
@@ -99,13 +99,13 @@ st.caption(
 cards = []
 if now.total_receivables is not None:
     cards += [
-        ("Total receivables", money(now.total_receivables, currency),
+        (f"Total receivables ({currency})", money(now.total_receivables),
          change(now.total_receivables, before.total_receivables), "off"),
-        ("Overdue", money(now.overdue, currency), change(now.overdue, before.overdue), "inverse"),
+        (f"Overdue ({currency})", money(now.overdue), change(now.overdue, before.overdue), "inverse"),
         ("Overdue share", f"{now.overdue_share:.1%}",
          change((now.overdue_share or 0) * 100, (before.overdue_share or 0) * 100, " pts"), "inverse"),
         ("Days sales outstanding", f"{now.dso_days} days", change(now.dso_days, before.dso_days), "inverse"),
-        ("Collected this month", money(now.collected_this_month, currency),
+        (f"Collected this month ({currency})", money(now.collected_this_month),
          change(now.collected_this_month, before.collected_this_month), "normal"),
     ]  # fmt: skip
 if now.suspended_subscriptions is not None:
@@ -120,14 +120,15 @@ if now.open_escalations is not None:
                   change(now.open_escalations, before.open_escalations), "inverse"))  # fmt: skip
 if allowed(actor, "payables.view"):
     payment = now.next_microsoft_payment
-    cards.append(("Next Microsoft payment", "none due" if payment is None else money(payment.amount, payment.currency),
+    label = "Next Microsoft payment" + ("" if payment is None else f" ({payment.currency})")
+    cards.append((label, "none due" if payment is None else money(payment.amount),
                   None if payment is None else f"due {payment.due_date:%d %b %Y}", "off"))  # fmt: skip
 
 if not cards:
     st.info("Nothing to show for your roles yet.")
     st.stop()
-for start in range(0, len(cards), 5):
-    for column, (label, value, delta, color) in zip(st.columns(5), cards[start : start + 5], strict=False):
+for start in range(0, len(cards), 4):
+    for column, (label, value, delta, color) in zip(st.columns(4), cards[start : start + 4], strict=False):
         column.metric(label, value, delta, delta_color=color, border=True)
 
 if sees_receivables:

@@ -45,11 +45,11 @@ def test_headline_figures_equal_the_open_invoices(sqlite_database: str) -> None:
     app = run_dashboard()
     metrics = {metric.label: metric.value for metric in app.metric}
     # Receivables 2,000.25 USD; invoiced in the 90 days before today: only I-2 (500.25) -> DSO 2000.25/500.25*90.
-    assert metrics["Total receivables"] == "USD 2,000.25"
-    assert metrics["Overdue"] == "USD 1,500.00"
+    assert metrics["Total receivables (USD)"] == "2,000.25"
+    assert metrics["Overdue (USD)"] == "1,500.00"
     assert metrics["Overdue share"] == "75.0%"
     assert metrics["Days sales outstanding"] == "359.9 days"
-    assert metrics["Collected this month"] == "USD 0.00"
+    assert metrics["Collected this month (USD)"] == "0.00"
     assert len(app.get("plotly_chart")) >= 2
 
 
