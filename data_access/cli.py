@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     overview_report.add_argument("--format", choices=FORMATS, default="table")
 
+    statement_report = reports.add_parser("statement", help="a customer's statement of account")
+    statement_report.add_argument("--customer", required=True, help="the customer's id (customer_id)")
+    statement_report.add_argument(
+        "--from", dest="start", type=_date, required=True, help="first day (YYYY-MM-DD)"
+    )
+    statement_report.add_argument("--to", dest="end", type=_date, required=True, help="last day (YYYY-MM-DD)")
+    statement_report.add_argument("--format", choices=FORMATS, default="table")
+
     user_commands = commands.add_parser("users", help="list and change users and roles (auth.yaml)")
     user_actions = user_commands.add_subparsers(dest="action", required=True, parser_class=_Parser)
     listing = user_actions.add_parser("list", help="every user, roles, status and lockouts")
@@ -223,6 +231,13 @@ def _report_overview(args: argparse.Namespace) -> str:
     return render(overview_frame(result), args.format)
 
 
+def _report_statement(args: argparse.Namespace) -> str:
+    from data_access.statement import statement, statement_frame
+
+    result = statement(_cli_actor(), customer_id=args.customer, start=args.start, end=args.end)
+    return render(statement_frame(result), args.format)
+
+
 def run(args: argparse.Namespace) -> str:
     if args.command == "init":
         return _init()
@@ -234,6 +249,8 @@ def run(args: argparse.Namespace) -> str:
         return _import(args)
     if args.report == "overview":
         return _report_overview(args)
+    if args.report == "statement":
+        return _report_statement(args)
     return _report_aging(args)
 
 

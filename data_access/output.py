@@ -41,4 +41,4 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
         return to_json(frame.to_dict(orient="records"))
     if frame.empty:
         return "(nothing to show)\n"
-    return str(frame.to_string(index=False)) + "\n"
+    return str(frame.astype(object).where(frame.notna(), "").to_string(index=False)) + "\n"

@@ -91,3 +91,29 @@ def test_a_database_without_schema_gets_a_sentence(tmp_path: Path) -> None:
     result = cli("report", "aging", database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "python -m data_access init" in result.stderr
+
+
+def test_report_overview_and_statement_print_the_page_figures(sqlite_database: str) -> None:
+    from data_access.overview import overview
+    from data_access.permissions import Actor
+
+    today = date(2026, 11, 24)
+    factories.customer("C-1", name="Contoso")
+    factories.invoice("C-1", "I-1", issued=today - timedelta(days=75), cents=123_456)
+    result = cli(
+        "report", "overview", "--as-of", "2026-11-24", "--format", "json", database_url=sqlite_database
+    )
+    figures = json.loads(result.stdout, parse_float=Decimal)
+    expected = overview(Actor.of("t", ["Global admin"]), as_of=today).now
+    assert figures["total_receivables"] == expected.total_receivables == Decimal("1234.56")
+    assert figures["overdue"] == Decimal("1234.56") and figures["overdue_share"] == Decimal("1.0000")
+    assert set(figures) >= {"dso_days", "collected_this_month", "suspended_subscriptions", "open_tickets",
+                            "sla_breaches", "open_escalations", "next_microsoft_payment"}  # fmt: skip
+    statement = cli("report", "statement", "--customer", "C-1", "--from", "2026-09-01", "--to", "2026-11-24",
+                    "--format", "csv", database_url=sqlite_database)  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(statement.stdout)))
+    closing = next(row for row in rows if row["type"] == "closing balance")
+    assert closing["balance"] == "1234.56"
+    bad = cli("report", "statement", "--customer", "C-1", "--from", "2026-13-01", "--to", "2026-11-24",
+              database_url=sqlite_database)  # fmt: skip
+    assert bad.returncode == 2 and "not a date" in bad.stderr

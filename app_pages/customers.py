@@ -1,0 +1,347 @@
+"""Customers: find a customer, see their standing before a call, and download their statement of account."""
+
+from dataclasses import asdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import current_actor
+from data_access import clock
+from data_access.customers import CustomerStatus, customer_status, search_customers
+from data_access.errors import InvalidAction
+from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.statement import Statement, statement, statement_csv, statement_pdf
+
+SEARCH_LIMIT = 50
+BADGES = {
+    "good standing": ("green", ":material/check_circle:"),
+    "overdue": ("orange", ":material/schedule:"),
+    "suspended": ("red", ":material/block:"),
+}
+DAYS_LATE_HELP = (
+    "Invoices settled in the last 12 months: days from the due date to the payment or credit note that "
+    "settled each one, averaged. Early payment counts as 0; invoices cancelled by credit notes alone do not count."
+)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_search(_actor: Actor, username: str, text: str) -> pd.DataFrame:
+    return search_customers(_actor, text, limit=SEARCH_LIMIT)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_status(_actor: Actor, username: str, customer_id: str, as_of: date) -> CustomerStatus:
+    return customer_status(_actor, customer_id=customer_id, as_of=as_of)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached_statement(
+    _actor: Actor, username: str, customer_id: str, start: date, end: date, today: date
+) -> tuple[Statement, bytes, bytes]:
+    found = statement(_actor, customer_id=customer_id, start=start, end=end)
+    return found, statement_pdf(found), statement_csv(found)
+
+
+def money(currency: str, value: Decimal) -> str:
+    return f"{currency} {value:,.2f}"
+
+
+def months_back(day: date, months: int) -> date:
+    """The first day of the month `months` before day's month."""
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def standing_badges(status: CustomerStatus) -> str:
+    color, icon = BADGES[status.standing]
+    badges = [f":{color}-badge[{icon} {status.standing_label}]"]
+    if status.standing == "suspended" and status.days_overdue:
+        badges.append(f":orange-badge[:material/schedule: Overdue {status.days_overdue} days]")
+    if status.exempt_from_collections:
+        badges.append(":gray-badge[Exempt from collections]")
+    return " ".join(badges)
+
+
+def identity(status: CustomerStatus) -> str:
+    parts = [
+        status.customer_id,
+        status.domain,
+        f"tenant {status.tenant_id}" if status.tenant_id else None,
+        status.country,
+        f"account manager {status.account_manager}" if status.account_manager else None,
+        f"terms {status.payment_terms_days} days",
+        f"credit limit {money(status.currency, status.credit_limit)}"
+        if status.credit_limit is not None
+        else None,
+    ]
+    return " · ".join(part for part in parts if part)
+
+
+def local_times(frame: pd.DataFrame, columns: list[str], zone: str) -> pd.DataFrame:
+    return frame.assign(**{c: pd.to_datetime(frame[c], utc=True).dt.tz_convert(zone) for c in columns})
+
+
+def show_metrics(status: CustomerStatus) -> None:
+    """One row per currency; the currency goes in the label so that large amounts fit the card."""
+    for index, balance in enumerate(status.balances):
+        cells = st.columns(4)
+        code = balance.currency
+        cells[0].metric(f"Open balance ({code})", f"{balance.open:,.2f}", border=True, height="stretch")
+        cells[1].metric(
+            f"Overdue ({code})",
+            f"{balance.overdue:,.2f}",
+            border=True,
+            height="stretch",
+            help=f"Open and past its due date at {status.as_of:%d %b %Y}.",
+        )
+        cells[2].metric(
+            f"Unapplied credit ({code})",
+            f"{balance.unapplied_credit:,.2f}",
+            border=True,
+            height="stretch",
+            help="Money received that no invoice absorbed: on the customer's account, not deducted from the "
+            "open balance.",
+        )
+        if index == 0:
+            late = status.average_days_late
+            count = status.invoices_paid_last_12_months
+            cells[3].metric(
+                "Average days late",
+                "—" if late is None else f"{late} days",
+                delta=f"{count} invoice{'' if count == 1 else 's'} paid in 12 months",
+                delta_color="off",
+                delta_arrow="off",
+                border=True,
+                height="stretch",
+                help=DAYS_LATE_HELP,
+            )
+
+
+def show_service(status: CustomerStatus) -> None:
+    st.subheader("Subscriptions")
+    if status.subscriptions:
+        subscriptions = pd.DataFrame([asdict(s) for s in status.subscriptions])
+        st.dataframe(
+            subscriptions,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "subscription_id": None,
+                "product": "Product",
+                "sku": "SKU",
+                "quantity": st.column_config.NumberColumn("Quantity", format="%d"),
+                "status": "Status",
+                "billing_cycle": "Billing",
+                "term_end": st.column_config.DateColumn("Term ends", format="D MMM YYYY"),
+                "suspension_reason": (
+                    "Suspended because" if subscriptions.suspension_reason.notna().any() else None
+                ),
+            },
+        )
+    else:
+        st.caption("No subscriptions.")
+
+    st.subheader("Open tickets and escalations")
+    zone = status.time_zone
+    if status.open_tickets:
+        tickets = local_times(pd.DataFrame([asdict(t) for t in status.open_tickets]), ["created_at"], zone)
+        st.dataframe(
+            tickets,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "ticket_id": "Ticket",
+                "title": "Title",
+                "category": "Category",
+                "severity": "Severity",
+                "status": "Status",
+                "assignee": "Assignee",
+                "created_at": st.column_config.DatetimeColumn("Opened", format="D MMM YYYY, HH:mm"),
+            },
+        )
+    else:
+        st.caption("No open tickets.")
+    if status.open_escalations:
+        escalations = local_times(
+            pd.DataFrame([asdict(e) for e in status.open_escalations]),
+            ["submitted_at", "status_changed_at"],
+            zone,
+        )
+        st.dataframe(
+            escalations,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "case_number": "Microsoft case",
+                "ticket_id": "Ticket",
+                "kind": "Kind",
+                "vehicle": "Support vehicle",
+                "severity": "Severity",
+                "status": "Status",
+                "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY, HH:mm"),
+                "status_changed_at": st.column_config.DatetimeColumn(
+                    "Status since", format="D MMM YYYY, HH:mm"
+                ),
+            },
+        )
+    else:
+        st.caption("No open escalations to Microsoft.")
+    if status.open_tickets or status.open_escalations:
+        st.caption(f"Times in {zone}.")
+
+
+def show_last_contact(status: CustomerStatus) -> None:
+    st.subheader("Last collections contact")
+    contact = status.last_contact
+    if contact is None:
+        st.caption("No collections contact recorded.")
+        return
+    when = pd.Timestamp(contact.occurred_at).tz_convert(status.time_zone)
+    text = f"**{contact.kind.replace('_', ' ').capitalize()}** on {when:%d %b %Y, %H:%M} ({status.time_zone}) by {contact.actor}"
+    if contact.promised_amount is not None:
+        text += f", promised {money(status.currency, contact.promised_amount)}"
+        text += f" for {contact.promised_for:%d %b %Y}" if contact.promised_for else ""
+    st.markdown(text + (f"  \n{contact.notes}" if contact.notes else ""))
+
+
+def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
+    st.subheader("Statement of account")
+    period = st.date_input(
+        "Period",
+        value=(months_back(today, 3), today),
+        max_value=today,
+        format="YYYY-MM-DD",
+        key="customers_statement_period",
+    )
+    if not isinstance(period, tuple) or len(period) != 2:
+        st.info("Pick the last day of the period too.")
+        return
+    start, end = period
+    try:
+        with st.spinner("Preparing the statement…"):
+            found, pdf, csv = cached_statement(actor, actor.username, status.customer_id, start, end, today)
+    except (PermissionDenied, InvalidAction) as exc:
+        st.error(str(exc))
+        return
+    summary = pd.DataFrame(
+        [
+            {
+                "currency": s.currency,
+                "opening": s.opening_balance,
+                "invoiced": s.total_debits,
+                "paid_and_credited": s.total_credits,
+                "closing": s.closing_balance,
+                "unapplied_credit": s.unapplied_credit,
+            }
+            for s in found.sections
+        ]
+    )
+    if summary.empty:
+        st.caption("No invoices, payments or credit notes up to the end of this period.")
+    else:
+        st.dataframe(
+            summary,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "currency": "Currency",
+                "opening": st.column_config.NumberColumn(
+                    f"Opening ({start - timedelta(days=1):%d %b})", format="accounting"
+                ),
+                "invoiced": st.column_config.NumberColumn("Invoiced", format="accounting"),
+                "paid_and_credited": st.column_config.NumberColumn("Paid and credited", format="accounting"),
+                "closing": st.column_config.NumberColumn(f"Closing ({end:%d %b})", format="accounting"),
+                "unapplied_credit": st.column_config.NumberColumn("Unapplied credit", format="accounting"),
+            },
+        )
+        st.caption(
+            "Closing = opening + invoiced − paid and credited, and equals the aging total at the end date. "
+            "Unapplied credit is money received but not applied to an invoice: the statement shows it below "
+            "the closing balance, not deducted from it."
+        )
+    name = f"statement-{status.customer_id}-{start}-{end}"
+    left, right, _ = st.columns([1, 1, 3])
+    left.download_button(
+        "Download PDF",
+        pdf,
+        file_name=f"{name}.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        key="customers_statement_pdf",
+        on_click="ignore",
+    )
+    right.download_button(
+        "Download CSV",
+        csv,
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        icon=":material/table:",
+        key="customers_statement_csv",
+        on_click="ignore",
+    )
+
+
+actor = current_actor()
+st.title("Customers")
+today = clock.today()
+with st.spinner("Reading customers…"):
+    first = cached_search(actor, actor.username, "")
+
+if first.empty:
+    where = (
+        "or on the Import page"
+        if allowed(actor, "data.import")
+        else "or ask a billing admin to import them on the Import page"
+    )
+    st.info(
+        "No customers yet. Put them in a CSV with the columns "
+        "`customer_id,name,tenant_id,domain,country,currency,account_manager,email` and import it with "
+        f"`python -m data_access import customers FILE.csv`, {where}; then their subscriptions, invoices and "
+        "payments. This page then finds a customer by name, domain or tenant id and shows their standing."
+    )
+    st.stop()
+
+text = st.text_input(
+    "Search customers",
+    placeholder="Name, domain, tenant id or customer id",
+    key="customers_search",
+)
+found = cached_search(actor, actor.username, text) if text.strip() else first
+if found.empty:
+    st.warning(f"No customer's name, domain, tenant id or customer id contains “{text.strip()}”.")
+    st.stop()
+
+labels = {
+    row.customer_id: " · ".join(
+        str(v) for v in (row.name, row.customer_id, row.domain) if v and not pd.isna(v)
+    )
+    for row in found.itertuples()
+}
+customer_id = st.selectbox("Customer", list(labels), format_func=labels.__getitem__, key="customers_pick")
+if not text.strip():
+    st.caption(f"The first {len(found)} customers by name; search to find any other.")
+elif len(found) >= SEARCH_LIMIT:
+    st.caption(f"Showing the first {SEARCH_LIMIT} matches by name; type more to narrow them down.")
+else:
+    st.caption(f"{len(found)} match{'' if len(found) == 1 else 'es'}.")
+
+try:
+    with st.spinner("Reading the customer's account…"):
+        status = cached_status(actor, actor.username, customer_id, today)
+except (PermissionDenied, InvalidAction) as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.header(status.name, divider="gray")
+st.markdown(standing_badges(status))
+st.caption(identity(status))
+contact = ", ".join(c for c in (status.billing_contact_name, status.billing_contact_email) if c)
+if contact:
+    st.markdown(f"Billing contact: {contact}")
+st.caption(f"Balances at {today:%d %b %Y}. Amounts in different currencies are never added together.")
+show_metrics(status)
+show_service(status)
+show_last_contact(status)
+show_statement(actor, status, today)
