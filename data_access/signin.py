@@ -135,5 +135,7 @@ def record_sign_out(username: str, now: datetime | None = None) -> None:
 def cookie_revoked(username: str, issued_at: datetime) -> bool:
     """True when the user signed out after this cookie was issued."""
     with read_session() as session:
-        signed_out = session.scalar(select(LoginAttempt.signed_out_at).where(LoginAttempt.username == username))
+        signed_out = session.scalar(
+            select(LoginAttempt.signed_out_at).where(LoginAttempt.username == username)
+        )
     return signed_out is not None and issued_at <= signed_out
