@@ -13,7 +13,6 @@ from data_access import clock
 from data_access.aging import AgingFilter
 from data_access.overview import (
     escalations_by_status,
-    main_currency,
     overview,
     receivables_trend,
     ticket_volume,
@@ -86,7 +85,7 @@ sees_receivables = allowed(actor, "receivables.view")
 
 with st.spinner("Reading the figures…"):
     currencies = cached_currencies(actor, roles, as_of) if sees_receivables else []
-    currency = main_currency() if sees_receivables else None
+    currency = currencies[0] if currencies else None
     if len(currencies) > 1:
         picked = st.segmented_control("Currency", currencies, default=currencies[0], key="overview_currency")
         currency = picked or currencies[0]

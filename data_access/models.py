@@ -238,6 +238,8 @@ class Invoice(Base):
             postgresql_where=text("open_cents > 0"),
         ),
         Index("ix_invoices_customer_issue", "customer_id", "issue_date"),
+        # Invoiced in a period (days sales outstanding) reads a date range of this index alone.
+        Index("ix_invoices_issued", "issue_date", "currency", "amount_cents"),
     )
 
 
