@@ -18,11 +18,11 @@ TITLES = {
 }
 PAGE_PATHS = list(TITLES)
 VISIBLE_PAGES = {
-    "admin": ["Overview", "Microsoft payables", "Import", "Users"],
+    "admin": ["Overview", "Receivables", "Customers", "Microsoft payables", "Import", "Users"],
     "usermgr": ["Users"],
-    "helpdesk": ["Overview"],
-    "billing": ["Overview", "Microsoft payables", "Import"],
-    "sales": ["Overview"],
+    "helpdesk": ["Overview", "Customers"],
+    "billing": ["Overview", "Receivables", "Customers", "Microsoft payables", "Import"],
+    "sales": ["Overview", "Receivables", "Customers"],
 }
 
 

@@ -1,0 +1,301 @@
+"""Receivables: what customers owed at a date, aged in buckets, by customer, with one customer's open invoices."""
+
+import hashlib
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+from plotly.colors import sample_colorscale
+
+from app_pages.common import current_actor
+from data_access import clock
+from data_access import receivables_detail as detail
+from data_access.aging import DEFAULT_BUCKETS, AgingFilter, parse_buckets
+from data_access.errors import InvalidAction
+from data_access.permissions import Actor, allowed
+from data_access.receivables import receivables_by_customer, receivables_summary
+
+HEADERS = {
+    "customer_id": "Customer ID",
+    "customer_name": "Customer",
+    "currency": "Currency",
+    "current": "Current",
+    "total": "Total",
+}
+TOTAL_MINUS_CURRENT = {"due": "Overdue", "issue": "Beyond current"}
+SORT_NOTES = {
+    "due": "Largest overdue amount (total minus current) first.",
+    "issue": "Largest amount beyond current (total minus current: with ages from the issue date, all but what "
+    "was invoiced on the as-of date) first.",
+}
+BASES = {"due": "Due date", "issue": "Issue date"}
+EARLIEST = date(2000, 1, 1)
+ALL = "All"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_has_invoices(_actor: Actor, username: str) -> bool:
+    return detail.has_invoices(_actor)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached_choices(_actor: Actor, username: str) -> tuple[list[str], list[str]]:
+    return detail.account_managers(_actor), detail.countries(_actor)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_summary(_actor: Actor, username: str, flt: AgingFilter) -> pd.DataFrame:
+    return receivables_summary(_actor, flt)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_table(_actor: Actor, username: str, flt: AgingFilter) -> pd.DataFrame:
+    return detail.largest_overdue_first(receivables_by_customer(_actor, flt))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_customer(
+    _actor: Actor, username: str, customer_id: str, flt: AgingFilter
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    scope = {"customer_id": customer_id, "as_of": flt.as_of, "currency": flt.currency,
+             "disputed_only": flt.disputed_only}  # fmt: skip
+    invoices = detail.customer_open_invoices(_actor, basis=flt.basis, buckets=flt.buckets, **scope)
+    return invoices, detail.customer_movements(_actor, **scope)
+
+
+def money(value: Decimal, currency: str) -> str:
+    return f"{currency} {value:,.2f}"
+
+
+def bucket_colours(labels: list[str]) -> dict[str, str]:
+    """Current in the house blue, then the older buckets from amber to deep red as they age."""
+    older = sample_colorscale("YlOrRd", len(labels) - 1, low=0.3, high=1.0)
+    return dict(zip(labels, ["#0F6CBD", *older], strict=True))
+
+
+actor = current_actor()
+st.title("Receivables")
+with st.spinner("Reading receivables…"):
+    has_invoices = cached_has_invoices(actor, actor.username)
+if not has_invoices:
+    where = "the Import page" if allowed(actor, "data.import") else "a billing admin's Import page"
+    st.info(
+        "No invoices yet, so nothing to age. Bring in your customers and their invoices with "
+        "`python -m data_access import customers FILE.csv` and `python -m data_access import invoices FILE.csv` "
+        f"(then payments and credit notes), or on {where}; to look around first, seed demo data with "
+        "`python -m data_access seed --demo`."
+    )
+    st.stop()
+
+try:
+    default_edges = detail.default_buckets()
+except InvalidAction as exc:
+    st.warning(f"{exc} The standard buckets are used instead.")
+    default_edges = DEFAULT_BUCKETS
+managers, countries = cached_choices(actor, actor.username)
+
+when, counted_from, edges = st.columns([1, 1, 2])
+as_of = when.date_input(
+    "As of",
+    value=clock.today(),
+    min_value=EARLIEST,
+    format="YYYY-MM-DD",
+    key="receivables_as_of",
+    help="Any past date: what was open then, before later payments and credit notes.",
+)
+basis = counted_from.segmented_control(
+    "Age counted from", list(BASES), default="due", format_func=BASES.get, key="receivables_basis"
+)
+bucket_text = edges.text_input(
+    "Bucket edges (days)",
+    value=",".join(map(str, default_edges)),
+    key="receivables_buckets",
+    help="Upper edge of each overdue bucket in days, increasing, e.g. 30,60,90,120 gives 1-30, 31-60, 61-90, "
+    "91-120 and 121+. 'current' is what is not yet due (counted from the issue date: issued on the as-of "
+    "date).",
+)
+by_manager, by_country, by_currency, by_dispute = st.columns(4, vertical_alignment="bottom")
+manager = by_manager.selectbox("Account manager", [ALL, *managers], key="receivables_account_manager")
+country = by_country.selectbox("Country", [ALL, *countries], key="receivables_country")
+disputed_only = by_dispute.toggle("Disputed invoices only", key="receivables_disputed_only")
+try:
+    buckets = parse_buckets(bucket_text)
+except InvalidAction as exc:
+    st.error(str(exc))
+    st.stop()
+
+every_currency = AgingFilter(
+    as_of=as_of,
+    basis=basis or "due",
+    buckets=buckets,
+    account_manager=None if manager == ALL else manager,
+    country=None if country == ALL else country,
+    disputed_only=disputed_only,
+)
+with st.spinner("Ageing receivables…"):
+    summary = cached_summary(actor, actor.username, every_currency)
+picked_currency = by_currency.selectbox(
+    "Currency", [ALL, *summary.currency.unique()], key="receivables_currency"
+)
+currency = None if picked_currency == ALL else picked_currency
+flt = replace(every_currency, currency=currency)
+summary = summary if currency is None else summary[summary.currency == currency]
+if summary.empty:
+    st.info(f"Nothing was open on {as_of:%d %b %Y} for these filters.")
+    st.stop()
+
+age_unit = "days past the due date" if flt.basis == "due" else "days since the issue date"
+st.caption(
+    f"Open balances at {as_of:%d %b %Y}, aged in {age_unit}: payments and credit notes dated later do not count, "
+    "invoices issued later do not exist. Currencies are never added together."
+)
+# Overdue means past the due date whatever the age basis, so with ages from the issue date it needs its own figures.
+past_due = summary if flt.basis == "due" else cached_summary(actor, actor.username, replace(flt, basis="due"))
+per_currency = list(past_due.groupby("currency"))
+for start in range(0, len(per_currency), 4):
+    for card, (code, rows) in zip(st.columns(4), per_currency[start : start + 4], strict=False):
+        total = sum(rows.amount, Decimal(0))
+        overdue = sum(rows[rows.bucket != "current"].amount, Decimal(0))
+        share = overdue / total if total else Decimal(0)
+        card.metric(
+            f"Open receivables ({code})",
+            f"{total:,.2f}",
+            delta=f"{overdue:,.2f} overdue ({share:.1%})",
+            delta_color="red" if overdue else "off",
+            delta_arrow="off",
+            border=True,
+            help=f"Everything open in {code} at the as-of date; overdue is what was past its due date then.",
+        )
+
+chart = summary.assign(
+    amount=summary.amount.astype(float),
+    share=summary.amount / summary.groupby("currency").amount.transform("sum"),
+    label=[money(a, c) for a, c in zip(summary.amount, summary.currency, strict=True)],
+)
+figure = px.bar(
+    chart.assign(share=chart.share.astype(float)),
+    x="share",
+    y="currency",
+    color="bucket",
+    orientation="h",
+    custom_data=["label", "invoices"],
+    category_orders={"bucket": flt.labels},
+    color_discrete_map=bucket_colours(flt.labels),
+    labels={
+        "share": "Share of the currency's open receivables",
+        "currency": "",
+        "bucket": f"Age ({age_unit})",
+    },
+)
+figure.update_traces(
+    hovertemplate="%{customdata[0]} in %{fullData.name}: %{customdata[1]} invoice(s)<extra></extra>"
+)
+figure.update_layout(
+    barmode="stack",
+    xaxis_tickformat=".0%",
+    yaxis_categoryorder="category descending",
+    height=120 + 50 * chart.currency.nunique(),
+    legend={"orientation": "h", "y": -0.35},
+    margin={"t": 10},
+)
+st.plotly_chart(figure, width="stretch")
+
+st.subheader("By customer")
+with st.spinner("Ageing each customer's invoices…"):
+    table = cached_table(actor, actor.username, flt)
+shown = table.rename(columns={**HEADERS, "overdue": TOTAL_MINUS_CURRENT[flt.basis]})
+st.caption(
+    f"{SORT_NOTES[flt.basis]} Amounts are in each row's currency. "
+    "Select a row to see that customer's open invoices and the payments against them."
+)
+view = hashlib.sha256(repr(flt).encode()).hexdigest()[:12]
+selection = st.dataframe(
+    shown,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key=f"receivables_table_{view}",
+    column_config={
+        column: st.column_config.NumberColumn(column, format="accounting") for column in shown.columns[3:]
+    },
+)
+if allowed(actor, "receivables.export"):
+    name = f"receivables-{as_of}-{flt.basis}"
+    csv_button, excel_button, _ = st.columns([1, 1, 3])
+    same = "Exactly the table above: its columns, rows and order, amounts exact."
+    csv_button.download_button(
+        "Download table (CSV)",
+        lambda: detail.export_csv(actor, shown),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key="receivables_export_csv",
+        on_click="ignore",
+        icon=":material/download:",
+        help=same,
+    )
+    excel_button.download_button(
+        "Download table (Excel)",
+        lambda: detail.export_xlsx(actor, shown),
+        file_name=f"{name}.xlsx",
+        mime=XLSX,
+        key="receivables_export_xlsx",
+        on_click="ignore",
+        icon=":material/download:",
+        help=same,
+    )
+
+picked = [row for row in selection.selection.rows if row < len(table)]
+if picked:
+    chosen = table.iloc[picked[0]]
+    code = str(chosen.currency)
+    with st.spinner("Reading the customer's invoices…"):
+        invoices, movements = cached_customer(
+            actor, actor.username, str(chosen.customer_id), replace(flt, currency=code)
+        )
+    st.subheader(f"{chosen.customer_name} ({chosen.customer_id})")
+    st.caption(
+        f"{code} invoices open at {as_of:%d %b %Y}{', disputed only' if disputed_only else ''}: "
+        f"{money(sum(invoices.open_at_as_of, Decimal(0)), code)}, the customer's total above. "
+        f"Buckets count {age_unit}."
+    )
+    st.dataframe(
+        invoices,
+        hide_index=True,
+        width="stretch",
+        key="receivables_customer_invoices",
+        column_config={
+            "invoice_number": "Invoice",
+            "currency": None,
+            "issue_date": st.column_config.DateColumn("Issued", format="D MMM YYYY"),
+            "due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
+            "days_past_due": st.column_config.NumberColumn("Days past due"),
+            "days_since_issue": st.column_config.NumberColumn("Days since issue"),
+            "bucket": "Bucket",
+            "amount": st.column_config.NumberColumn("Invoiced", format="accounting"),
+            "open_at_as_of": st.column_config.NumberColumn(f"Open on {as_of:%d %b %Y}", format="accounting"),
+            "disputed": st.column_config.CheckboxColumn("Disputed"),
+        },
+    )
+    st.markdown(f"**Payments and credit notes against these invoices, up to {as_of:%d %b %Y}**")
+    if movements.empty:
+        st.caption("None: nothing had been paid or credited on these invoices by then.")
+    else:
+        st.dataframe(
+            movements.assign(reason=movements.reason.fillna("")),
+            hide_index=True,
+            width="stretch",
+            key="receivables_customer_movements",
+            column_config={
+                "date": st.column_config.DateColumn("Date", format="D MMM YYYY"),
+                "kind": "Kind",
+                "invoice_number": "Invoice",
+                "amount": st.column_config.NumberColumn("Amount", format="accounting"),
+                "reference": "Reference",
+                "reason": "Reason",
+            },
+        )

@@ -1,0 +1,255 @@
+"""What the receivables page needs beside the aging itself: one customer's open invoices and the money against
+them at an as-of date, the filter choices, the default buckets, and exports of a table exactly as shown.
+
+A customer's invoice was open at the as-of date by its open balance now plus the payment allocations and credit
+notes dated after that date, for invoices issued on or before it: the rule `data_access.aging` sums, here read
+per invoice from the customer's own rows (invoices by customer, then allocations and credit notes by invoice).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from data_access import aging, ledger
+from data_access.aging import Basis
+from data_access.db import read_session
+from data_access.errors import InvalidAction
+from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
+from data_access.money import from_cents
+from data_access.permissions import Actor, requires
+
+BUCKETS_SETTING = "BILLING_DESK_AGING_BUCKETS"
+EXCEL_MONEY_FORMAT = "#,##0.00"
+OPEN_INVOICE_COLUMNS = [
+    "invoice_number", "currency", "issue_date", "due_date", "days_past_due", "days_since_issue", "bucket",
+    "amount", "open_at_as_of", "disputed",
+]  # fmt: skip
+MOVEMENT_COLUMNS = ["date", "kind", "invoice_number", "amount", "reference", "reason"]
+
+
+def default_buckets() -> tuple[int, ...]:
+    """Bucket edges from BILLING_DESK_AGING_BUCKETS (e.g. '30,60,90,120'), else the aging report's defaults."""
+    configured = os.environ.get(BUCKETS_SETTING, "").strip()
+    if not configured:
+        return aging.DEFAULT_BUCKETS
+    try:
+        return aging.parse_buckets(configured)
+    except InvalidAction as exc:
+        raise InvalidAction(f"The setting {BUCKETS_SETTING} is not usable: {exc}") from None
+
+
+@requires("receivables.view")
+def has_invoices(actor: Actor) -> bool:
+    """Whether any customer invoice has been recorded at all (a new partner's database has none)."""
+    with read_session() as session:
+        return session.scalar(select(Invoice.id).limit(1)) is not None
+
+
+@requires("receivables.view")
+def account_managers(actor: Actor) -> list[str]:
+    """Every account manager named on a customer, in order, to filter receivables by."""
+    return _distinct(Customer.account_manager)
+
+
+@requires("receivables.view")
+def countries(actor: Actor) -> list[str]:
+    """Every customer country (ISO code), in order, to filter receivables by."""
+    return _distinct(Customer.country)
+
+
+def _distinct(column: Any) -> list[str]:
+    with read_session() as session:
+        return list(session.scalars(select(column).where(column.is_not(None)).distinct().order_by(column)))
+
+
+def largest_overdue_first(by_customer: pd.DataFrame) -> pd.DataFrame:
+    """The by-customer aging with `overdue` (total minus current) added, largest overdue first, then by customer
+    and currency, so equal amounts always come in the same order."""
+    overdue = [
+        total - current for total, current in zip(by_customer["total"], by_customer["current"], strict=True)
+    ]
+    table = by_customer.assign(overdue=overdue)
+    table = table.sort_values(["overdue", "customer_id", "currency"], ascending=[False, True, True])
+    return table.reset_index(drop=True)
+
+
+def _open_invoices(
+    customer_pk: int, as_of: date, currency: str | None, disputed_only: bool
+) -> Select[tuple[Any, ...]]:
+    """One row per invoice of the customer with what was open on it at the as-of date (zero rows left out)."""
+    paid_later = (
+        select(func.coalesce(func.sum(PaymentAllocation.amount_cents), 0))
+        .where(PaymentAllocation.invoice_id == Invoice.id, PaymentAllocation.applied_on > as_of)
+        .scalar_subquery()
+    )
+    credited_later = (
+        select(func.coalesce(func.sum(CreditNote.amount_cents), 0))
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issued_on > as_of)
+        .scalar_subquery()
+    )
+    query = select(
+        Invoice.id,
+        Invoice.number,
+        Invoice.currency,
+        Invoice.issue_date,
+        Invoice.due_date,
+        Invoice.amount_cents,
+        Invoice.disputed,
+        (Invoice.open_cents + paid_later + credited_later).label("open_cents_then"),
+    ).where(Invoice.customer_id == customer_pk, Invoice.issue_date <= as_of)
+    if currency:
+        query = query.where(Invoice.currency == currency.upper())
+    if disputed_only:
+        query = query.where(Invoice.disputed.is_(True))
+    every = query.subquery("customer_invoices")
+    return select(every).where(every.c.open_cents_then > 0)
+
+
+def _customer_pk(session: Session, customer_id: str) -> int:
+    return ledger.customer_by_external_id(session, customer_id).id
+
+
+def _bucket(age: int, buckets: tuple[int, ...], labels: list[str]) -> str:
+    """The aging report's rule: current while the age is not positive, then the first edge the age is within."""
+    if age <= 0:
+        return labels[0]
+    return labels[1 + sum(1 for edge in buckets if age > edge)]
+
+
+@requires("receivables.view")
+def customer_open_invoices(
+    actor: Actor,
+    *,
+    customer_id: str,
+    as_of: date,
+    basis: Basis = "due",
+    buckets: tuple[int, ...] = aging.DEFAULT_BUCKETS,
+    currency: str | None = None,
+    disputed_only: bool = False,
+) -> pd.DataFrame:
+    """A customer's invoices open at the as-of date, oldest due first, each in the aging bucket the report puts
+    it in; their `open_at_as_of` adds up to the customer's row of the aging by customer."""
+    aging.validate_buckets(buckets)
+    labels = aging.bucket_labels(buckets)
+    with read_session() as session:
+        rows = session.execute(
+            _open_invoices(_customer_pk(session, customer_id), as_of, currency, disputed_only).order_by(
+                "due_date", "issue_date", "number"
+            )
+        ).all()
+    records = []
+    for row in rows:
+        overdue_days = (as_of - row.due_date).days
+        issue_days = (as_of - row.issue_date).days
+        records.append(
+            {
+                "invoice_number": row.number,
+                "currency": row.currency,
+                "issue_date": row.issue_date,
+                "due_date": row.due_date,
+                "days_past_due": max(overdue_days, 0),
+                "days_since_issue": issue_days,
+                "bucket": _bucket(overdue_days if basis == "due" else issue_days, buckets, labels),
+                "amount": from_cents(row.amount_cents),
+                "open_at_as_of": from_cents(row.open_cents_then),
+                "disputed": bool(row.disputed),
+            }
+        )
+    return pd.DataFrame(records, columns=OPEN_INVOICE_COLUMNS)
+
+
+@requires("receivables.view")
+def customer_movements(
+    actor: Actor,
+    *,
+    customer_id: str,
+    as_of: date,
+    currency: str | None = None,
+    disputed_only: bool = False,
+) -> pd.DataFrame:
+    """Payments (the part applied to each invoice) and credit notes dated on or before the as-of date against
+    the customer's invoices still open then, in date order; later ones had not happened yet at that date."""
+    with read_session() as session:
+        still_open = _open_invoices(
+            _customer_pk(session, customer_id), as_of, currency, disputed_only
+        ).subquery()
+        payments = (
+            select(
+                PaymentAllocation.applied_on.label("day"),
+                literal("payment").label("kind"),
+                still_open.c.number,
+                PaymentAllocation.amount_cents.label("cents"),
+                Payment.reference.label("reference"),
+                literal(None).label("reason"),
+            )
+            .join(still_open, still_open.c.id == PaymentAllocation.invoice_id)
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.applied_on <= as_of)
+        )
+        credits = (
+            select(
+                CreditNote.issued_on,
+                literal("credit note"),
+                still_open.c.number,
+                CreditNote.amount_cents,
+                CreditNote.number,
+                CreditNote.reason,
+            )
+            .join(still_open, still_open.c.id == CreditNote.invoice_id)
+            .where(CreditNote.issued_on <= as_of)
+        )
+        both = union_all(payments, credits).subquery("movements")
+        rows = session.execute(select(both).order_by(both.c.day, both.c.number, both.c.kind)).all()
+    records = [
+        {
+            "date": row.day,
+            "kind": row.kind,
+            "invoice_number": row.number,
+            "amount": from_cents(row.cents),
+            "reference": row.reference,
+            "reason": row.reason,
+        }
+        for row in rows
+    ]
+    return pd.DataFrame(records, columns=MOVEMENT_COLUMNS)
+
+
+def _is_money(column: pd.Series) -> bool:
+    values = column.dropna()
+    return column.dtype == object and not values.empty and all(isinstance(v, Decimal) for v in values)
+
+
+@requires("receivables.export")
+def export_csv(actor: Actor, frame: pd.DataFrame) -> bytes:
+    """The table exactly as shown (columns, rows, order) as UTF-8 CSV with a byte-order mark, so Excel reads
+    accented names right; amounts are exact decimals (1234.50), dates ISO."""
+    text: str = frame.to_csv(index=False, lineterminator="\r\n")
+    return text.encode("utf-8-sig")
+
+
+@requires("receivables.export")
+def export_xlsx(actor: Actor, frame: pd.DataFrame, *, sheet: str = "Receivables") -> bytes:
+    """The table exactly as shown (columns, rows, order) as an Excel workbook. Amounts are written as numbers
+    with a two-decimal format, so they add up in Excel; Excel holds numbers as binary floating point, which
+    keeps every amount below ten trillion exact to the cent."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False, sheet_name=sheet)
+        worksheet = writer.sheets[sheet]
+        for position, name in enumerate(frame.columns, start=1):
+            cells = [row[0] for row in worksheet.iter_rows(min_col=position, max_col=position)]
+            if _is_money(frame[name]):
+                for cell in cells[1:]:
+                    cell.number_format = EXCEL_MONEY_FORMAT
+            widest = max((len(str(cell.value)) for cell in cells[:200] if cell.value is not None), default=8)
+            worksheet.column_dimensions[cells[0].column_letter].width = min(max(widest + 2, 10), 60)
+        worksheet.freeze_panes = "A2"
+    return buffer.getvalue()
