@@ -16,10 +16,14 @@ from data_access.permissions import Actor, allowed
 PAGES = [
     ("app_pages/overview.py", "Overview", ":material/dashboard:", "overview", "overview.view"),
     ("app_pages/receivables.py", "Receivables", ":material/account_balance_wallet:", "receivables", "receivables.view"),
+    # COLLECTIONS-PAGE
+    # SUSPENSIONS-PAGE
     ("app_pages/customers.py", "Customers", ":material/person_search:", "customers", "customers.view"),
     ("app_pages/microsoft_payables.py", "Microsoft payables", ":material/receipt_long:", "microsoft-payables", "payables.view"),
+    # POLICIES-PAGE
     ("app_pages/import_data.py", "Import", ":material/upload_file:", "import", "data.import"),
     ("app_pages/users.py", "Users", ":material/manage_accounts:", "users", "users.manage"),
+    ("app_pages/audit_log.py", "Audit log", ":material/history:", "audit-log", "audit.view"),
 ]  # fmt: skip
 OUTCOME_MESSAGES = {
     signin.Outcome.WRONG: "The username or password is not right.",

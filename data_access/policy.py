@@ -1,37 +1,40 @@
 """The collections policy engine: where an overdue account stands, what billing owes it now, what comes next.
 
 Pure: dates and integer cents in, frozen dataclasses out; no database, no Streamlit, no clock of its own. The
-caller gives the account's open invoices with their open balances at the as-of date; payments are needed only to
-judge promises to pay.
+caller gives the account's open invoices with their open balances at the as-of date; payments are needed only
+to judge promises to pay.
 
 The clock. An invoice is overdue from the day after its due date. The account's days past due are those of its
-oldest overdue invoice with an open balance. When the policy says disputes stop the clock, disputed invoices are
-left out of the clock and of the overdue balance (they are reported apart, as `disputed_cents`); once a dispute
-is resolved the invoice counts again from its own due date. Below the policy's minimum overdue balance no stage
-applies, however old the debt.
+oldest overdue invoice with an open balance. When the policy says disputes stop the clock, disputed invoices
+are left out of the clock and of the overdue balance; once a dispute is resolved the invoice counts again from
+its own due date. `disputed_cents` always shows the overdue amount in dispute. Below the policy's minimum
+overdue balance no stage applies, however old the debt.
 
-Stages. The clock alone puts the account in the highest stage whose days past due it has reached, from the later
-of that day and the day the overdue balance first reached the minimum.
+Stages. The clock alone puts the account in the highest stage whose days past due it has reached, from the
+later of that day and the day the overdue balance first reached the minimum.
 
-Promises to pay. A promise stands from the day it is made through its promised date, whether or not it has been
-paid yet. A stage the account had not reached when a promise was made is not entered while the promise stands
-(nor while a promise made under that hold stands): the clock keeps counting, and on the day after the promise
-date the account moves straight to the stage the clock says. A stage already reached stays; the account never
-moves back to an earlier stage while its invoices stay unpaid. While a promise stands nothing is due and the
-account is not eligible for suspension. Payments received from the day a promise is made through its date go to
-the promises in order of their dates; a promise paid in full is kept, one whose date passed short of its amount
-is broken, and a late payment does not mend it.
+Promises to pay. A promise stands from the day it is made through its promised date, whether or not it has
+been paid yet. A stage the account had not reached when a promise was made is not entered while the promise
+stands (nor while a promise made under that hold stands): the clock keeps counting, and on the day after the
+promise date the account moves straight to the stage the clock says. A stage already reached stays; the
+account never moves back to an earlier stage while its invoices stay unpaid. While a promise stands nothing is
+due and the account is not eligible for suspension. Payments received from the day a promise is made through
+its date go to the promises in order of their dates; a promise paid in full is kept, one whose date passed
+short of its amount is broken, and a late payment does not mend it.
 
 Due now. Each stage asks billing to act once: the action is due until an activity of a kind in `DONE_BY` is
 recorded on or after the day the account entered the stage, named for that stage or for none.
 
 Suspension. The first stage whose action is `suspension_eligible` starts the grace period: the account becomes
 eligible for suspension the grace days after it entered that stage, while its overdue balance is at least the
-minimum and no promise stands. Exempt customers get every stage before that one (reminders, final notice) and
-none from it on: they never reach suspension or the stages after it, and are never eligible.
+minimum and no promise stands.
 
-Next step. What happens next if nothing is paid, nothing new falls due and no new promise is made: the next stage
-and the first day it applies (the day after the promise date when a promise holds it back).
+Exempt customers get the reminders and final notices up to the first stage that asks for suspension or for a
+review for cancellation, and no stage from there on: they are never eligible for suspension, never reviewed
+for cancellation or referred to an agency, and their `clock_stage` shows where the clock alone would put them.
+
+Next step. What happens next if nothing is paid, nothing new is invoiced and no new promise is made: the next
+stage and the first day it applies (the day after the promise date when a promise holds it back).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ DONE_BY: Mapping[str, frozenset[str]] = {
         {ActivityKind.REMINDER_SENT, ActivityKind.EMAIL, ActivityKind.NOTE}
     ),
 }
+_ENFORCEMENT = frozenset({StageAction.SUSPENSION_ELIGIBLE, StageAction.REVIEW_FOR_CANCELLATION})
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _ONE_DAY = timedelta(days=1)
 
@@ -95,6 +99,8 @@ class Policy:
 
 @dataclass(frozen=True)
 class OpenInvoice:
+    """An invoice with its open balance at the as-of date (amount less payments and credit notes by then)."""
+
     number: str
     due_date: date
     open_cents: int
@@ -109,6 +115,8 @@ class Payment:
 
 @dataclass(frozen=True)
 class Promise:
+    """A promise to pay an amount by a date, recorded on the day the customer made it."""
+
     amount_cents: int
     promised_for: date
     made_on: date
@@ -116,6 +124,8 @@ class Promise:
 
 @dataclass(frozen=True)
 class Activity:
+    """Something billing did, e.g. a reminder sent; stage_name says which stage it was for, if any."""
+
     kind: str
     on: date
     stage_name: str | None = None
@@ -123,6 +133,8 @@ class Activity:
 
 @dataclass(frozen=True)
 class Account:
+    """What the engine needs to know about one customer; payments serve only to judge promises."""
+
     customer_id: int
     exempt: bool = False
     invoices: tuple[OpenInvoice, ...] = ()
@@ -133,12 +145,16 @@ class Account:
 
 @dataclass(frozen=True)
 class NextStep:
+    """The stage the account reaches next if nothing is paid, and the first day it applies."""
+
     stage: Stage
     on: date
 
 
 @dataclass(frozen=True)
 class Assessment:
+    """Where the account stands; `clock_stage` ignores promises and exemption, `stage` does not."""
+
     as_of: date
     stage: Stage | None
     clock_stage: Stage | None
@@ -208,13 +224,14 @@ def validate_policy(policy: Policy) -> list[str]:
 
 
 def assess(policy: Policy, account: Account, as_of: date) -> Assessment:
-    """Where the account stands under the policy at the as-of date, what billing must do now and what is next."""
+    """Where the account stands under the policy at the as-of date, what is due now and what comes next."""
     stages = sorted(policy.stages, key=lambda s: s.days_past_due)
     suspension = next((s for s in stages if s.action == StageAction.SUSPENSION_ELIGIBLE), None)
+    enforcement = next((s for s in stages if s.action in _ENFORCEMENT), None)
     reachable = [
         s
         for s in stages
-        if not (account.exempt and suspension is not None and s.days_past_due >= suspension.days_past_due)
+        if not (account.exempt and enforcement is not None and s.days_past_due >= enforcement.days_past_due)
     ]
     open_invoices = [i for i in account.invoices if i.open_cents > 0]
     clocked = sorted(
@@ -236,15 +253,6 @@ def assess(policy: Policy, account: Account, as_of: date) -> Assessment:
     standing = [p for p in promises if as_of <= p.promised_for]
     promise = max(standing, key=lambda p: (p.promised_for, p.made_on)) if standing else None
     kept, broken = _promise_outcomes(promises, account.payments, as_of)
-
-    due_now = None
-    if stage is not None and entered_stage_on is not None and promise is None:
-        done_by = DONE_BY.get(stage.action, frozenset())
-        done = any(
-            a.kind in done_by and entered_stage_on <= a.on <= as_of and a.stage_name in (None, stage.name)
-            for a in account.activities
-        )
-        due_now = None if done else stage.action
 
     suspension_entered_on = None if account.exempt or suspension is None else clock.entered_on(suspension)
     eligible_on = (
@@ -276,7 +284,7 @@ def assess(policy: Policy, account: Account, as_of: date) -> Assessment:
         promise=promise,
         kept_promises=kept,
         broken_promises=broken,
-        due_now=due_now,
+        due_now=None if promise else _due_now(stage, entered_stage_on, account.activities, as_of),
         suspension_eligible=suspension_eligible,
         suspension_eligible_on=eligible_on,
         next_step=_next_step(reachable, clock, as_of),
@@ -284,7 +292,7 @@ def assess(policy: Policy, account: Account, as_of: date) -> Assessment:
 
 
 def message_context(assessment: Assessment, *, customer_name: str, currency: str) -> dict[str, str]:
-    """The figures a stage's message may quote: the overdue balance the clock counts, its age, its oldest invoice."""
+    """What a stage's message quotes: the overdue balance the clock counts, its age and oldest invoice."""
     return {
         "customer_name": customer_name,
         "overdue_amount": str(from_cents(assessment.overdue_cents)),
@@ -295,7 +303,7 @@ def message_context(assessment: Assessment, *, customer_name: str, currency: str
 
 
 def render_message(stage: Stage, context: Mapping[str, object]) -> str:
-    """The stage's message with each {placeholder} the context knows filled in; anything else stays as written."""
+    """The stage's message with each {placeholder} the context knows filled in; the rest left as written."""
     return _PLACEHOLDER.sub(
         lambda match: str(context[match[1]]) if match[1] in context else match[0], stage.message_template
     )
@@ -320,6 +328,22 @@ class _Clock:
                 return day
             day = max(ends) + _ONE_DAY
         return None
+
+
+def _due_now(
+    stage: Stage | None, entered_on: date | None, activities: tuple[Activity, ...], as_of: date
+) -> str | None:
+    if stage is None or entered_on is None:
+        return None
+    done_by = DONE_BY.get(stage.action, frozenset())
+    for activity in activities:
+        if (
+            activity.kind in done_by
+            and entered_on <= activity.on <= as_of
+            and activity.stage_name in (None, stage.name)
+        ):
+            return None
+    return stage.action
 
 
 def _minimum_met_on(clocked: list[OpenInvoice], minimum_cents: int) -> date | None:
