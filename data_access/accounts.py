@@ -1,0 +1,198 @@
+"""The policy engine's inputs read from the database: the partner's policy and each customer's account.
+
+An account is what was true at the as-of date: invoices issued by then with what was open on them (open now plus
+payments and credit notes dated later, the aging rule), promises and activities recorded by then, payments
+received by then. Only invoices in the customer's own currency count, since the policy's minimum is an amount.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, literal_column, select, union_all
+from sqlalchemy.orm import Session
+
+from data_access import policy
+from data_access.db import read_session
+from data_access.models import (
+    ActivityKind,
+    CollectionsActivity,
+    CollectionsPolicy,
+    CreditNote,
+    Customer,
+    Invoice,
+    Payment,
+    PaymentAllocation,
+)
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class CustomerAccount:
+    """A customer as the collections pages list it, with the engine's assessment at the as-of date."""
+
+    customer_id: str
+    name: str
+    currency: str
+    account_manager: str | None
+    tenant_id: str | None
+    exempt: bool
+    account: policy.Account
+    assessment: policy.Assessment
+
+
+def load_policy(session: Session) -> policy.Policy:
+    """The partner's collections policy; with none set up, a policy with no stages (nothing ever happens)."""
+    row = session.scalar(select(CollectionsPolicy).order_by(CollectionsPolicy.id).limit(1))
+    if row is None:
+        return policy.Policy(stages=())
+    stages = tuple(
+        policy.Stage(
+            name=s.name, days_past_due=s.days_past_due, action=s.action, message_template=s.message_template
+        )
+        for s in sorted(row.stages, key=lambda stage: stage.days_past_due)
+    )
+    return policy.Policy(
+        stages=stages,
+        minimum_overdue_cents=row.minimum_overdue_cents,
+        grace_days_before_suspension=row.grace_days_before_suspension,
+        disputes_stop_clock=row.disputes_stop_clock,
+    )
+
+
+def _open_invoices(session: Session, ids: Sequence[int], as_of: date) -> dict[int, list[policy.OpenInvoice]]:
+    parts = [
+        select(Invoice.id.label("invoice_id"), Invoice.open_cents.label("cents")).where(
+            Invoice.customer_id.in_(ids), Invoice.open_cents > literal_column("0"), Invoice.issue_date <= as_of
+        ),
+        select(PaymentAllocation.invoice_id, PaymentAllocation.amount_cents).where(
+            PaymentAllocation.customer_id.in_(ids), PaymentAllocation.applied_on > as_of,
+            PaymentAllocation.issue_date <= as_of,
+        ),
+        select(CreditNote.invoice_id, CreditNote.amount_cents).where(
+            CreditNote.customer_id.in_(ids), CreditNote.issued_on > as_of, CreditNote.issue_date <= as_of
+        ),
+    ]  # fmt: skip
+    moved = union_all(*parts).subquery("open_at")
+    query = (
+        select(Invoice.customer_id, Invoice.number, Invoice.due_date, Invoice.disputed, Invoice.currency,
+               func.sum(moved.c.cents).label("cents"))
+        .join(moved, moved.c.invoice_id == Invoice.id)
+        .group_by(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.due_date, Invoice.disputed,
+                  Invoice.currency)
+    )  # fmt: skip
+    found: dict[int, list[policy.OpenInvoice]] = defaultdict(list)
+    currencies = dict(
+        session.execute(select(Customer.id, Customer.currency).where(Customer.id.in_(ids))).all()
+    )
+    for row in session.execute(query):
+        if row.currency == currencies.get(row.customer_id):
+            found[row.customer_id].append(
+                policy.OpenInvoice(
+                    number=row.number,
+                    due_date=row.due_date,
+                    open_cents=int(row.cents),
+                    disputed=bool(row.disputed),
+                )
+            )
+    return found
+
+
+def _history(
+    session: Session, ids: Sequence[int], as_of: date
+) -> tuple[
+    dict[int, list[policy.Promise]], dict[int, list[policy.Activity]], dict[int, list[policy.Payment]]
+]:
+    promises: dict[int, list[policy.Promise]] = defaultdict(list)
+    activities: dict[int, list[policy.Activity]] = defaultdict(list)
+    payments: dict[int, list[policy.Payment]] = defaultdict(list)
+    rows = session.execute(
+        select(CollectionsActivity)
+        .where(CollectionsActivity.customer_id.in_(ids))
+        .order_by(CollectionsActivity.occurred_at)
+    ).scalars()
+    for activity in rows:
+        on = activity.occurred_at.date()
+        if on > as_of:
+            continue
+        stage = (activity.details or {}).get("stage")
+        activities[activity.customer_id].append(policy.Activity(kind=activity.kind, on=on, stage_name=stage))
+        if (
+            activity.kind == ActivityKind.PROMISE_TO_PAY
+            and activity.promised_amount_cents
+            and activity.promised_for is not None
+        ):
+            promises[activity.customer_id].append(
+                policy.Promise(
+                    amount_cents=activity.promised_amount_cents,
+                    promised_for=activity.promised_for,
+                    made_on=on,
+                )
+            )
+    paid = select(Payment.customer_id, Payment.received_on, Payment.amount_cents).where(
+        Payment.customer_id.in_(ids), Payment.received_on <= as_of
+    )
+    for row in session.execute(paid):
+        payments[row.customer_id].append(
+            policy.Payment(received_on=row.received_on, amount_cents=row.amount_cents)
+        )
+    return promises, activities, payments
+
+
+def assess_customers(session: Session, customers: Iterable[Customer], as_of: date) -> list[CustomerAccount]:
+    """Assess each customer at the as-of date under the partner's policy, reading their rows in batches."""
+    rules = load_policy(session)
+    chosen = list(customers)
+    results: list[CustomerAccount] = []
+    for start in range(0, len(chosen), _CHUNK):
+        batch = chosen[start : start + _CHUNK]
+        ids = [customer.id for customer in batch]
+        invoices = _open_invoices(session, ids, as_of)
+        promises, activities, payments = _history(session, ids, as_of)
+        for customer in batch:
+            account = policy.Account(
+                customer_id=customer.id,
+                exempt=customer.exempt_from_collections,
+                invoices=tuple(invoices.get(customer.id, ())),
+                promises=tuple(promises.get(customer.id, ())),
+                activities=tuple(activities.get(customer.id, ())),
+                payments=tuple(payments.get(customer.id, ())),
+            )
+            results.append(
+                CustomerAccount(
+                    customer_id=customer.external_id,
+                    name=customer.name,
+                    currency=customer.currency,
+                    account_manager=customer.account_manager,
+                    tenant_id=customer.tenant_id,
+                    exempt=customer.exempt_from_collections,
+                    account=account,
+                    assessment=policy.assess(rules, account, as_of),
+                )
+            )
+    return results
+
+
+def overdue_customers(session: Session, as_of: date) -> list[Customer]:
+    """Customers with an invoice open now and due before the as-of date (the worklist's candidates)."""
+    overdue = (
+        select(Invoice.customer_id)
+        .where(Invoice.open_cents > literal_column("0"), Invoice.due_date < as_of)
+        .distinct()
+    )
+    return list(
+        session.scalars(select(Customer).where(Customer.id.in_(overdue)).order_by(Customer.external_id))
+    )
+
+
+def assess_customer(customer_id: str, as_of: date) -> CustomerAccount | None:
+    """One customer's assessment, or None when there is no such customer."""
+    with read_session() as session:
+        customer = session.scalar(select(Customer).where(Customer.external_id == customer_id))
+        if customer is None:
+            return None
+        return assess_customers(session, [customer], as_of)[0]
