@@ -17,7 +17,7 @@ from data_access.db import transaction
 from data_access.models import AuditEvent
 from data_access.permissions import Actor
 from data_access.receivables import issue_credit_note, record_payment
-from tests import factories
+from tests import factories, pages
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/audit_log.py"
@@ -33,14 +33,7 @@ def fresh_caches() -> None:
 
 
 def open_page(username: str = "billing") -> AppTest:
-    app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    app.session_state["authentication_status"] = True
-    app.session_state["username"] = username
-    app.run()
-    app.switch_page(PAGE)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return pages.open_page(PAGE, username)
 
 
 def some_events() -> None:

@@ -15,7 +15,7 @@ from data_access.db import transaction
 from data_access.models import Customer, Escalation, Subscription, Ticket
 from data_access.permissions import Actor
 from data_access.receivables import record_payment
-from tests import factories
+from tests import factories, pages
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/customers.py"
@@ -30,14 +30,7 @@ def fresh_caches() -> None:
 
 
 def open_page(username: str = "sales") -> AppTest:
-    app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    app.session_state["authentication_status"] = True
-    app.session_state["username"] = username
-    app.run()
-    app.switch_page(PAGE)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return pages.open_page(PAGE, username)
 
 
 def search(app: AppTest, text: str) -> AppTest:

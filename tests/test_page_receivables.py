@@ -25,7 +25,7 @@ from data_access.demo import seed_demo
 from data_access.models import Customer, Invoice
 from data_access.money import from_cents
 from data_access.receivables_detail import BUCKETS_SETTING
-from tests import factories
+from tests import factories, pages
 from tests.test_cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,14 +48,7 @@ def demo(database: str) -> str:
 
 
 def open_page(username: str = "billing") -> AppTest:
-    app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    app.session_state["authentication_status"] = True
-    app.session_state["username"] = username
-    app.run()
-    app.switch_page(PAGE)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return pages.open_page(PAGE, username)
 
 
 def run(app: AppTest) -> AppTest:

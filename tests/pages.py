@@ -1,0 +1,29 @@
+"""Page tests: the real dashboard.py under AppTest, with a signed-in user injected (the short path DESIGN.md
+describes; tests/test_page_signin.py goes through the real form)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def signed_in(username: str) -> AppTest:
+    """The dashboard after one run as `username`, on the first page their roles allow."""
+    app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    app.session_state["authentication_status"] = True
+    app.session_state["username"] = username
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def open_page(page: str, username: str) -> AppTest:
+    """The dashboard switched to `page` (e.g. "app_pages/receivables.py") as `username`."""
+    app = signed_in(username)
+    app.switch_page(page)
+    app.run()
+    assert not app.exception, app.exception
+    return app
