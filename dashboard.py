@@ -16,11 +16,11 @@ from data_access.permissions import Actor, allowed
 PAGES = [
     ("app_pages/overview.py", "Overview", ":material/dashboard:", "overview", "overview.view"),
     ("app_pages/receivables.py", "Receivables", ":material/account_balance_wallet:", "receivables", "receivables.view"),
-    # COLLECTIONS-PAGE
-    # SUSPENSIONS-PAGE
+    ("app_pages/collections.py", "Collections", ":material/phone_in_talk:", "collections", "collections.view"),
+    ("app_pages/suspensions.py", "Suspensions", ":material/block:", "suspensions", "subscription.suspend"),
     ("app_pages/customers.py", "Customers", ":material/person_search:", "customers", "customers.view"),
     ("app_pages/microsoft_payables.py", "Microsoft payables", ":material/receipt_long:", "microsoft-payables", "payables.view"),
-    # POLICIES-PAGE
+    ("app_pages/policies.py", "Policies", ":material/policy:", "policies", "policies.view"),
     ("app_pages/import_data.py", "Import", ":material/upload_file:", "import", "data.import"),
     ("app_pages/users.py", "Users", ":material/manage_accounts:", "users", "users.manage"),
     ("app_pages/audit_log.py", "Audit log", ":material/history:", "audit-log", "audit.view"),

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import current_actor
-from data_access import clock
+from data_access import accounts, clock, policy
 from data_access.customers import CustomerStatus, customer_status, search_customers
 from data_access.errors import InvalidAction
 from data_access.permissions import Actor, PermissionDenied, allowed
@@ -34,6 +34,11 @@ def cached_search(_actor: Actor, username: str, text: str) -> pd.DataFrame:
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_status(_actor: Actor, username: str, customer_id: str, as_of: date) -> CustomerStatus:
     return customer_status(_actor, customer_id=customer_id, as_of=as_of)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_collections(customer_id: str, as_of: date) -> accounts.CustomerAccount | None:
+    return accounts.assess_customer(customer_id, as_of)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -206,6 +211,39 @@ def show_last_contact(status: CustomerStatus) -> None:
     st.markdown(text + (f"  \n{contact.notes}" if contact.notes else ""))
 
 
+def show_collections(customer_id: str, today: date) -> None:
+    """Where the account stands under the collections policy: its stage, what billing owes it now, what is next."""
+    st.subheader("Collections")
+    found = cached_collections(customer_id, today)
+    if found is None:
+        return
+    assessed = found.assessment
+    if assessed.stage is None:
+        why = "nothing is overdue"
+        if assessed.below_minimum:
+            why = "the overdue balance is below the policy's minimum"
+        elif assessed.overdue_cents == 0 and assessed.disputed_cents:
+            why = "everything overdue is in dispute"
+        elif assessed.overdue_cents:
+            why = "the collections policy has no stage for it yet"
+        st.markdown(f"No collections stage: {why}.")
+    else:
+        overdue = money(found.currency, Decimal(assessed.overdue_cents) / 100)
+        st.markdown(
+            f"Stage **{assessed.stage.name}** since {assessed.entered_stage_on:%d %b %Y}: {overdue} overdue, "
+            f"{assessed.days_past_due} days past due."
+        )
+    if assessed.promise is not None:
+        promised = money(found.currency, Decimal(assessed.promise.amount_cents) / 100)
+        st.markdown(f"A promise to pay {promised} by {assessed.promise.promised_for:%d %b %Y} stands.")
+    if assessed.due_now:
+        st.markdown(f"Due now: **{policy.ACTION_LABELS[assessed.due_now]}**.")
+    elif assessed.stage is not None:
+        st.markdown("Nothing due now.")
+    if assessed.next_step is not None:
+        st.markdown(f"Next step: **{assessed.next_step.stage.name}** on {assessed.next_step.on:%d %b %Y}.")
+
+
 def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
     st.subheader("Statement of account")
     period = st.date_input(
@@ -344,4 +382,5 @@ st.caption(f"Balances at {today:%d %b %Y}. Amounts in different currencies are n
 show_metrics(status)
 show_service(status)
 show_last_contact(status)
+show_collections(status.customer_id, today)
 show_statement(actor, status, today)

@@ -62,7 +62,7 @@ def test_the_real_form_signs_in_and_a_wrong_password_does_not(sqlite_database: s
     assert "not right" in app.error[0].value
     assert page_titles(app) == ["Billing Desk"]
     app = sign_in(dashboard(), "usermgr", "usermgr-demo")
-    assert page_titles(app) == ["Users"]
+    assert page_titles(app) == ["Policies"]
     assert "Uma Usermgr" in app.sidebar.markdown[0].value
 
 
@@ -91,7 +91,7 @@ def test_a_role_change_applies_at_the_next_interaction_whatever_the_session_says
     assert app.sidebar.markdown[0].value.endswith("Sales agent")
     users.set_roles(USERMGR, "sales", ["User management admin"])
     app.run()
-    assert page_titles(app) == ["Users"]
+    assert page_titles(app) == ["Policies"]
 
 
 def test_sign_out(sqlite_database: str) -> None:

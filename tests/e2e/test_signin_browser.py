@@ -12,17 +12,33 @@ pytestmark = pytest.mark.browser
 
 TITLES = {
     "overview": "Overview",
+    "receivables": "Receivables",
+    "collections": "Collections",
+    "suspensions": "Suspensions",
+    "customers": "Customers",
     "microsoft-payables": "Microsoft payables",
+    "policies": "Policies",
     "import": "Import",
     "users": "Users",
+    "audit-log": "Audit log",
 }
 PAGE_PATHS = list(TITLES)
 VISIBLE_PAGES = {
-    "admin": ["Overview", "Receivables", "Customers", "Microsoft payables", "Import", "Users"],
-    "usermgr": ["Users"],
-    "helpdesk": ["Overview", "Customers"],
-    "billing": ["Overview", "Receivables", "Customers", "Microsoft payables", "Import"],
-    "sales": ["Overview", "Receivables", "Customers"],
+    "admin": list(TITLES.values()),
+    "usermgr": ["Policies", "Users"],
+    "helpdesk": ["Overview", "Customers", "Policies"],
+    "billing": [
+        "Overview",
+        "Receivables",
+        "Collections",
+        "Suspensions",
+        "Customers",
+        "Microsoft payables",
+        "Policies",
+        "Import",
+        "Audit log",
+    ],
+    "sales": ["Overview", "Receivables", "Customers", "Policies"],
 }
 
 

@@ -1,0 +1,328 @@
+"""Collections: the overdue accounts worth chasing first, and what billing does on one of them."""
+
+import hashlib
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import current_actor
+from data_access import clock, collections
+from data_access.errors import InvalidAction
+from data_access.money import from_cents, to_cents
+from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.receivables import issue_credit_note, record_payment
+
+ALL = "All"
+NO_STAGE = "(no stage)"
+PICKED = "collections_picked_customer"
+LAST_TABLE = "collections_last_table"
+VERSION = "collections_data_version"
+FLASH = "collections_flash"
+WORKLIST_COLUMNS = {
+    "customer_id": "Customer ID",
+    "name": "Customer",
+    "currency": "Currency",
+    "account_manager": "Account manager",
+    "overdue": st.column_config.NumberColumn("Overdue", format="accounting"),
+    "disputed": st.column_config.NumberColumn("Disputed", format="accounting"),
+    "days_past_due": st.column_config.NumberColumn("Days past due"),
+    "stage": "Stage",
+    "due_now": "Due now",
+    "next_step": "Next step",
+    "next_step_on": st.column_config.DateColumn("Next step on", format="D MMM YYYY"),
+    "broken_promises": st.column_config.NumberColumn("Broken promises"),
+    "held_by_promise": st.column_config.CheckboxColumn("Promise stands"),
+    "last_contact": "Last contact",
+    "last_contact_on": st.column_config.DateColumn("Last contact on", format="D MMM YYYY"),
+    "priority": None,
+}
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_worklist(
+    _actor: Actor, username: str, as_of: date, manager: str | None, stage: str | None, due_only: bool
+) -> pd.DataFrame:
+    return collections.worklist(_actor, as_of=as_of, account_manager=manager, stage=stage, due_only=due_only)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_customer(_actor: Actor, username: str, customer_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (
+        collections.open_invoices(_actor, customer_id=customer_id),
+        collections.activities(_actor, customer_id=customer_id),
+    )
+
+
+def money(value: Decimal, currency: str) -> str:
+    return f"{currency} {value:,.2f}"
+
+
+def amount(text: str) -> Decimal:
+    """What was typed, as an exact amount; a sentence when it is not one."""
+    if not text.strip():
+        raise InvalidAction("Enter an amount.")
+    return from_cents(to_cents(text.replace(",", "")))
+
+
+def done(message: str, text: str | None = None) -> None:
+    """After an action: forget cached reads, start a fresh table and say what happened on the next run."""
+    st.cache_data.clear()
+    st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
+    st.session_state[FLASH] = (message, text)
+    st.rerun()
+
+
+def picked_customer(table: pd.DataFrame, rows: list[int], table_key: str) -> str | None:
+    """The customer selected in the table; kept across a refreshed table, dropped when the row is deselected."""
+    if rows and rows[0] < len(table):
+        st.session_state[PICKED] = str(table.iloc[rows[0]].customer_id)
+    elif st.session_state.get(LAST_TABLE) == (table_key, True):
+        st.session_state[PICKED] = None
+    st.session_state[LAST_TABLE] = (table_key, bool(rows))
+    chosen = st.session_state.get(PICKED)
+    return chosen if chosen in set(table.customer_id) else None
+
+
+def given(value: object) -> bool:
+    return value is not None and not pd.isna(value)  # type: ignore[call-overload]
+
+
+def describe(row: pd.Series) -> str:
+    parts = [f"Stage: **{row.stage if given(row.stage) else 'none'}**"]
+    parts.append(f"due now: **{row.due_now}**" if given(row.due_now) else "nothing due now")
+    if row.held_by_promise:
+        parts.append("held by a promise to pay")
+    if given(row.next_step):
+        parts.append(f"next: **{row.next_step}** on {row.next_step_on:%d %b %Y}")
+    return " · ".join(parts)
+
+
+def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> None:
+    """One tab per action on the account; each refuses with the action's own sentence."""
+    customer_id, currency = str(row.customer_id), str(row.currency)
+    numbers = list(invoices.invoice_number)
+    names = ["Contact", "Reminder", "Promise to pay", "Payment plan", "Dispute", "Note"]
+    if allowed(actor, "payment.record"):
+        names.append("Payment")
+    if allowed(actor, "credit_note.issue"):
+        names.append("Credit / write-off")
+    tabs = dict(zip(names, st.tabs(names), strict=True))
+    try:
+        with tabs["Contact"], st.form("collections_contact_form", clear_on_submit=True):
+            kind = st.segmented_control(
+                "Kind",
+                ["call", "email"],
+                default="call",
+                format_func=str.capitalize,
+                key="collections_contact_kind",
+            )
+            notes = st.text_area("What was said", key="collections_contact_notes")
+            if st.form_submit_button("Log contact", key="collections_contact_submit"):
+                collections.log_contact(actor, customer_id=customer_id, kind=kind or "", notes=notes)
+                done(f"{(kind or '').capitalize()} logged.")
+        with tabs["Reminder"]:
+            if given(row.stage):
+                st.caption(
+                    f"Sends the **{row.stage}** message, filled in with today's figures, and records it."
+                )
+            if st.button("Send reminder", key="collections_send_reminder", disabled=not given(row.stage)):
+                text = collections.send_reminder(actor, customer_id=customer_id, as_of=today)
+                done(f"{row.stage} reminder sent to {row['name']}.", text)
+        with tabs["Promise to pay"], st.form("collections_promise_form", clear_on_submit=True):
+            promised = st.text_input(f"Amount ({currency})", key="collections_promise_amount")
+            promised_for = st.date_input(
+                "Promised for", value=today + timedelta(days=7), key="collections_promise_date"
+            )
+            if st.form_submit_button("Record promise to pay", key="collections_promise_submit"):
+                collections.record_promise(
+                    actor,
+                    customer_id=customer_id,
+                    amount=amount(promised),
+                    promised_for=promised_for,
+                    today=today,
+                )
+                done("Promise to pay recorded.")
+        with tabs["Payment plan"], st.form("collections_plan_form", clear_on_submit=True):
+            st.caption("One installment a line: date and amount, e.g. `2026-12-15, 250.00`.")
+            lines = st.text_area("Installments", key="collections_plan_installments")
+            plan_notes = st.text_input("Notes", key="collections_plan_notes")
+            if st.form_submit_button("Set up payment plan", key="collections_plan_submit"):
+                installments = [parse_installment(line) for line in lines.splitlines() if line.strip()]
+                collections.set_up_payment_plan(
+                    actor, customer_id=customer_id, installments=installments, notes=plan_notes, today=today
+                )
+                done("Payment plan set up.")
+        with tabs["Dispute"], st.form("collections_dispute_form", clear_on_submit=True):
+            disputed = set(invoices[invoices.disputed].invoice_number)
+            number = st.selectbox(
+                "Invoice",
+                numbers,
+                format_func=lambda n: f"{n} (disputed)" if n in disputed else n,
+                key="collections_dispute_invoice",
+            )
+            why = st.text_input("Reason or resolution", key="collections_dispute_text")
+            opening, resolving = st.columns(2)
+            if opening.form_submit_button("Open dispute", key="collections_dispute_open"):
+                collections.open_dispute(actor, invoice_number=str(number), reason=why)
+                done(f"Invoice {number} is disputed; it is off the collections clock until resolved.")
+            if resolving.form_submit_button("Resolve dispute", key="collections_dispute_resolve"):
+                collections.resolve_dispute(actor, invoice_number=str(number), resolution=why)
+                done(f"The dispute on invoice {number} is resolved.")
+        with tabs["Note"], st.form("collections_note_form", clear_on_submit=True):
+            note = st.text_area("Note", key="collections_note_text")
+            if st.form_submit_button("Add note", key="collections_note_submit"):
+                collections.add_note(actor, customer_id=customer_id, notes=note)
+                done("Note added.")
+        if "Payment" in tabs:
+            with tabs["Payment"], st.form("collections_payment_form", clear_on_submit=True):
+                paid = st.text_input(f"Amount ({currency})", key="collections_payment_amount")
+                received_on = st.date_input(
+                    "Received on", value=today, max_value=today, key="collections_payment_date"
+                )
+                target = st.selectbox(
+                    "Invoice", ["Oldest first", *numbers], key="collections_payment_invoice"
+                )
+                reference = st.text_input("Reference", key="collections_payment_reference")
+                if st.form_submit_button("Record payment", key="collections_payment_submit"):
+                    record_payment(
+                        actor,
+                        customer_id=customer_id,
+                        amount=amount(paid),
+                        received_on=received_on,
+                        invoice_number=None if target == "Oldest first" else str(target),
+                        reference=reference.strip() or None,
+                        today=today,
+                    )
+                    done("Payment recorded.")
+        if "Credit / write-off" in tabs:
+            with tabs["Credit / write-off"], st.form("collections_credit_form", clear_on_submit=True):
+                kind = st.segmented_control(
+                    "Kind", ["Credit note", "Write-off"], default="Credit note", key="collections_credit_kind"
+                )
+                invoice = st.selectbox("Invoice", numbers, key="collections_credit_invoice")
+                credited = st.text_input(
+                    f"Amount ({currency}); empty for the whole open balance", key="collections_credit_amount"
+                )
+                note_number = st.text_input("Credit note number", key="collections_credit_number")
+                reason = st.text_input(
+                    "Reason (credit notes; a write-off's reason is “write-off”)",
+                    key="collections_credit_reason",
+                )
+                if st.form_submit_button("Issue", key="collections_credit_submit"):
+                    write_off = kind == "Write-off"
+                    if not write_off and not reason.strip():
+                        raise InvalidAction("Give the reason for the credit note.")
+                    if not note_number.strip():
+                        raise InvalidAction("Give the credit note a number.")
+                    open_now = invoices.set_index("invoice_number").open.get(invoice, Decimal(0))
+                    issue_credit_note(
+                        actor,
+                        invoice_number=str(invoice),
+                        number=note_number.strip(),
+                        amount=amount(credited) if credited.strip() else open_now,
+                        issued_on=today,
+                        reason="write-off" if write_off else reason.strip(),
+                    )
+                    done(f"{'Write-off' if write_off else 'Credit note'} {note_number.strip()} issued.")
+    except (PermissionDenied, InvalidAction) as exc:
+        st.error(str(exc))
+
+
+def parse_installment(line: str) -> tuple[date, Decimal]:
+    day, _, money_text = line.partition(",")
+    try:
+        due = date.fromisoformat(day.strip())
+    except ValueError:
+        raise InvalidAction(f"“{line.strip()}” does not start with a date like 2026-12-15.") from None
+    return due, amount(money_text)
+
+
+actor = current_actor()
+st.title("Collections")
+today = clock.today()
+if flash := st.session_state.pop(FLASH, None):
+    message, sent = flash
+    st.success(message)
+    if sent:
+        st.markdown("**Reminder sent:**")
+        st.info(sent)
+with st.spinner("Assessing overdue accounts…"):
+    everyone = cached_worklist(actor, actor.username, today, None, None, False)
+if everyone.empty:
+    st.info(f"No overdue accounts on {today:%d %b %Y}: nothing to chase.")
+    st.stop()
+
+by_manager, by_stage, by_due = st.columns(3, vertical_alignment="bottom")
+managers = sorted(m for m in everyone.account_manager.dropna().unique())
+stages = list(dict.fromkeys(s for s in everyone.sort_values("days_past_due").stage.dropna()))
+manager = by_manager.selectbox("Account manager", [ALL, *managers], key="collections_account_manager")
+stage = by_stage.selectbox("Stage", [ALL, *stages], key="collections_stage")
+due_only = by_due.toggle("Due now only", key="collections_due_only")
+with st.spinner("Assessing overdue accounts…"):
+    table = cached_worklist(
+        actor,
+        actor.username,
+        today,
+        None if manager == ALL else manager,
+        None if stage == ALL else stage,
+        due_only,
+    )
+if table.empty:
+    st.info("No overdue accounts match these filters.")
+    st.stop()
+
+st.caption(
+    f"{len(table)} overdue account(s) on {today:%d %b %Y}: broken promises first, then overdue amount × days past "
+    "due. Amounts are in each row's currency. Select a row to act on the account."
+)
+view = hashlib.sha256(
+    repr((manager, stage, due_only, st.session_state.get(VERSION, 0))).encode()
+).hexdigest()[:12]
+table_key = f"collections_table_{view}"
+selection = st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key=table_key,
+    column_config=WORKLIST_COLUMNS,
+)
+customer_id = picked_customer(table, list(selection.selection.rows), table_key)
+if customer_id is None:
+    st.stop()
+
+row = table[table.customer_id == customer_id].iloc[0]
+st.subheader(f"{row['name']} ({customer_id})")
+st.markdown(describe(row))
+st.caption(
+    f"Overdue {money(row.overdue, row.currency)}, {row.days_past_due} days past due"
+    + (f"; {money(row.disputed, row.currency)} in dispute" if row.disputed else "")
+    + (f"; account manager {row.account_manager}" if given(row.account_manager) else "")
+    + "."
+)
+with st.spinner("Reading the account…"):
+    invoices, history = cached_customer(actor, actor.username, customer_id)
+act(actor, row, invoices, today)
+
+st.markdown("**Recent collections activity**")
+if history.empty:
+    st.caption("Nothing recorded yet.")
+else:
+    st.dataframe(
+        history.drop(columns=["details"]),
+        hide_index=True,
+        width="stretch",
+        key="collections_history",
+        column_config={
+            "occurred_at": st.column_config.DatetimeColumn("When (UTC)", format="D MMM YYYY, HH:mm"),
+            "kind": "Kind",
+            "actor": "By",
+            "invoice_number": "Invoice",
+            "notes": "Notes",
+            "promised_amount": st.column_config.NumberColumn("Promised", format="accounting"),
+            "promised_for": st.column_config.DateColumn("Promised for", format="D MMM YYYY"),
+        },
+    )

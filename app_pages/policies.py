@@ -1,0 +1,263 @@
+"""Policies: the collections policy (editable by billing and global admins) with the statement customers read,
+and the support offering (read only for now)."""
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import current_actor
+from data_access import clock, policy_store
+from data_access.errors import InvalidAction
+from data_access.models import StageAction
+from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.policy import ACTION_LABELS, PLACEHOLDERS, Stage
+
+SAVED = "policies_saved"
+STAGE_COLUMNS = ["name", "days_past_due", "action", "message_template"]
+DEFAULT_PARTNER = "Your CSP partner"
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_policy(_actor: Actor, username: str) -> policy_store.PolicyView | None:
+    return policy_store.current_policy(_actor)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_statement(_actor: Actor, username: str, partner_name: str) -> str:
+    return policy_store.collections_statement_markdown(_actor, partner_name=partner_name)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached_offering(_actor: Actor, username: str) -> policy_store.SupportOfferingView | None:
+    return policy_store.support_offering(_actor)
+
+
+def stages_frame(view: policy_store.PolicyView | None) -> pd.DataFrame:
+    stages = view.policy.stages if view else ()
+    return pd.DataFrame(
+        [(s.name, s.days_past_due, s.action, s.message_template) for s in stages], columns=STAGE_COLUMNS
+    )
+
+
+def text(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def whole_days(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def edited_stages(frame: pd.DataFrame) -> list[Stage]:
+    """The editor's rows as stages; blank cells stay blank so validation can name them."""
+    return [
+        Stage(
+            name=text(row.name),
+            days_past_due=whole_days(row.days_past_due),
+            action=text(row.action),
+            message_template=text(row.message_template),
+        )
+        for row in frame.itertuples(index=False)
+    ]
+
+
+def show_policy(view: policy_store.PolicyView) -> None:
+    rules = view.policy
+    minimum, grace, disputes = st.columns(3)
+    minimum.metric("Minimum overdue balance", f"{Decimal(rules.minimum_overdue_cents) / 100:,.2f}")
+    grace.metric("Grace days before suspension", rules.grace_days_before_suspension)
+    disputes.metric("Disputed invoices", "stop the clock" if rules.disputes_stop_clock else "keep counting")
+    st.dataframe(
+        stages_frame(view).assign(action=lambda f: f.action.map(lambda a: ACTION_LABELS.get(a, a))),
+        hide_index=True,
+        width="stretch",
+        key="policies_stages_table",
+        column_config={
+            "name": "Stage",
+            "days_past_due": st.column_config.NumberColumn("From days past due"),
+            "action": "Action",
+            "message_template": st.column_config.TextColumn("Message to the customer", width="large"),
+        },
+    )
+    changed = f" on {view.updated_at:%d %b %Y %H:%M} UTC" if view.updated_at else ""
+    st.caption(
+        f"{view.name}. Exempt customers get the reminders and final notices but never reach suspension or "
+        f"review for cancellation. Last changed by {view.updated_by or 'the import'}{changed}."
+    )
+
+
+def edit_form(view: policy_store.PolicyView | None) -> None:
+    rules = view.policy if view else None
+    version = view.updated_at.isoformat() if view and view.updated_at else "new"
+    with st.form("policies_edit"):
+        st.subheader("Edit the policy" if view else "Set up the policy")
+        edited = st.data_editor(
+            stages_frame(view),
+            num_rows="dynamic",
+            hide_index=True,
+            width="stretch",
+            key=f"policies_stages_editor_{version}",
+            column_config={
+                "name": st.column_config.TextColumn("Name", required=True, max_chars=100),
+                "days_past_due": st.column_config.NumberColumn(
+                    "Days past due", min_value=1, step=1, required=True
+                ),
+                "action": st.column_config.SelectboxColumn(
+                    "Action",
+                    options=[action.value for action in StageAction],
+                    format_func=lambda value: ACTION_LABELS.get(str(value), str(value)),
+                    required=True,
+                ),
+                "message_template": st.column_config.TextColumn(
+                    "Message template",
+                    width="large",
+                    help="Placeholders: " + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS),
+                ),
+            },
+        )
+        minimum_column, grace_column, disputes_column = st.columns(3, vertical_alignment="bottom")
+        minimum = minimum_column.number_input(
+            "Minimum overdue balance",
+            value=float(Decimal(rules.minimum_overdue_cents) / 100) if rules else 0.0,
+            step=10.0,
+            format="%.2f",
+            key=f"policies_minimum_{version}",
+            help="Below this overdue balance (in the customer's currency) no stage applies.",
+        )
+        grace = grace_column.number_input(
+            "Grace days before suspension",
+            value=rules.grace_days_before_suspension if rules else 0,
+            step=1,
+            key=f"policies_grace_{version}",
+        )
+        disputes = disputes_column.toggle(
+            "Disputed invoices stop the clock",
+            value=rules.disputes_stop_clock if rules else True,
+            key=f"policies_disputes_{version}",
+        )
+        intro = st.text_area(
+            "Statement introduction",
+            value=view.statement_intro if view else "",
+            key=f"policies_intro_{version}",
+            help="The opening paragraph of the statement customers read.",
+        )
+        if st.form_submit_button("Save policy", type="primary", key="policies_save"):
+            try:
+                policy_store.save_policy(
+                    actor,
+                    stages=edited_stages(edited),
+                    minimum_overdue=Decimal(str(minimum)),
+                    grace_days=int(grace),
+                    disputes_stop_clock=disputes,
+                    statement_intro=intro,
+                )
+            except (PermissionDenied, InvalidAction) as exc:
+                st.error(str(exc))
+            else:
+                st.cache_data.clear()
+                st.session_state[SAVED] = True
+                st.rerun()
+
+
+def statement(view: policy_store.PolicyView) -> None:
+    st.subheader("Collections statement for customers")
+    partner = st.text_input("Partner name", value=DEFAULT_PARTNER, key="policies_partner_name")
+    markdown = cached_statement(actor, actor.username, partner)
+    with st.container(border=True):
+        st.markdown(markdown)
+    as_markdown, as_html, _ = st.columns([1, 1, 3])
+    as_markdown.download_button(
+        "Download (Markdown)",
+        markdown,
+        file_name="collections-statement.md",
+        mime="text/markdown",
+        key="policies_download_markdown",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    as_html.download_button(
+        "Download (HTML)",
+        policy_store.collections_statement_html(markdown),
+        file_name="collections-statement.html",
+        mime="text/html",
+        key="policies_download_html",
+        on_click="ignore",
+        icon=":material/download:",
+        help="A page to send or print to PDF from the browser.",
+    )
+
+
+def show_offering(offering: policy_store.SupportOfferingView) -> None:
+    st.subheader(offering.name)
+    hours, targets = st.columns(2)
+    hours.markdown(f"**Service hours** ({offering.time_zone})")
+    hours.dataframe(
+        pd.DataFrame(
+            [(day, f"{span[0]}–{span[1]}" if span else "Closed") for day, span in offering.business_hours],
+            columns=["Day", "Hours"],
+        ),
+        hide_index=True,
+        key="policies_support_hours",
+    )
+    targets.markdown("**Targets by severity** (business hours)")
+    targets.dataframe(
+        pd.DataFrame(
+            [(t.severity.capitalize(), t.first_response_hours, t.resolution_hours) for t in offering.targets],
+            columns=["Severity", "First response (hours)", "Resolution (hours)"],
+        ),
+        hide_index=True,
+        key="policies_support_targets",
+    )
+    st.markdown("**Contact methods**")
+    st.dataframe(
+        pd.DataFrame(
+            [(c.method.capitalize(), c.value, c.availability) for c in offering.contact_methods],
+            columns=["Method", "Contact", "Availability"],
+        ),
+        hide_index=True,
+        key="policies_support_contacts",
+    )
+    st.markdown("**Pricing**")
+    st.write(offering.pricing or "Not set out.")
+    st.markdown("**Escalation entitlements with Microsoft**")
+    st.markdown("\n".join(f"- {e}" for e in offering.entitlements) or "Commercial escalations only.")
+    upcoming = [(day, name) for day, name in offering.holidays if day >= clock.today()]
+    st.markdown("**Upcoming holidays** (no business hours)")
+    if upcoming:
+        st.dataframe(
+            pd.DataFrame(upcoming, columns=["Day", "Holiday"]),
+            hide_index=True,
+            key="policies_support_holidays",
+            column_config={"Day": st.column_config.DateColumn("Day", format="ddd D MMM YYYY")},
+        )
+    else:
+        st.caption("None scheduled.")
+    st.caption("Editing the support offering comes with a later release.")
+
+
+actor = current_actor()
+st.title("Policies")
+can_edit = allowed(actor, "policies.edit")
+if st.session_state.pop(SAVED, False):
+    st.success("Policy saved.")
+collections_tab, support_tab = st.tabs(["Collections policy", "Support offering"])
+with collections_tab:
+    view = cached_policy(actor, actor.username)
+    if view is None:
+        st.info(
+            "No collections policy yet: until there is one, no overdue account reaches any stage. "
+            + ("Set one up below." if can_edit else "A billing admin can set it up.")
+        )
+    else:
+        show_policy(view)
+    if can_edit:
+        edit_form(view)
+    if view is not None:
+        statement(view)
+with support_tab:
+    offering = cached_offering(actor, actor.username)
+    if offering is None:
+        st.info("No support offering yet. It comes with the demo data or a later import.")
+    else:
+        show_offering(offering)

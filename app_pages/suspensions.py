@@ -1,0 +1,227 @@
+"""Suspensions: eligible accounts to suspend (billing decides, the app never does), suspended ones to reinstate."""
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import current_actor
+from data_access import clock, suspensions
+from data_access.errors import InvalidAction
+from data_access.permissions import Actor, PermissionDenied, allowed
+
+OUTCOME = "suspensions_outcome"
+PENDING = "suspensions_pending"
+CONSEQUENCE = "Service stops at once, with no grace period."
+NEW_COMMERCE = (
+    "Microsoft may keep billing you for a suspended subscription until its term ends (New Commerce "
+    "commitments): suspension limits the customer's access, not your cost."
+)
+DELETION = "After 90 days suspended, Microsoft may delete the customer's data."
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_eligible(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
+    return suspensions.eligible_accounts(_actor, as_of=as_of)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_suspended(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
+    return suspensions.suspended_subscriptions(_actor, as_of=as_of)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_history(_actor: Actor, username: str) -> pd.DataFrame:
+    return suspensions.suspension_history(_actor)
+
+
+def tenant_of(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def label(row: pd.Series) -> str:
+    return f"{row.customer_name}: {row.product} ({row.subscription_id})"
+
+
+def finish(messages: list[str], errors: list[str]) -> None:
+    """Show the outcome on the next run (the dialog closes on rerun) and drop every cached read."""
+    st.session_state[OUTCOME] = (messages, errors)
+    st.cache_data.clear()
+    st.rerun()
+
+
+def forget_pending() -> None:
+    st.session_state.pop(PENDING, None)
+
+
+@st.dialog("Confirm suspension", width="large", on_dismiss=forget_pending)
+def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
+    customers = chosen.groupby(["customer_id", "customer_name", "tenant_id"], dropna=False)
+    for (customer_id, name, tenant), rows in customers:
+        products = ", ".join(rows["product"])
+        st.markdown(
+            f"**Suspend {name}** ({customer_id}, tenant {tenant_of(tenant) or 'not on file'}): {products}"
+        )
+    st.warning(f"{CONSEQUENCE} The customer loses access to these subscriptions as soon as you set them to "
+               "Suspended in Partner Center.", icon=":material/block:")  # fmt: skip
+    st.warning(NEW_COMMERCE, icon=":material/payments:")
+    st.markdown("**Then, in Partner Center** (its API is the system of record for access):")
+    for row in chosen.itertuples():
+        step = suspensions.PartnerCenterStep(tenant_of(row.tenant_id), str(row.subscription_id), "Suspended")
+        st.markdown(f"- {step.instruction()}")
+    st.caption(f"Reason on the record: {reason}")
+    confirm, cancel = st.columns(2)
+    if cancel.button("Cancel", key="suspensions_cancel"):
+        forget_pending()
+        st.rerun()
+    if confirm.button("Suspend now", type="primary", key="suspensions_confirm", icon=":material/block:"):
+        forget_pending()
+        messages: list[str] = []
+        errors: list[str] = []
+        with st.spinner("Suspending…"):
+            for row in chosen.itertuples():
+                try:
+                    step = suspensions.suspend_subscription(
+                        actor, subscription_id=str(row.subscription_id), reason=reason
+                    )
+                except (InvalidAction, PermissionDenied) as exc:
+                    errors.append(str(exc))
+                else:
+                    messages.append(f"Suspended {row.product} for {row.customer_name}. {step.instruction()}")
+        finish(messages, errors)
+
+
+actor = current_actor()
+st.title("Suspensions")
+today = clock.today()
+st.caption(
+    "Billing suspends; the app never does it by itself. An account is listed only while the collections policy "
+    f"marks it eligible, and it is judged again at the moment you suspend. {NEW_COMMERCE}"
+)
+if OUTCOME in st.session_state:
+    done, failed = st.session_state.pop(OUTCOME)
+    for message in done:
+        st.success(message)
+    for message in failed:
+        st.error(message)
+
+with st.spinner("Assessing overdue accounts…"):
+    eligible = cached_eligible(actor, actor.username, today)
+    suspended = cached_suspended(actor, actor.username, today)
+    history = cached_history(actor, actor.username)
+
+st.subheader("Eligible for suspension")
+if eligible.empty:
+    forget_pending()
+    st.info(
+        f"No account is eligible for suspension on {today:%d %b %Y}, or none has an Active subscription left."
+    )
+else:
+    st.dataframe(
+        eligible.drop(columns=["currency", "sku", "billing_cycle"]),
+        hide_index=True,
+        width="stretch",
+        key="suspensions_eligible",
+        column_config={
+            "customer_id": "Customer ID",
+            "customer_name": "Customer",
+            "tenant_id": "Tenant ID",
+            "overdue": st.column_config.NumberColumn("Overdue", format="accounting"),
+            "days_past_due": "Days past due",
+            "stage": "Stage",
+            "eligible_since": st.column_config.DateColumn("Eligible since", format="D MMM YYYY"),
+            "subscription_id": "Subscription ID",
+            "product": "Product",
+            "quantity": "Seats",
+            "term_end": st.column_config.DateColumn("Term ends", format="D MMM YYYY"),
+        },
+    )
+    labels = {str(row.subscription_id): label(row) for _, row in eligible.iterrows()}
+    picked = st.multiselect(
+        "Subscriptions to suspend", list(labels), format_func=labels.__getitem__, key="suspensions_pick"
+    )
+    reason = st.text_input("Reason (required, goes on the record)", key="suspensions_reason")
+    if st.button("Suspend…", key="suspensions_suspend", icon=":material/block:"):
+        if not picked:
+            st.error("Choose at least one subscription to suspend.")
+        elif not reason.strip():
+            st.error("Give a reason for the suspension; it goes on the record.")
+        elif not allowed(actor, "subscription.suspend"):
+            st.error(f"{actor.username} may not suspend subscriptions.")
+        else:
+            st.session_state[PENDING] = (tuple(picked), reason.strip())
+    if PENDING in st.session_state:
+        pending, why = st.session_state[PENDING]
+        confirm_suspension(actor, eligible[eligible.subscription_id.isin(pending)], why)
+
+st.subheader("Suspended")
+if suspended.empty:
+    st.info("No subscription is suspended.")
+else:
+    st.caption(f"{DELETION} {NEW_COMMERCE}")
+    for row in suspended[suspended.warning != ""].itertuples():
+        st.warning(f"{row.customer_name}: {row.product} ({row.subscription_id}) has been suspended "
+                   f"{row.days_suspended} days: {row.warning}.", icon=":material/warning:")  # fmt: skip
+    ready = int(suspended.ready_to_reinstate.sum())
+    if ready:
+        st.success(
+            f"{ready} suspended subscription(s) are ready to reinstate: the overdue balance is now paid."
+        )
+    st.dataframe(
+        suspended.drop(columns=["currency", "tenant_id"]),
+        hide_index=True,
+        width="stretch",
+        key="suspensions_suspended",
+        column_config={
+            "customer_id": "Customer ID",
+            "customer_name": "Customer",
+            "subscription_id": "Subscription ID",
+            "product": "Product",
+            "term_end": st.column_config.DateColumn("Term ends", format="D MMM YYYY"),
+            "suspended_at": st.column_config.DatetimeColumn("Suspended at", format="D MMM YYYY HH:mm"),
+            "suspended_by": "By",
+            "reason": "Reason",
+            "days_suspended": "Days suspended",
+            "warning": "Warning",
+            "overdue": st.column_config.NumberColumn("Overdue now", format="accounting"),
+            "ready_to_reinstate": st.column_config.CheckboxColumn("Ready to reinstate"),
+            "partner_center": "Partner Center",
+        },
+    )
+    if allowed(actor, "subscription.reinstate"):
+        choices = {str(row.subscription_id): label(row) for _, row in suspended.iterrows()}
+        with st.form("suspensions_reinstate_form"):
+            chosen = st.selectbox(
+                "Subscription to reinstate", list(choices), format_func=choices.__getitem__,
+                key="suspensions_reinstate_pick",
+            )  # fmt: skip
+            why = st.text_input("Reason (required)", key="suspensions_reinstate_reason")
+            if st.form_submit_button("Reinstate", icon=":material/restart_alt:"):
+                try:
+                    step = suspensions.reinstate_subscription(actor, subscription_id=str(chosen), reason=why)
+                except (InvalidAction, PermissionDenied) as exc:
+                    st.error(str(exc))
+                else:
+                    finish([f"Reinstated {choices[str(chosen)]}. {step.instruction()}"], [])
+
+st.subheader("History")
+if history.empty:
+    st.info("Nothing has been suspended or reinstated yet.")
+else:
+    st.dataframe(
+        history,
+        hide_index=True,
+        width="stretch",
+        key="suspensions_history",
+        column_config={
+            "occurred_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
+            "action": "Action",
+            "actor": "By",
+            "customer_id": "Customer ID",
+            "customer_name": "Customer",
+            "subscription_id": "Subscription ID",
+            "product": "Product",
+            "reason": "Reason",
+            "partner_center": "Partner Center",
+        },
+    )

@@ -1,0 +1,357 @@
+"""The collections worklist and what billing does on an overdue account: contacts, reminders, promises, plans,
+disputes and notes.
+
+Each action checks `collections.act`, runs in one transaction and writes its audit event in it; bad input is
+refused with `InvalidAction` before anything is written. Activities are stamped with the current UTC time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.orm import Session
+
+from data_access import accounts, clock, ledger, policy
+from data_access.audit import record_event
+from data_access.db import read_session, transaction
+from data_access.errors import InvalidAction
+from data_access.models import ActivityKind, CollectionsActivity, Customer, Invoice
+from data_access.money import from_cents, to_cents
+from data_access.permissions import Actor, requires
+
+WORKLIST_COLUMNS = [
+    "customer_id",
+    "name",
+    "currency",
+    "account_manager",
+    "overdue",
+    "disputed",
+    "days_past_due",
+    "stage",
+    "due_now",
+    "next_step",
+    "next_step_on",
+    "broken_promises",
+    "held_by_promise",
+    "last_contact",
+    "last_contact_on",
+    "priority",
+]
+CONTACT_KINDS = (ActivityKind.CALL.value, ActivityKind.EMAIL.value)
+ACTIVITY_COLUMNS = [
+    "occurred_at",
+    "kind",
+    "actor",
+    "invoice_number",
+    "notes",
+    "promised_amount",
+    "promised_for",
+    "details",
+]
+
+
+@requires("collections.view")
+def worklist(
+    actor: Actor,
+    *,
+    as_of: date,
+    account_manager: str | None = None,
+    stage: str | None = None,
+    due_only: bool = False,
+) -> pd.DataFrame:
+    """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due."""
+    with read_session() as session:
+        assessed = accounts.assess_customers(session, accounts.overdue_customers(session, as_of), as_of)
+    rows = [
+        _worklist_row(found)
+        for found in assessed
+        if found.assessment.overdue_cents or found.assessment.disputed_cents
+    ]
+    if account_manager is not None:
+        rows = [row for row in rows if row["account_manager"] == account_manager]
+    if stage is not None:
+        rows = [row for row in rows if row["stage"] == stage]
+    if due_only:
+        rows = [row for row in rows if row["due_now"] is not None]
+    rows.sort(key=lambda row: (row["broken_promises"] == 0, -row["priority"], row["customer_id"]))
+    return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
+
+
+def _worklist_row(found: accounts.CustomerAccount) -> dict[str, Any]:
+    assessment = found.assessment
+    overdue = from_cents(assessment.overdue_cents)
+    last = max(found.account.activities, key=lambda a: a.on, default=None)
+    next_step = assessment.next_step
+    return {
+        "customer_id": found.customer_id,
+        "name": found.name,
+        "currency": found.currency,
+        "account_manager": found.account_manager,
+        "overdue": overdue,
+        "disputed": from_cents(assessment.disputed_cents),
+        "days_past_due": assessment.days_past_due,
+        "stage": assessment.stage.name if assessment.stage else None,
+        "due_now": policy.ACTION_LABELS.get(assessment.due_now) if assessment.due_now else None,
+        "next_step": next_step.stage.name if next_step else None,
+        "next_step_on": next_step.on if next_step else None,
+        "broken_promises": len(assessment.broken_promises),
+        "held_by_promise": assessment.held_by_promise,
+        "last_contact": last.kind.replace("_", " ") if last else None,
+        "last_contact_on": last.on if last else None,
+        "priority": overdue * assessment.days_past_due,
+    }
+
+
+@requires("collections.view")
+def open_invoices(actor: Actor, *, customer_id: str) -> pd.DataFrame:
+    """The customer's invoices with a balance open now, oldest due first (what a dispute or credit can name)."""
+    with read_session() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        found = session.execute(
+            select(Invoice.number, Invoice.due_date, Invoice.currency, Invoice.open_cents, Invoice.disputed)
+            .where(Invoice.customer_id == customer.id, Invoice.open_cents > literal_column("0"))
+            .order_by(Invoice.due_date, Invoice.number)
+        ).all()
+    rows = [
+        {
+            "invoice_number": r.number,
+            "due_date": r.due_date,
+            "currency": r.currency,
+            "open": from_cents(r.open_cents),
+            "disputed": bool(r.disputed),
+        }
+        for r in found
+    ]
+    return pd.DataFrame(rows, columns=["invoice_number", "due_date", "currency", "open", "disputed"])
+
+
+@requires("collections.view")
+def activities(actor: Actor, *, customer_id: str, limit: int = 20) -> pd.DataFrame:
+    """The customer's latest collections activities, newest first."""
+    with read_session() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        found = session.execute(
+            select(CollectionsActivity, Invoice.number)
+            .outerjoin(Invoice, Invoice.id == CollectionsActivity.invoice_id)
+            .where(CollectionsActivity.customer_id == customer.id)
+            .order_by(CollectionsActivity.occurred_at.desc(), CollectionsActivity.id.desc())
+            .limit(limit)
+        ).all()
+    rows = [
+        {
+            "occurred_at": activity.occurred_at,
+            "kind": activity.kind.replace("_", " "),
+            "actor": activity.actor,
+            "invoice_number": number,
+            "notes": activity.notes,
+            "promised_amount": from_cents(activity.promised_amount_cents)
+            if activity.promised_amount_cents
+            else None,
+            "promised_for": activity.promised_for,
+            "details": activity.details,
+        }
+        for activity, number in found
+    ]
+    return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)
+
+
+@requires("collections.act")
+def log_contact(actor: Actor, *, customer_id: str, kind: str, notes: str) -> int:
+    """A call or an e-mail with the customer, with what was said."""
+    if kind not in CONTACT_KINDS:
+        raise InvalidAction(f"{kind!r} is not a kind of contact; log a call or an email.")
+    text = _required(notes, f"Say what the {'call' if kind == ActivityKind.CALL else 'email'} was about.")
+    with transaction() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        return _record(session, actor, customer, kind=kind, notes=text).id
+
+
+@requires("collections.act")
+def send_reminder(actor: Actor, *, customer_id: str, as_of: date) -> str:
+    """The message of the account's current stage, filled in and recorded as sent; no stage, no reminder."""
+    with transaction() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        assessment = accounts.assess_customers(session, [customer], as_of)[0].assessment
+        stage = assessment.stage
+        if stage is None:
+            raise InvalidAction(
+                f"{customer.name} is in no collections stage on {as_of:%d %b %Y}, so there is no reminder to send."
+            )
+        context = policy.message_context(assessment, customer_name=customer.name, currency=customer.currency)
+        text = policy.render_message(stage, context)
+        sent = {"stage": stage.name, "text": text}
+        _record(session, actor, customer, kind=ActivityKind.REMINDER_SENT, details=sent)
+        return text
+
+
+@requires("collections.act")
+def record_promise(
+    actor: Actor, *, customer_id: str, amount: Decimal, promised_for: date, today: date | None = None
+) -> int:
+    """A promise to pay: a positive amount, no more than the customer's open balance, by a date not yet past."""
+    cents = to_cents(amount)
+    day = today or clock.today()
+    if cents <= 0:
+        raise InvalidAction("A promise to pay must be for a positive amount.")
+    if promised_for < day:
+        raise InvalidAction(f"The promised date {promised_for:%d %b %Y} is in the past; promises look ahead.")
+    with transaction() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        _within_open_balance(session, customer, cents, "The promise")
+        activity = _record(
+            session,
+            actor,
+            customer,
+            kind=ActivityKind.PROMISE_TO_PAY,
+            promised_amount_cents=cents,
+            promised_for=promised_for,
+        )
+        return activity.id
+
+
+@requires("collections.act")
+def set_up_payment_plan(
+    actor: Actor,
+    *,
+    customer_id: str,
+    installments: list[tuple[date, Decimal]],
+    notes: str = "",
+    today: date | None = None,
+) -> int:
+    """Installments with positive amounts on increasing dates from today on, adding up to no more than is open."""
+    day = today or clock.today()
+    if not installments:
+        raise InvalidAction("A payment plan needs at least one installment.")
+    cents = [to_cents(amount) for _, amount in installments]
+    dates = [due for due, _ in installments]
+    if any(c <= 0 for c in cents):
+        raise InvalidAction("Every installment must be a positive amount.")
+    if dates[0] < day:
+        raise InvalidAction(f"The first installment, on {dates[0]:%d %b %Y}, is in the past.")
+    if any(later <= earlier for earlier, later in pairwise(dates)):
+        raise InvalidAction("Each installment must fall due after the one before it.")
+    with transaction() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        _within_open_balance(session, customer, sum(cents), "The payment plan")
+        plan = [
+            {"due_on": due.isoformat(), "amount": str(from_cents(c))}
+            for due, c in zip(dates, cents, strict=True)
+        ]
+        activity = _record(
+            session,
+            actor,
+            customer,
+            kind=ActivityKind.PAYMENT_PLAN,
+            notes=notes.strip() or None,
+            details={"installments": plan, "total": str(from_cents(sum(cents)))},
+        )
+        return activity.id
+
+
+@requires("collections.act")
+def open_dispute(actor: Actor, *, invoice_number: str, reason: str) -> int:
+    """Mark an open invoice disputed, with the customer's reason; an invoice is disputed once at a time."""
+    text = _required(reason, "Say why the customer disputes the invoice.")
+    with transaction() as session:
+        invoice = ledger.invoice_by_number(session, invoice_number, for_update=True)
+        if invoice.disputed:
+            raise InvalidAction(f"Invoice {invoice.number} is already disputed.")
+        if invoice.open_cents <= 0:
+            raise InvalidAction(f"Invoice {invoice.number} has nothing open, so there is nothing to dispute.")
+        invoice.disputed = True
+        customer = session.get_one(Customer, invoice.customer_id)
+        activity = _record(
+            session, actor, customer, kind=ActivityKind.DISPUTE_OPENED, notes=text, invoice=invoice
+        )
+        return activity.id
+
+
+@requires("collections.act")
+def resolve_dispute(actor: Actor, *, invoice_number: str, resolution: str) -> int:
+    """Close the dispute on an invoice, saying how; the invoice counts on the clock again from its due date."""
+    text = _required(resolution, "Say how the dispute was resolved.")
+    with transaction() as session:
+        invoice = ledger.invoice_by_number(session, invoice_number, for_update=True)
+        if not invoice.disputed:
+            raise InvalidAction(
+                f"Invoice {invoice.number} is not disputed, so there is no dispute to resolve."
+            )
+        invoice.disputed = False
+        customer = session.get_one(Customer, invoice.customer_id)
+        activity = _record(
+            session, actor, customer, kind=ActivityKind.DISPUTE_RESOLVED, notes=text, invoice=invoice
+        )
+        return activity.id
+
+
+@requires("collections.act")
+def add_note(actor: Actor, *, customer_id: str, notes: str) -> int:
+    """A note on the account; it must say something."""
+    text = _required(notes, "A note cannot be empty.")
+    with transaction() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        return _record(session, actor, customer, kind=ActivityKind.NOTE, notes=text).id
+
+
+def _required(text: str, sentence: str) -> str:
+    if not text or not text.strip():
+        raise InvalidAction(sentence)
+    return text.strip()
+
+
+def _within_open_balance(session: Session, customer: Customer, cents: int, what: str) -> None:
+    open_cents = session.scalar(
+        select(func.coalesce(func.sum(Invoice.open_cents), 0)).where(
+            Invoice.customer_id == customer.id,
+            Invoice.currency == customer.currency,
+            Invoice.open_cents > literal_column("0"),
+        )
+    )
+    if cents > int(open_cents or 0):
+        raise InvalidAction(
+            f"{what} ({customer.currency} {from_cents(cents)}) is more than {customer.name}'s open balance "
+            f"({customer.currency} {from_cents(open_cents)})."
+        )
+
+
+def _record(
+    session: Session,
+    actor: Actor,
+    customer: Customer,
+    *,
+    kind: str,
+    notes: str | None = None,
+    invoice: Invoice | None = None,
+    promised_amount_cents: int | None = None,
+    promised_for: date | None = None,
+    details: dict[str, Any] | None = None,
+) -> CollectionsActivity:
+    activity = CollectionsActivity(
+        customer_id=customer.id,
+        invoice_id=invoice.id if invoice else None,
+        kind=str(kind),
+        occurred_at=datetime.now(UTC),
+        actor=actor.username,
+        notes=notes,
+        promised_amount_cents=promised_amount_cents,
+        promised_for=promised_for,
+        details=details,
+    )
+    session.add(activity)
+    session.flush()
+    audited: dict[str, Any] = {"activity_id": activity.id, "kind": str(kind), "notes": notes}
+    if invoice is not None:
+        audited["invoice_number"] = invoice.number
+    if promised_amount_cents is not None and promised_for is not None:
+        audited["promised_amount"] = str(from_cents(promised_amount_cents))
+        audited["promised_for"] = promised_for.isoformat()
+    if details:
+        audited.update(details)
+    target = f"invoice:{invoice.number}" if invoice else f"customer:{customer.external_id}"
+    record_event(session, actor, permission="collections.act", target=target, details=audited)
+    return activity

@@ -1,0 +1,184 @@
+"""The stored collections policy: saved edits read back exactly, invalid edits are refused whole, every save is
+audited, the customer-facing statement tells each stage, and only billing and global admins may edit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from data_access import policy_store
+from data_access.db import read_session
+from data_access.errors import InvalidAction
+from data_access.models import AuditEvent, CollectionsPolicy, PolicyStage, StageAction
+from data_access.permissions import Actor, PermissionDenied
+from data_access.policy import Stage
+
+BILLING = Actor.of("billing", ["Billing admin"])
+SALES = Actor.of("sales", ["Sales agent"])
+STAGES = [
+    Stage(
+        "Reminder", 1, StageAction.REMINDER, "Hello {customer_name}, {currency} {overdue_amount} is overdue."
+    ),
+    Stage("Final notice", 30, StageAction.FINAL_NOTICE, "Final notice: {days_past_due} days past due."),
+    Stage("Suspension", 45, StageAction.SUSPENSION_ELIGIBLE, "Your subscriptions may be suspended."),
+    Stage("Agency", 90, StageAction.REVIEW_FOR_CANCELLATION, "Under review: invoice {oldest_invoice}."),
+]
+
+
+def save(actor: Actor = BILLING, **changes: Any) -> None:
+    arguments: dict[str, Any] = {
+        "stages": STAGES,
+        "minimum_overdue": Decimal("50.00"),
+        "grace_days": 5,
+        "disputes_stop_clock": True,
+        "statement_intro": "Please pay on time.",
+    }
+    policy_store.save_policy(actor, **{**arguments, **changes})
+
+
+def counts() -> tuple[int, int, int]:
+    with read_session() as session:
+        return (
+            session.scalar(select(func.count()).select_from(CollectionsPolicy)) or 0,
+            session.scalar(select(func.count()).select_from(PolicyStage)) or 0,
+            session.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+        )
+
+
+def test_no_policy_reads_as_none_and_the_statement_says_so(database: str) -> None:
+    assert policy_store.current_policy(BILLING) is None
+    assert "has not set out a collections policy" in policy_store.collections_statement_markdown(BILLING)
+
+
+def test_a_saved_policy_reads_back_equal(database: str) -> None:
+    save()
+    view = policy_store.current_policy(SALES)
+    assert view is not None
+    assert view.policy.stages == tuple(STAGES)
+    assert view.policy.minimum_overdue_cents == 5_000
+    assert view.policy.grace_days_before_suspension == 5
+    assert view.policy.disputes_stop_clock is True
+    assert view.statement_intro == "Please pay on time."
+    assert view.updated_by == "billing"
+
+    save(stages=STAGES[:2], minimum_overdue=Decimal("0"), grace_days=0, disputes_stop_clock=False)
+    again = policy_store.current_policy(BILLING)
+    assert again is not None
+    assert again.policy.stages == tuple(STAGES[:2])
+    assert (again.policy.minimum_overdue_cents, again.policy.disputes_stop_clock) == (0, False)
+    assert counts()[:2] == (1, 2)
+
+
+def test_each_save_is_audited_with_before_and_after(database: str) -> None:
+    save()
+    save(grace_days=7)
+    with read_session() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [(e.actor, e.permission) for e in events] == [("billing", "policies.edit")] * 2
+        first, second = (e.details or {} for e in events)
+    assert first["before"] is None
+    assert first["after"]["minimum_overdue"] == "50.00"
+    assert second["before"]["grace_days_before_suspension"] == 5
+    assert second["after"]["grace_days_before_suspension"] == 7
+    assert [s["days_past_due"] for s in second["after"]["stages"]] == [1, 30, 45, 90]
+
+
+@pytest.mark.parametrize(
+    ("changes", "sentence"),
+    [
+        pytest.param(
+            {"stages": [STAGES[0], Stage("Again", 1, StageAction.REMINDER, "Hello again.")]},
+            "each stage must start later than the one before",
+            id="non-increasing",
+        ),
+        pytest.param(
+            {"stages": [STAGES[0], STAGES[2], Stage("Final", 60, StageAction.FINAL_NOTICE, "Final.")]},
+            "eligible for suspension before any final notice",
+            id="suspension-before-final-notice",
+        ),
+        pytest.param(
+            {"minimum_overdue": Decimal("-1")},
+            "minimum overdue balance cannot be negative",
+            id="negative-minimum",
+        ),
+        pytest.param(
+            {"minimum_overdue": Decimal("1.005")}, "more than two decimal places", id="fraction-of-cent"
+        ),
+        pytest.param(
+            {"grace_days": -1}, "grace days before suspension cannot be negative", id="negative-grace"
+        ),
+    ],
+)
+def test_invalid_edits_are_refused_with_sentences_and_nothing_written(
+    database: str, changes: dict[str, Any], sentence: str
+) -> None:
+    save()
+    before = counts()
+    kept = policy_store.current_policy(BILLING)
+    with pytest.raises(InvalidAction, match=sentence) as refused:
+        save(**changes)
+    assert str(refused.value).endswith(".")
+    assert counts() == before
+    assert policy_store.current_policy(BILLING) == kept
+
+
+def test_an_invalid_first_policy_creates_nothing(database: str) -> None:
+    with pytest.raises(InvalidAction):
+        save(stages=[])
+    assert counts() == (0, 0, 0)
+
+
+def test_the_statement_tells_each_stage_the_minimum_grace_and_disputes(database: str) -> None:
+    save()
+    text = policy_store.collections_statement_markdown(SALES, partner_name="Contoso Cloud")
+    assert text.startswith("# Contoso Cloud: collections statement")
+    for stage in STAGES:
+        days = "1 day past due" if stage.days_past_due == 1 else f"{stage.days_past_due} days past due"
+        assert days in text
+        assert stage.name in text
+    assert "50.00" in text
+    assert "grace period of 5 days" in text
+    assert "dispute an invoice, it is set aside" in text
+    assert "Please pay on time." in text
+
+
+def test_the_html_statement_escapes_what_it_quotes(database: str) -> None:
+    save(
+        stages=[Stage("<script>alert(1)</script>", 1, StageAction.REMINDER, "Pay.")], statement_intro="A & B"
+    )
+    page = policy_store.collections_statement_html(
+        policy_store.collections_statement_markdown(BILLING, partner_name="<b>Partner</b>")
+    )
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;Partner&lt;/b&gt;" in page
+    assert "A &amp; B" in page
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<li><strong>1 day past due" in page
+
+
+def test_sales_may_view_but_not_save(database: str) -> None:
+    save()
+    with pytest.raises(PermissionDenied, match=r"policies\.edit"):
+        save(SALES, grace_days=9)
+    view = policy_store.current_policy(SALES)
+    assert view is not None and view.policy.grace_days_before_suspension == 5
+    assert "Final notice" in policy_store.collections_statement_markdown(SALES)
+    assert policy_store.support_offering(SALES) is None
+    assert counts()[2] == 1
+
+
+def test_the_support_offering_reads_the_demo_offering(database: str) -> None:
+    from data_access.demo import seed_demo
+
+    seed_demo(customers=5, seed=1)
+    offering = policy_store.support_offering(Actor.of("usermgr", ["User management admin"]))
+    assert offering is not None
+    assert offering.time_zone == "America/New_York"
+    assert dict(offering.business_hours)["Monday"] == ("08:00", "18:00")
+    assert dict(offering.business_hours)["Sunday"] is None
+    assert [t.severity for t in offering.targets] == ["critical", "moderate", "minimal"]
+    assert offering.holidays and offering.contact_methods and offering.entitlements
