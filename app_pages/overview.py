@@ -11,6 +11,7 @@ import streamlit as st
 from app_pages.common import current_actor
 from data_access import clock
 from data_access.aging import AgingFilter
+from data_access.collections import accounts_per_stage
 from data_access.overview import (
     escalations_by_status,
     overview,
@@ -54,6 +55,11 @@ def cached_tickets(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.Dat
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_escalations(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
     return escalations_by_status(_actor)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_stages(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+    return accounts_per_stage(_actor, as_of=as_of)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -160,6 +166,15 @@ if sees_receivables:
                 st.dataframe(credit, hide_index=True, width="stretch", height=180,
                              column_config={"customer_id": "Customer", "customer_name": "Name", "currency": None,
                                             "unapplied": st.column_config.NumberColumn(format="accounting")})  # fmt: skip
+
+if allowed(actor, "collections.view"):
+    stages = cached_stages(actor, roles, as_of)
+    if stages.accounts.sum():
+        bars = px.bar(stages, x="stage", y="accounts", text_auto=True, title="Overdue accounts by collections stage",
+                      labels={"stage": "Stage (the policy's order)", "accounts": "Accounts"})  # fmt: skip
+        bars.update_traces(marker_color=[*[RED] * (len(stages) - 1), GREY])
+        st.plotly_chart(bars, width="stretch")
+        link("collections.py", "Collections worklist", "collections.view")
 
 if allowed(actor, "tickets.view") or allowed(actor, "escalations.view"):
     left, right = st.columns(2)

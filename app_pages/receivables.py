@@ -13,6 +13,7 @@ from plotly.colors import sample_colorscale
 from app_pages.common import current_actor
 from data_access import clock
 from data_access import receivables_detail as detail
+from data_access.accounts import NO_STAGE
 from data_access.aging import DEFAULT_BUCKETS, AgingFilter, parse_buckets
 from data_access.errors import InvalidAction
 from data_access.permissions import Actor, allowed
@@ -67,6 +68,11 @@ def cached_customer(
     return invoices, detail.customer_movements(_actor, **scope)
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_stages(_actor: Actor, username: str, as_of: date) -> tuple[list[str], dict[str, str]]:
+    return detail.collections_stages(_actor, as_of=as_of)
+
+
 def money(value: Decimal, currency: str) -> str:
     return f"{currency} {value:,.2f}"
 
@@ -118,10 +124,16 @@ bucket_text = edges.text_input(
     "91-120 and 121+. 'current' is what is not yet due (counted from the issue date: issued on the as-of "
     "date).",
 )
-by_manager, by_country, by_currency, by_dispute = st.columns(4, vertical_alignment="bottom")
+by_manager, by_country, by_currency, by_stage, by_dispute = st.columns(5, vertical_alignment="bottom")
 manager = by_manager.selectbox("Account manager", [ALL, *managers], key="receivables_account_manager")
 country = by_country.selectbox("Country", [ALL, *countries], key="receivables_country")
 disputed_only = by_dispute.toggle("Disputed invoices only", key="receivables_disputed_only")
+stage_names, stage_of = cached_stages(actor, actor.username, as_of)
+stage = by_stage.selectbox(
+    "Collections stage", [ALL, *stage_names, NO_STAGE], key="receivables_stage",
+    help="The collections policy's stage at the as-of date; only overdue customers have one.",
+)  # fmt: skip
+in_stage = tuple(sorted(c for c, s in stage_of.items() if s == stage)) if stage != ALL else ()
 try:
     buckets = parse_buckets(bucket_text)
 except InvalidAction as exc:
@@ -135,6 +147,7 @@ every_currency = AgingFilter(
     account_manager=None if manager == ALL else manager,
     country=None if country == ALL else country,
     disputed_only=disputed_only,
+    customer_ids=in_stage or (("",) if stage != ALL else ()),
 )
 with st.spinner("Ageing receivables…"):
     summary = cached_summary(actor, actor.username, every_currency)

@@ -196,3 +196,18 @@ def assess_customer(customer_id: str, as_of: date) -> CustomerAccount | None:
         if customer is None:
             return None
         return assess_customers(session, [customer], as_of)[0]
+
+
+NO_STAGE = "no stage"
+
+
+def stages_at(as_of: date) -> tuple[list[str], dict[str, str]]:
+    """The policy's stage names in order, and each overdue customer's stage at the as-of date ('no stage' when
+    the policy asks nothing yet: under the minimum, all disputed, or not yet a day late enough)."""
+    with read_session() as session:
+        names = [stage.name for stage in load_policy(session).stages]
+        assessed = assess_customers(session, overdue_customers(session, as_of), as_of)
+    return names, {
+        found.customer_id: found.assessment.stage.name if found.assessment.stage else NO_STAGE
+        for found in assessed
+    }

@@ -355,3 +355,13 @@ def _record(
     target = f"invoice:{invoice.number}" if invoice else f"customer:{customer.external_id}"
     record_event(session, actor, permission="collections.act", target=target, details=audited)
     return activity
+
+
+@requires("collections.view")
+def accounts_per_stage(actor: Actor, *, as_of: date) -> pd.DataFrame:
+    """How many overdue accounts stand at each stage of the policy (in the policy's order), and how many at none."""
+    names, stages = accounts.stages_at(as_of)
+    counts = {name: 0 for name in [*names, accounts.NO_STAGE]}
+    for stage in stages.values():
+        counts[stage] = counts.get(stage, 0) + 1
+    return pd.DataFrame({"stage": list(counts), "accounts": list(counts.values())})

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from data_access import aging, ledger
+from data_access import accounts, aging, ledger
 from data_access.aging import Basis
 from data_access.db import read_session
 from data_access.errors import InvalidAction
@@ -253,3 +253,9 @@ def export_xlsx(actor: Actor, frame: pd.DataFrame, *, sheet: str = "Receivables"
             worksheet.column_dimensions[cells[0].column_letter].width = min(max(widest + 2, 10), 60)
         worksheet.freeze_panes = "A2"
     return buffer.getvalue()
+
+
+@requires("receivables.view")
+def collections_stages(actor: Actor, *, as_of: date) -> tuple[list[str], dict[str, str]]:
+    """Read-only: the policy's stages and each overdue customer's stage at the as-of date, to filter by."""
+    return accounts.stages_at(as_of)

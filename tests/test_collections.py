@@ -382,3 +382,16 @@ def test_reading_needs_collections_view(db: str) -> None:
     collections.add_note(BILLING, customer_id="C-1", notes="Called twice")
     assert list(collections.activities(BILLING, customer_id="C-1").notes) == ["Called twice"]
     assert list(collections.open_invoices(BILLING, customer_id="C-1").invoice_number) == ["INV-C-1"]
+
+
+def test_accounts_per_stage_counts_the_worklist(db: str) -> None:
+    from data_access.collections import accounts_per_stage, worklist
+
+    overdue_customer("C-20", days=20, cents=90_000)
+    overdue_customer("C-50", days=50, cents=90_000)
+    overdue_customer("C-51", days=51, cents=90_000)
+    overdue_customer("C-SMALL", days=50, cents=100)
+    counts = dict(accounts_per_stage(BILLING, as_of=TODAY).itertuples(index=False))
+    listed = worklist(BILLING, as_of=TODAY)
+    assert counts["Second reminder"] == 1 and counts["Suspension"] == 2 and counts["no stage"] == 1
+    assert sum(counts.values()) == len(listed)

@@ -324,3 +324,15 @@ def test_a_date_long_ago_works(sqlite_database: str) -> None:
     app = open_page()
     app.date_input(key="receivables_as_of").set_value(date(2003, 6, 15))
     assert list(table(run(app))["1-30"]) == [Decimal("5.00")]
+
+
+def test_the_stage_filter_keeps_the_customers_the_policy_puts_in_that_stage(demo: str) -> None:
+    from data_access.collections import worklist
+    from data_access.permissions import Actor
+
+    stages = worklist(Actor.of("billing", ["Billing admin"]), as_of=TODAY)
+    final_notice = set(stages[stages.stage == "Final notice"].customer_id)
+    assert final_notice, "the demo data places customers at every stage"
+    app = open_page()
+    app.selectbox(key="receivables_stage").set_value("Final notice")
+    assert set(table(run(app)).customer_id) == final_notice
