@@ -40,7 +40,7 @@ def tenant_of(value: object) -> str | None:
 
 
 def label(row: pd.Series) -> str:
-    return f"{row.customer_name}: {row.product} ({row.subscription_id})"
+    return f"{row['customer_name']}: {row['product']} ({row['subscription_id']})"
 
 
 def finish(messages: list[str], errors: list[str]) -> None:
@@ -162,11 +162,10 @@ else:
     for row in suspended[suspended.warning != ""].itertuples():
         st.warning(f"{row.customer_name}: {row.product} ({row.subscription_id}) has been suspended "
                    f"{row.days_suspended} days: {row.warning}.", icon=":material/warning:")  # fmt: skip
-    ready = int(suspended.ready_to_reinstate.sum())
-    if ready:
-        st.success(
-            f"{ready} suspended subscription(s) are ready to reinstate: the overdue balance is now paid."
-        )
+    ready = suspended[suspended.ready_to_reinstate]
+    if not ready.empty:
+        names = "; ".join(label(row) for _, row in ready.iterrows())
+        st.success(f"Ready to reinstate, the overdue balance is now paid: {names}.")
     st.dataframe(
         suspended.drop(columns=["currency", "tenant_id"]),
         hide_index=True,
@@ -189,7 +188,12 @@ else:
         },
     )
     if allowed(actor, "subscription.reinstate"):
-        choices = {str(row.subscription_id): label(row) for _, row in suspended.iterrows()}
+        first_ready = suspended.sort_values("ready_to_reinstate", ascending=False, kind="stable")
+        choices = {
+            str(row["subscription_id"]): label(row)
+            + (" - ready to reinstate" if row["ready_to_reinstate"] else "")
+            for _, row in first_ready.iterrows()
+        }
         with st.form("suspensions_reinstate_form"):
             chosen = st.selectbox(
                 "Subscription to reinstate", list(choices), format_func=choices.__getitem__,
