@@ -10,7 +10,7 @@ import streamlit as st
 from app_pages.common import current_actor
 from data_access import clock, policy_store
 from data_access.errors import InvalidAction
-from data_access.models import StageAction
+from data_access.models import Severity, StageAction, SupportVehicle
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.policy import ACTION_LABELS, PLACEHOLDERS, Stage
 
@@ -255,9 +255,65 @@ with collections_tab:
         edit_form(view)
     if view is not None:
         statement(view)
+
+
+def edit_offering(offering: policy_store.SupportOfferingView | None) -> None:
+    """Billing and Global admins change hours, targets, entitlements and pricing; contacts and holidays stay."""
+    spans = dict(offering.business_hours) if offering else {}
+    hours = pd.DataFrame(
+        [(label, (spans.get(label) or ("", ""))[0], (spans.get(label) or ("", ""))[1])
+         for _, label in policy_store.WEEKDAYS],
+        columns=["Day", "Opens", "Closes"],
+    )  # fmt: skip
+    known = {t.severity: t for t in offering.targets} if offering else {}
+    targets = pd.DataFrame(
+        [(severity, known[severity].first_response_hours if severity in known else 1,
+          known[severity].resolution_hours if severity in known else 8) for severity in Severity.values()],
+        columns=["Severity", "First response (hours)", "Resolution (hours)"],
+    )  # fmt: skip
+    with st.form("policies_support_form"):
+        st.markdown("**Change the support offering** (empty opening and closing mean closed that day)")
+        zone = st.text_input("Time zone (IANA, e.g. America/New_York)", value=offering.time_zone if offering else
+                             "UTC", key="policies_support_zone")  # fmt: skip
+        new_hours = st.data_editor(
+            hours, hide_index=True, disabled=["Day"], key="policies_support_hours_edit"
+        )
+        new_targets = st.data_editor(targets, hide_index=True, disabled=["Severity"],
+                                     key="policies_support_targets_edit")  # fmt: skip
+        vehicles = st.multiselect("Technical escalation entitlements", SupportVehicle.values(),
+                                  default=list(offering.entitlements) if offering else [],
+                                  key="policies_support_entitlements")  # fmt: skip
+        pricing = st.text_area(
+            "Pricing", value=offering.pricing if offering else "", key="policies_support_pricing"
+        )
+        if st.form_submit_button("Save support offering", type="primary"):
+            by_label = {label: key for key, label in policy_store.WEEKDAYS}
+            try:
+                policy_store.save_support_offering(
+                    actor,
+                    time_zone=zone.strip(),
+                    business_hours={
+                        by_label[row.Day]: (str(row.Opens).strip(), str(row.Closes).strip())
+                        if str(row.Opens or "").strip() else None
+                        for row in new_hours.itertuples()
+                    },
+                    targets=[policy_store.ResponseTarget(str(row[1]), int(row[2]), int(row[3]))
+                             for row in new_targets.itertuples()],
+                    entitlements=vehicles,
+                    pricing=pricing,
+                )  # fmt: skip
+            except (InvalidAction, PermissionDenied, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                st.cache_data.clear()
+                st.success("Support offering saved.")
+
+
 with support_tab:
     offering = cached_offering(actor, actor.username)
     if offering is None:
         st.info("No support offering yet. It comes with the demo data or a later import.")
     else:
         show_offering(offering)
+    if allowed(actor, "policies.edit"):
+        edit_offering(offering)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from data_access import policy
@@ -30,10 +31,12 @@ from data_access.models import (
     StageAction,
     SupportOffering,
     SupportTarget,
+    SupportVehicle,
     utcnow,
 )
 from data_access.money import InvalidAmount, from_cents, to_cents
 from data_access.permissions import Actor, requires
+from data_access.sla import Calendar
 
 DEFAULT_POLICY_NAME = "Collections policy"
 STAGE_NAME_LENGTH = 100
@@ -411,3 +414,70 @@ def _offering() -> SupportOfferingView | None:
 def support_offering(actor: Actor) -> SupportOfferingView | None:
     """The partner's support offering (hours, holidays, contacts, pricing, targets, entitlements), read only."""
     return _offering()
+
+
+@requires("policies.edit")
+def save_support_offering(
+    actor: Actor,
+    *,
+    time_zone: str,
+    business_hours: Mapping[str, tuple[str, str] | None],
+    targets: Sequence[ResponseTarget],
+    entitlements: Sequence[str],
+    pricing: str,
+) -> None:
+    """Hours must form a valid business calendar in a known time zone; each severity needs positive targets with
+    the first response no later than the resolution; entitlements are Microsoft's three support vehicles."""
+    problems: list[str] = []
+    hours_json: dict[str, list[str] | None] = {}
+    for key, _ in WEEKDAYS:
+        opening = business_hours.get(key)
+        hours_json[key] = list(opening) if opening else None
+    try:
+        Calendar.from_offering(time_zone, hours_json, ())
+    except InvalidAction as exc:
+        problems.append(str(exc))
+    seen = set()
+    for target in targets:
+        if target.severity not in Severity.values():
+            problems.append(f"{target.severity!r} is not a severity; use {', '.join(Severity.values())}.")
+        if target.first_response_hours <= 0 or target.resolution_hours <= 0:
+            problems.append(f"The {target.severity} targets must be positive numbers of business hours.")
+        elif target.first_response_hours > target.resolution_hours:
+            problems.append(f"The {target.severity} first response cannot come after its resolution.")
+        seen.add(target.severity)
+    missing = [severity for severity in Severity.values() if severity not in seen]
+    if missing:
+        problems.append(f"Give targets for every severity (missing: {', '.join(missing)}).")
+    unknown = [vehicle for vehicle in entitlements if vehicle not in SupportVehicle.values()]
+    if unknown:
+        problems.append(f"{', '.join(unknown)} is not a Microsoft support vehicle.")
+    if problems:
+        raise InvalidAction(" ".join(problems))
+    before = _offering()
+    with transaction() as session:
+        row = session.scalar(select(SupportOffering).order_by(SupportOffering.id).limit(1).with_for_update())
+        if row is None:
+            row = SupportOffering(name="Support offering", time_zone=time_zone, business_hours=hours_json,
+                                  contact_methods=[], entitlements=[])  # fmt: skip
+            session.add(row)
+            session.flush()
+        row.time_zone, row.business_hours, row.pricing = time_zone, hours_json, pricing
+        row.entitlements = list(dict.fromkeys(entitlements))
+        row.updated_at, row.updated_by = utcnow(), actor.username
+        session.execute(delete(SupportTarget).where(SupportTarget.offering_id == row.id))
+        session.add_all(
+            SupportTarget(offering_id=row.id, severity=t.severity, first_response_hours=t.first_response_hours,
+                          resolution_hours=t.resolution_hours)
+            for t in targets
+        )  # fmt: skip
+        record_event(
+            session, actor, permission="policies.edit", target="support-offering",
+            details={
+                "before": None if before is None else {"time_zone": before.time_zone,
+                                                       "entitlements": list(before.entitlements),
+                                                       "targets": [vars(t) for t in before.targets]},
+                "after": {"time_zone": time_zone, "business_hours": hours_json, "entitlements": list(entitlements),
+                          "targets": [vars(t) for t in targets]},
+            },
+        )  # fmt: skip

@@ -63,6 +63,7 @@ def test_only_editors_get_the_edit_form(demo: str, username: str, edits: bool) -
     app = open_page(username)
     assert ("policies_save" in [b.key for b in app.button]) is edits
     assert ("policies_minimum_" in " ".join(str(n.key) for n in app.number_input)) is edits
+    assert ("Save support offering" in [b.label for b in app.button]) is edits
 
 
 def test_an_invalid_edit_shows_sentences_and_saves_nothing(demo: str) -> None:

@@ -182,3 +182,40 @@ def test_the_support_offering_reads_the_demo_offering(database: str) -> None:
     assert dict(offering.business_hours)["Sunday"] is None
     assert [t.severity for t in offering.targets] == ["critical", "moderate", "minimal"]
     assert offering.holidays and offering.contact_methods and offering.entitlements
+
+
+def test_the_support_offering_is_edited_with_validation_and_audited(database: str) -> None:
+    from data_access.models import AuditEvent
+    from data_access.policy_store import ResponseTarget, save_support_offering, support_offering
+
+    editor = Actor.of("billing", ["Billing admin"])
+    hours = {"mon": ("08:00", "18:00"), "tue": ("08:00", "18:00"), "wed": None, "thu": ("09:00", "17:00"),
+             "fri": ("08:00", "12:00"), "sat": None, "sun": None}  # fmt: skip
+    targets = [
+        ResponseTarget("critical", 1, 8),
+        ResponseTarget("moderate", 4, 24),
+        ResponseTarget("minimal", 8, 40),
+    ]
+    with pytest.raises(InvalidAction, match="first response cannot come after"):
+        save_support_offering(editor, time_zone="Europe/London", business_hours=hours,
+                              targets=[ResponseTarget("critical", 9, 8), *targets[1:]], entitlements=[], pricing="")  # fmt: skip
+    with pytest.raises(InvalidAction):
+        save_support_offering(editor, time_zone="Mars/Olympus", business_hours=hours, targets=targets,
+                              entitlements=["Gold support"], pricing="")  # fmt: skip
+    with pytest.raises(PermissionDenied):
+        save_support_offering(Actor.of("sales", ["Sales agent"]), time_zone="UTC", business_hours=hours,
+                              targets=targets, entitlements=[], pricing="")  # fmt: skip
+    save_support_offering(editor, time_zone="Europe/London", business_hours=hours, targets=targets,
+                          entitlements=["Premier Support for Partners"], pricing="Included")  # fmt: skip
+    saved = support_offering(editor)
+    assert saved is not None and saved.time_zone == "Europe/London"
+    assert dict(saved.business_hours)["Wednesday"] is None and dict(saved.business_hours)["Thursday"] == (
+        "09:00",
+        "17:00",
+    )
+    assert saved.entitlements == ("Premier Support for Partners",) and [
+        t.resolution_hours for t in saved.targets
+    ] == [8, 24, 40]
+    with read_session() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.target == "support-offering")).all()
+    assert len(events) == 1
