@@ -315,5 +315,14 @@ with support_tab:
         st.info("No support offering yet. It comes with the demo data or a later import.")
     else:
         show_offering(offering)
+        support_text = policy_store.support_statement_markdown(actor)
+        with st.expander("Customer-facing support statement"):
+            st.markdown(support_text)
+        left, right = st.columns(2)
+        left.download_button("Download (Markdown)", support_text, file_name="support-statement.md",
+                             mime="text/markdown", key="policies_support_md")  # fmt: skip
+        right.download_button("Download (HTML)", policy_store.collections_statement_html(support_text),
+                              file_name="support-statement.html", mime="text/html",
+                              key="policies_support_html")  # fmt: skip
     if allowed(actor, "policies.edit"):
         edit_offering(offering)

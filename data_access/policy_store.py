@@ -481,3 +481,35 @@ def save_support_offering(
                           "targets": [vars(t) for t in targets]},
             },
         )  # fmt: skip
+
+
+@requires("policies.view")
+def support_statement_markdown(actor: Actor, *, partner_name: str = "Your CSP partner") -> str:
+    """The customer-facing support statement: hours, holidays, how to reach us, targets in business hours."""
+    offering = _offering()
+    if offering is None:
+        return f"# Support from {partner_name}\n\nNo support offering has been set out yet.\n"
+    lines = [f"# Support from {partner_name}", "",
+             f"We answer support requests during these hours ({offering.time_zone} time):", ""]  # fmt: skip
+    lines += [
+        f"- **{day}:** {f'{span[0]} to {span[1]}' if span else 'closed'}"
+        for day, span in offering.business_hours
+    ]
+    upcoming = [f"- {day:%d %B %Y}: {name}" for day, name in offering.holidays]
+    if upcoming:
+        lines += ["", "We are closed on these holidays:", "", *upcoming]
+    lines += ["", "## How to reach us", ""]
+    lines += [f"- **{c.method.capitalize()}:** {c.value}" + (f" ({c.availability})" if c.availability else "")
+              for c in offering.contact_methods] or ["- Your account manager."]  # fmt: skip
+    lines += ["", "## How fast we respond", "",
+              "Times count business hours only: a request sent on a Friday evening is answered from Monday morning.",
+              ""]  # fmt: skip
+    lines += [f"- **{t.severity.capitalize()}:** first response within {t.first_response_hours} business hours, "
+              f"resolution within {t.resolution_hours}." for t in offering.targets]  # fmt: skip
+    if offering.entitlements:
+        lines += ["", "Technical issues beyond our support boundary are escalated to Microsoft through "
+                  + ", ".join(offering.entitlements) + "; billing and licensing issues through Microsoft's "
+                  "commercial support."]  # fmt: skip
+    if offering.pricing:
+        lines += ["", "## Pricing", "", offering.pricing]
+    return "\n".join(lines) + "\n"

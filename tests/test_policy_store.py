@@ -219,3 +219,18 @@ def test_the_support_offering_is_edited_with_validation_and_audited(database: st
     with read_session() as session:
         events = session.scalars(select(AuditEvent).where(AuditEvent.target == "support-offering")).all()
     assert len(events) == 1
+
+
+def test_the_support_statement_gives_hours_targets_and_escalation_routes(database: str) -> None:
+    from data_access.demo import seed_demo
+
+    seed_demo(customers=5, seed=3)
+    text = policy_store.support_statement_markdown(
+        Actor.of("sales", ["Sales agent"]), partner_name="Contoso IT"
+    )
+    offering = policy_store.support_offering(Actor.of("sales", ["Sales agent"]))
+    assert offering is not None and text.startswith("# Support from Contoso IT")
+    for target in offering.targets:
+        assert f"first response within {target.first_response_hours} business hours" in text
+    assert all(vehicle in text for vehicle in offering.entitlements)
+    assert "Friday evening" in text
