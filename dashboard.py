@@ -18,6 +18,8 @@ PAGES = [
     ("app_pages/receivables.py", "Receivables", ":material/account_balance_wallet:", "receivables", "receivables.view"),
     ("app_pages/collections.py", "Collections", ":material/phone_in_talk:", "collections", "collections.view"),
     ("app_pages/suspensions.py", "Suspensions", ":material/block:", "suspensions", "subscription.suspend"),
+    ("app_pages/tickets.py", "Tickets", ":material/support_agent:", "tickets", "tickets.view"),
+    ("app_pages/escalations.py", "Escalations", ":material/escalator_warning:", "escalations", "escalations.view"),
     ("app_pages/customers.py", "Customers", ":material/person_search:", "customers", "customers.view"),
     ("app_pages/microsoft_payables.py", "Microsoft payables", ":material/receipt_long:", "microsoft-payables", "payables.view"),
     ("app_pages/policies.py", "Policies", ":material/policy:", "policies", "policies.view"),

@@ -120,6 +120,9 @@ if now.open_tickets is not None:
     cards.append(
         ("Open tickets", f"{now.open_tickets:,}", change(now.open_tickets, before.open_tickets), "inverse")
     )
+if now.sla_breaches is not None:
+    cards.append(("Tickets breaching SLA", f"{now.sla_breaches:,}", change(now.sla_breaches, before.sla_breaches),
+                  "inverse"))  # fmt: skip
 if now.open_escalations is not None:
     cards.append(("Open escalations", f"{now.open_escalations:,}",
                   change(now.open_escalations, before.open_escalations), "inverse"))  # fmt: skip

@@ -107,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     overview_report.add_argument("--format", choices=FORMATS, default="table")
 
+    tickets_report = reports.add_parser("tickets", help="ticket volumes, SLA attainment and median times")
+    tickets_report.add_argument(
+        "--from", dest="start", type=_date, required=True, help="first day (YYYY-MM-DD)"
+    )
+    tickets_report.add_argument("--to", dest="end", type=_date, required=True, help="last day (YYYY-MM-DD)")
+    tickets_report.add_argument(
+        "--by",
+        choices=("day", "week", "month", "category", "severity", "channel"),
+        default="week",
+        help="period or grouping (default week)",
+    )
+    tickets_report.add_argument("--format", choices=FORMATS, default="table")
+
     statement_report = reports.add_parser("statement", help="a customer's statement of account")
     statement_report.add_argument("--customer", required=True, help="the customer's id (customer_id)")
     statement_report.add_argument(
@@ -231,6 +244,14 @@ def _report_overview(args: argparse.Namespace) -> str:
     return render(overview_frame(result), args.format)
 
 
+def _report_tickets(args: argparse.Namespace) -> str:
+    from data_access.tickets import tickets_report
+
+    if args.end < args.start:
+        raise InvalidAction(f"--to {args.end} is before --from {args.start}.")
+    return render(tickets_report(_cli_actor(), start=args.start, end=args.end, by=args.by), args.format)
+
+
 def _report_statement(args: argparse.Namespace) -> str:
     from data_access.statement import statement, statement_frame
 
@@ -251,6 +272,8 @@ def run(args: argparse.Namespace) -> str:
         return _report_overview(args)
     if args.report == "statement":
         return _report_statement(args)
+    if args.report == "tickets":
+        return _report_tickets(args)
     return _report_aging(args)
 
 

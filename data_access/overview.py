@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal_column, or_, select
 
-from data_access import payables
+from data_access import payables, tickets
 from data_access.aging import AgingFilter, aging_summary
 from data_access.db import read_session
 from data_access.models import (
@@ -139,6 +139,11 @@ def _receivables(as_of: date, currency: str) -> tuple[Decimal, Decimal, Decimal,
     return total, overdue, dso, collected
 
 
+def _moment(as_of: date) -> datetime:
+    """Now for today's figures; the end of the day for a past date."""
+    return min(datetime.now(UTC), _end_of(as_of))
+
+
 def _count(query: Any) -> int:
     with read_session() as session:
         return int(session.scalar(query) or 0)
@@ -191,7 +196,9 @@ def figures_at(actor: Actor, as_of: date, currency: str | None) -> Figures:
         collected_this_month=collected,
         suspended_subscriptions=_suspended(as_of) if allowed(actor, "subscription.suspend") else None,
         open_tickets=_open_tickets(as_of) if allowed(actor, "tickets.view") else None,
-        sla_breaches=None,
+        sla_breaches=tickets.sla_breaches(actor, now=_moment(as_of))
+        if allowed(actor, "tickets.view")
+        else None,
         open_escalations=_open_escalations(as_of) if allowed(actor, "escalations.view") else None,
         next_microsoft_payment=payables.next_microsoft_payment(actor, as_of=as_of)
         if allowed(actor, "payables.view")

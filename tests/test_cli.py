@@ -117,3 +117,20 @@ def test_report_overview_and_statement_print_the_page_figures(sqlite_database: s
     bad = cli("report", "statement", "--customer", "C-1", "--from", "2026-13-01", "--to", "2026-11-24",
               database_url=sqlite_database)  # fmt: skip
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_report_tickets_prints_the_design_columns(sqlite_database: str) -> None:
+    from data_access.demo import seed_demo
+
+    seed_demo(customers=20, seed=5, today=date(2026, 11, 24))
+    result = cli("report", "tickets", "--from", "2026-09-01", "--to", "2026-11-24", "--by", "month", "--format",
+                 "csv", database_url=sqlite_database)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["period", "opened", "resolved", "first_response_median_hours",
+                             "resolution_median_hours", "first_response_sla_met", "resolution_sla_met"]  # fmt: skip
+    assert sum(int(row["opened"]) for row in rows) > 0
+    backwards = cli(
+        "report", "tickets", "--from", "2026-11-24", "--to", "2026-09-01", database_url=sqlite_database
+    )
+    assert backwards.returncode == 1 and "before" in backwards.stderr

@@ -58,5 +58,5 @@ def test_a_helpdesk_agent_sees_ticket_figures_but_no_receivables(sqlite_database
     factories.invoice("C-1", "I-1", issued=clock.today() - timedelta(days=90), cents=150_000)
     app = run_dashboard("helpdesk")
     labels = [metric.label for metric in app.metric]
-    assert labels == ["Open tickets", "Open escalations"]
+    assert labels == ["Open tickets", "Tickets breaching SLA", "Open escalations"]
     assert not any("receivables" in str(chart.proto.spec).lower() for chart in app.get("plotly_chart"))

@@ -15,6 +15,8 @@ TITLES = {
     "receivables": "Receivables",
     "collections": "Collections",
     "suspensions": "Suspensions",
+    "tickets": "Tickets",
+    "escalations": "Escalations",
     "customers": "Customers",
     "microsoft-payables": "Microsoft payables",
     "policies": "Policies",
@@ -26,19 +28,21 @@ PAGE_PATHS = list(TITLES)
 VISIBLE_PAGES = {
     "admin": list(TITLES.values()),
     "usermgr": ["Policies", "Users"],
-    "helpdesk": ["Overview", "Customers", "Policies"],
+    "helpdesk": ["Overview", "Tickets", "Escalations", "Customers", "Policies"],
     "billing": [
         "Overview",
         "Receivables",
         "Collections",
         "Suspensions",
+        "Tickets",
+        "Escalations",
         "Customers",
         "Microsoft payables",
         "Policies",
         "Import",
         "Audit log",
     ],
-    "sales": ["Overview", "Receivables", "Customers", "Policies"],
+    "sales": ["Overview", "Receivables", "Tickets", "Customers", "Policies"],
 }
 
 

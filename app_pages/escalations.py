@@ -1,0 +1,183 @@
+"""Escalations: the Microsoft cases on a status board, and escalating a ticket or moving a case along."""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import current_actor
+from data_access import escalations
+from data_access.errors import InvalidAction
+from data_access.models import EscalationKind, Severity
+from data_access.permissions import Actor, PermissionDenied, allowed
+
+ALL = "All"
+NO_VEHICLE = "None (commercial)"
+CARDS_PER_COLUMN = 8
+FLASH = "escalations_flash"
+TABLE_COLUMNS = {
+    "id": None,
+    "ticket": "Ticket",
+    "ticket_title": "Title",
+    "customer_id": "Customer ID",
+    "customer": "Customer",
+    "kind": "Kind",
+    "vehicle": "Vehicle",
+    "case_number": "Microsoft case",
+    "severity": "Severity",
+    "status": "Status",
+    "submitted_at": st.column_config.DatetimeColumn("Submitted (UTC)", format="D MMM YYYY, HH:mm"),
+    "status_changed_at": None,
+    "age": "Age",
+    "time_in_status": "In status",
+    "waiting_on_partner": st.column_config.CheckboxColumn("Waiting on us"),
+}
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_board(
+    _actor: Actor, username: str, now: datetime, vehicle: str | None, customer_id: str | None
+) -> pd.DataFrame:
+    return escalations.board(_actor, now=now, vehicle=vehicle, customer_id=customer_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_vehicles(_actor: Actor, username: str) -> tuple[str, ...]:
+    return escalations.available_vehicles(_actor)
+
+
+def done(message: str) -> None:
+    """After an action: forget cached reads and say what happened on the next run."""
+    st.cache_data.clear()
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+def card(row: pd.Series) -> None:
+    lines = (
+        f"**{row.case_number}** · {row.severity}  \n{row.customer} ({row.customer_id})  \n{row.vehicle}  \n"
+        f"Age {escalations.duration(row.age)} · in status {escalations.duration(row.time_in_status)}"
+    )
+    if row.waiting_on_partner:
+        st.warning(lines, icon=":material/pending_actions:")
+    else:
+        with st.container(border=True):
+            st.markdown(lines)
+
+
+def status_board(table: pd.DataFrame) -> None:
+    """One column per status: open ones oldest first, finished ones latest first, a few cards each."""
+    for status, column in zip(escalations.STATUSES, st.columns(len(escalations.STATUSES)), strict=True):
+        rows = table[table.status == status]
+        if status in escalations.FINISHED:
+            rows = rows.sort_values("status_changed_at", ascending=False)
+        with column:
+            st.markdown(f"**{status.capitalize()}** · {len(rows)}")
+            for _, row in rows.head(CARDS_PER_COLUMN).iterrows():
+                card(row)
+            if len(rows) > CARDS_PER_COLUMN:
+                st.caption(f"and {len(rows) - CARDS_PER_COLUMN} more in the table below")
+
+
+def escalate_form(actor: Actor) -> None:
+    vehicles = cached_vehicles(actor, actor.username)
+    with st.form("escalations_escalate_form", clear_on_submit=True):
+        st.markdown("**Escalate a ticket to Microsoft**")
+        st.caption(
+            "Commercial escalations are open to every CSP partner; technical ones go through a support vehicle "
+            f"the partner holds ({', '.join(vehicles) or 'none set up'})."
+        )
+        left, right = st.columns(2)
+        ticket_id = left.text_input("Ticket ID", key="escalations_ticket")
+        case_number = right.text_input("Microsoft case number", key="escalations_case_number")
+        kind = left.selectbox(
+            "Kind", EscalationKind.values(), format_func=str.capitalize, key="escalations_kind"
+        )
+        vehicle = right.selectbox("Support vehicle", [NO_VEHICLE, *vehicles], key="escalations_vehicle")
+        severity = left.selectbox("Severity", Severity.values(), index=1, key="escalations_severity")
+        notes = st.text_area("Notes", key="escalations_notes")
+        if st.form_submit_button("Escalate", key="escalations_escalate_submit"):
+            escalations.escalate(
+                actor,
+                ticket_id=ticket_id,
+                kind=str(kind),
+                vehicle=None if vehicle == NO_VEHICLE else vehicle,
+                case_number=case_number,
+                severity=str(severity),
+                notes=notes,
+            )
+            done(f"Ticket {ticket_id.strip()} escalated to Microsoft as case {case_number.strip()}.")
+
+
+def update_form(actor: Actor, table: pd.DataFrame) -> None:
+    movable = table[table.status != "closed"].sort_values("submitted_at")
+    labels = {
+        int(row.id): f"{row.case_number} · {row.customer} · {row.status}" for _, row in movable.iterrows()
+    }
+    with st.form("escalations_update_form", clear_on_submit=True):
+        st.markdown("**Update status**")
+        picked = st.selectbox(
+            "Escalation", list(labels), format_func=labels.__getitem__, key="escalations_update_pick"
+        )
+        status = st.selectbox("New status", escalations.STATUSES, key="escalations_update_status")
+        notes = st.text_input("Notes", key="escalations_update_notes")
+        if st.form_submit_button("Update status", key="escalations_update_submit", disabled=not labels):
+            if picked is None:
+                raise InvalidAction("Choose the escalation to update.")
+            escalations.update_status(actor, escalation_id=int(picked), status=str(status), notes=notes)
+            done(f"Escalation {labels[int(picked)].split(' · ')[0]} is now {status}.")
+
+
+actor = current_actor()
+st.title("Escalations")
+if message := st.session_state.pop(FLASH, None):
+    st.success(message)
+now = datetime.now(UTC).replace(second=0, microsecond=0)
+with st.spinner("Reading escalations…"):
+    everyone = cached_board(actor, actor.username, now, None, None)
+
+if everyone.empty:
+    st.info("No ticket has been escalated to Microsoft yet.")
+    table = everyone
+else:
+    by_vehicle, by_customer = st.columns(2)
+    vehicles: list[str] = sorted(
+        {str(v) for v in everyone.vehicle}, key=lambda v: (v != escalations.COMMERCIAL, v)
+    )
+    customers = {str(row.customer_id): str(row.customer) for row in everyone.itertuples()}
+    vehicle = by_vehicle.selectbox("Vehicle", [ALL, *vehicles], key="escalations_filter_vehicle")
+    customer_id = by_customer.selectbox(
+        "Customer",
+        [ALL, *sorted(customers)],
+        format_func=lambda c: c if c == ALL else f"{c} · {customers[c]}",
+        key="escalations_filter_customer",
+    )
+    table = cached_board(
+        actor,
+        actor.username,
+        now,
+        None if vehicle == ALL else vehicle,
+        None if customer_id == ALL else customer_id,
+    )
+    waiting = int(table.waiting_on_partner.sum())
+    st.caption(
+        f"{len(table)} escalation(s); age since submitted, time in the current status, as of {now:%d %b %Y, %H:%M} "
+        "UTC." + (f" **{waiting} wait(s) on us**: highlighted." if waiting else "")
+    )
+    status_board(table)
+    shown = table.assign(
+        age=table.age.map(escalations.duration), time_in_status=table.time_in_status.map(escalations.duration)
+    )
+    st.dataframe(
+        shown, hide_index=True, width="stretch", key="escalations_table", column_config=TABLE_COLUMNS
+    )
+
+if allowed(actor, "ticket.escalate"):
+    escalating, updating = st.columns(2)
+    try:
+        with escalating:
+            escalate_form(actor)
+        with updating:
+            update_form(actor, table)
+    except (PermissionDenied, InvalidAction) as exc:
+        st.error(str(exc))

@@ -1,0 +1,289 @@
+"""Tickets: volumes, backlog and SLA attainment, the filterable list with each ticket's SLA clocks, and what an
+agent does on a ticket."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app_pages.common import current_actor
+from data_access import tickets
+from data_access.errors import InvalidAction
+from data_access.models import Severity, TicketCategory, TicketStatus
+from data_access.permissions import Actor, PermissionDenied, allowed
+
+ALL = "All"
+OPEN_BACKLOG = "Open (not resolved or closed)"
+FLASH = "tickets_flash"
+CHANNELS = ("email", "phone", "web", "chat")
+BILLING_CATEGORIES = (TicketCategory.BILLING_QUESTION.value, TicketCategory.INVOICE_DISPUTE.value)
+STATE_TEXT = {"breached": "🔴 breached", "at risk": "🟠 at risk", "met": "met", "on track": "on track"}
+RANGES = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timedelta(days=365)}
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_headline(
+    _actor: Actor, username: str, now: datetime
+) -> tuple[tickets.OpenClocks, tickets.Attainment]:
+    today = now.date()
+    return (
+        tickets.open_clocks(_actor, now=now),
+        tickets.sla_attainment(_actor, start=today - timedelta(days=29), end=today),
+    )
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_report(_actor: Actor, username: str, start: date, end: date, by: str, split: str) -> pd.DataFrame:
+    return tickets.tickets_report(_actor, start=start, end=end, by=by, split=split)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_backlog(_actor: Actor, username: str, now: datetime) -> pd.DataFrame:
+    return tickets.backlog_by_age(_actor, now=now)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_list(
+    _actor: Actor,
+    username: str,
+    now: datetime,
+    status: str | None,
+    category: str | None,
+    severity: str | None,
+    customer_id: str | None,
+    open_only: bool,
+) -> pd.DataFrame:
+    return tickets.tickets(
+        _actor,
+        now=now,
+        status=status,
+        category=category,
+        severity=severity,
+        customer_id=customer_id,
+        open_only=open_only,
+    )
+
+
+def done(message: str) -> None:
+    """After an action: forget cached reads and say what happened on the next run."""
+    st.cache_data.clear()
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def create_form(actor: Actor) -> None:
+    with st.expander("New ticket"), st.form("tickets_create_form", clear_on_submit=True):
+        customer_id = st.text_input("Customer ID", key="tickets_new_customer")
+        title = st.text_input("Title", key="tickets_new_title")
+        description = st.text_area("Description", key="tickets_new_description")
+        category_col, severity_col, channel_col = st.columns(3)
+        category = category_col.selectbox("Category", TicketCategory.values(), key="tickets_new_category")
+        severity = severity_col.selectbox("Severity", Severity.values(), index=1, key="tickets_new_severity")
+        channel = channel_col.selectbox("Channel", CHANNELS, key="tickets_new_channel")
+        if st.form_submit_button("Create ticket", type="primary", key="tickets_new_submit"):
+            try:
+                created = tickets.create_ticket(
+                    actor,
+                    customer_id=customer_id,
+                    title=title,
+                    description=description,
+                    category=str(category),
+                    severity=str(severity),
+                    channel=str(channel),
+                )
+            except (PermissionDenied, InvalidAction) as exc:
+                st.error(str(exc))
+            else:
+                done(f"Ticket {created} created.")
+
+
+def act(actor: Actor, row: pd.Series) -> None:
+    """The actions on one ticket; each refuses with the action's own sentence."""
+    ticket_id, status = str(row.ticket_id), str(row.status)
+    try:
+        assign_col, status_col = st.columns(2)
+        with assign_col, st.form("tickets_assign_form", clear_on_submit=True):
+            assignee = st.text_input("Assign to (username)", key="tickets_assignee")
+            if st.form_submit_button("Assign", key="tickets_assign_submit"):
+                tickets.assign(actor, ticket_id=ticket_id, assignee=assignee)
+                done(f"Ticket {ticket_id} assigned to {assignee.strip()}.")
+        with status_col, st.form("tickets_status_form"):
+            options = list(tickets.TRANSITIONS[status])
+            chosen = st.selectbox("New status", options, key="tickets_new_status", disabled=not options)
+            if st.form_submit_button("Change status", key="tickets_status_submit", disabled=not options):
+                tickets.change_status(actor, ticket_id=ticket_id, status=str(chosen))
+                done(f"Ticket {ticket_id} is now {chosen}.")
+        respond_col, resolve_col, reopen_col = st.columns(3)
+        finished = status in tickets.DONE
+        if respond_col.button(
+            "Record first response",
+            key="tickets_respond",
+            disabled=finished or pd.notna(row.first_response_at),
+        ):
+            tickets.respond(actor, ticket_id=ticket_id)
+            done(f"First response recorded on ticket {ticket_id}.")
+        if resolve_col.button("Resolve", key="tickets_resolve", type="primary", disabled=finished):
+            tickets.resolve(actor, ticket_id=ticket_id)
+            done(f"Ticket {ticket_id} resolved.")
+        if reopen_col.button("Reopen", key="tickets_reopen", disabled=not finished):
+            tickets.reopen(actor, ticket_id=ticket_id)
+            done(f"Ticket {ticket_id} reopened.")
+    except (PermissionDenied, InvalidAction) as exc:
+        st.error(str(exc))
+
+
+actor = current_actor()
+st.title("Tickets")
+now = datetime.now(UTC).replace(second=0, microsecond=0)
+if flash := st.session_state.pop(FLASH, None):
+    st.success(flash)
+may_create = allowed(actor, "ticket.create")
+may_update = allowed(actor, "ticket.update")
+if may_create:
+    create_form(actor)
+elif not may_update:
+    st.caption("You can read tickets; creating and updating them is for helpdesk agents and billing admins.")
+
+with st.spinner("Reading the backlog…"):
+    clocks, attainment = cached_headline(actor, actor.username, now)
+backlog_metric, breached_metric, risk_metric, first_metric, resolution_metric = st.columns(5)
+backlog_metric.metric("Open backlog", f"{clocks.open:,}")
+breached_metric.metric("Breaching SLA", f"{clocks.breached:,}")
+risk_metric.metric("At risk", f"{clocks.at_risk:,}")
+first_metric.metric("First response in SLA (30 days)", share(attainment.first_response))
+resolution_metric.metric("Resolution in SLA (30 days)", share(attainment.resolution))
+
+volume_col, backlog_col = st.columns([3, 2])
+with volume_col:
+    st.subheader("Volumes")
+    period_col, colour_col = st.columns(2)
+    period = period_col.segmented_control(
+        "Per", list(RANGES), default="week", key="tickets_period", format_func=str.capitalize
+    )
+    colour = colour_col.segmented_control(
+        "Colour by",
+        list(tickets.ATTRIBUTES),
+        default="category",
+        key="tickets_colour",
+        format_func=str.capitalize,
+    )
+    period, colour = str(period or "week"), str(colour or "category")
+    today = now.date()
+    volumes = cached_report(actor, actor.username, today - RANGES[period], today, period, colour)
+    if volumes.opened.sum() == 0:
+        st.info("No tickets were opened in this range.")
+    else:
+        figure = px.bar(
+            volumes,
+            x="period",
+            y="opened",
+            color=colour,
+            labels={"period": period.capitalize(), "opened": "Opened"},
+        )
+        st.plotly_chart(figure, key="tickets_volume_chart")
+with backlog_col:
+    st.subheader("Backlog by age")
+    backlog = cached_backlog(actor, actor.username, now)
+    if backlog.empty:
+        st.info("No open tickets.")
+    else:
+        figure = px.bar(
+            backlog,
+            x="age",
+            y="tickets",
+            color="severity",
+            category_orders={"age": [name for name, _ in tickets.AGE_BUCKETS], "severity": Severity.values()},
+            labels={"age": "Age", "tickets": "Open tickets"},
+        )
+        st.plotly_chart(figure, key="tickets_backlog_chart")
+
+st.subheader("Tickets")
+status_col, category_col, severity_col, customer_col = st.columns(4)
+status = status_col.selectbox("Status", [ALL, OPEN_BACKLOG, *TicketStatus.values()], key="tickets_status")
+category = category_col.selectbox("Category", [ALL, *TicketCategory.values()], key="tickets_category")
+severity = severity_col.selectbox("Severity", [ALL, *Severity.values()], key="tickets_severity")
+customer = customer_col.text_input("Customer ID", key="tickets_customer").strip()
+try:
+    listed = cached_list(
+        actor,
+        actor.username,
+        now,
+        None if status in (ALL, OPEN_BACKLOG) else status,
+        None if category == ALL else category,
+        None if severity == ALL else severity,
+        customer or None,
+        status == OPEN_BACKLOG,
+    )
+except InvalidAction as exc:
+    st.error(str(exc))
+    st.stop()
+if listed.empty:
+    st.info("No tickets match these filters." if (status, category, severity, customer) != (ALL, ALL, ALL, "")
+            else "No tickets yet.")  # fmt: skip
+    st.stop()
+
+zone = tickets.display_time_zone(actor)
+shown = listed.copy()
+for column in ("created_at", "first_response_due", "resolution_due", "resolved_at"):
+    shown[column] = pd.to_datetime(shown[column], utc=True).dt.tz_convert(zone).dt.tz_localize(None)
+for column in ("first_response_state", "resolution_state"):
+    shown[column] = shown[column].map(STATE_TEXT)
+shown["age"] = pd.to_timedelta(shown["age"]).dt.total_seconds() / 86_400
+st.caption(f"{len(shown)} ticket(s), newest first (at most 500). Times are in {zone}.")
+st.dataframe(
+    shown.drop(columns=["description", "first_response_at"]),
+    hide_index=True,
+    width="stretch",
+    key="tickets_table",
+    column_config={
+        "ticket_id": "Ticket",
+        "customer_id": "Customer ID",
+        "customer_name": "Customer",
+        "title": "Title",
+        "category": "Category",
+        "severity": "Severity",
+        "status": "Status",
+        "channel": "Channel",
+        "assignee": "Assignee",
+        "created_at": st.column_config.DatetimeColumn("Opened", format="D MMM YYYY, HH:mm"),
+        "resolved_at": st.column_config.DatetimeColumn("Resolved", format="D MMM YYYY, HH:mm"),
+        "first_response_due": st.column_config.DatetimeColumn(
+            "First response due", format="D MMM YYYY, HH:mm"
+        ),
+        "resolution_due": st.column_config.DatetimeColumn("Resolution due", format="D MMM YYYY, HH:mm"),
+        "first_response_state": "First response",
+        "resolution_state": "Resolution",
+        "age": st.column_config.NumberColumn("Age (days)", format="%.1f"),
+    },
+)
+
+picked = st.selectbox(
+    "Ticket",
+    list(listed.ticket_id),
+    index=None,
+    placeholder="Choose a ticket to see or act on",
+    format_func=lambda tid: f"{tid} — {listed.set_index('ticket_id').title[tid]}",
+    key="tickets_picked",
+)
+if picked is None:
+    st.stop()
+row = listed[listed.ticket_id == picked].iloc[0]
+st.markdown(
+    f"**{row.title}** · {row.customer_name} ({row.customer_id}) · {row.category} · {row.severity} · "
+    f"**{row.status}** · assigned to {row.assignee if pd.notna(row.assignee) else 'nobody'}"
+)
+if pd.notna(row.description) and row.description:
+    st.text(row.description)
+if row.category in BILLING_CATEGORIES and allowed(actor, "customers.view"):
+    st.page_link(
+        "app_pages/customers.py",
+        label=f"See the invoices of {row.customer_name} (customer {row.customer_id}) on the Customers page",
+        icon=":material/receipt:",
+    )
+if may_update:
+    act(actor, row)

@@ -1,0 +1,279 @@
+"""Escalations to Microsoft: a ticket escalated commercially (open to every CSP partner) or technically through a
+support vehicle the partner is entitled to, and the board the helpdesk follows them on.
+
+Each action checks `ticket.escalate`, runs in one transaction and writes its audit event in it; bad input is
+refused with `InvalidAction` before anything is written. Times are UTC; `now` may be injected.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from data_access.audit import record_event
+from data_access.db import read_session, transaction
+from data_access.errors import InvalidAction, NotFound
+from data_access.models import (
+    Customer,
+    Escalation,
+    EscalationKind,
+    EscalationStatus,
+    Severity,
+    SupportOffering,
+    SupportVehicle,
+    Ticket,
+    TicketStatus,
+)
+from data_access.permissions import Actor, requires
+
+COMMERCIAL = "Commercial"
+STATUSES: tuple[str, ...] = tuple(EscalationStatus.values())
+FINISHED = (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
+CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+BOARD_COLUMNS = [
+    "id",
+    "ticket",
+    "ticket_title",
+    "customer_id",
+    "customer",
+    "kind",
+    "vehicle",
+    "case_number",
+    "severity",
+    "status",
+    "submitted_at",
+    "status_changed_at",
+    "age",
+    "time_in_status",
+    "waiting_on_partner",
+]
+
+
+def entitlements(session: Session) -> tuple[str, ...]:
+    """The technical support vehicles the partner's support offering lists; none set up means none."""
+    listed = session.scalar(select(SupportOffering.entitlements).order_by(SupportOffering.id).limit(1)) or []
+    return tuple(vehicle for vehicle in SupportVehicle.values() if vehicle in listed)
+
+
+@requires("escalations.view")
+def available_vehicles(actor: Actor) -> tuple[str, ...]:
+    """The technical support vehicles an escalation may go through (commercial escalations need none)."""
+    with read_session() as session:
+        return entitlements(session)
+
+
+@requires("ticket.escalate")
+def escalate(
+    actor: Actor,
+    *,
+    ticket_id: str,
+    kind: str,
+    vehicle: str | None,
+    case_number: str,
+    severity: str,
+    notes: str = "",
+    now: datetime | None = None,
+) -> int:
+    """Open a Microsoft case for an unresolved ticket: commercial without a vehicle, technical through an entitled
+    vehicle; the case number is Microsoft's and used once. The ticket becomes escalated."""
+    when = now or datetime.now(UTC)
+    number = case_number.strip()
+    chosen = (vehicle or "").strip() or None
+    if kind not in EscalationKind.values():
+        raise InvalidAction(f"{kind!r} is not a kind of escalation; escalate commercially or technically.")
+    if severity not in Severity.values():
+        raise InvalidAction(f"{severity!r} is not a severity; choose one of {', '.join(Severity.values())}.")
+    if not number:
+        raise InvalidAction("Give the Microsoft case number the escalation was opened under.")
+    if kind == EscalationKind.COMMERCIAL and chosen is not None:
+        raise InvalidAction(
+            f"A commercial escalation goes to Microsoft without a support vehicle; leave {chosen} out or "
+            "escalate technically."
+        )
+    if kind == EscalationKind.TECHNICAL and chosen is None:
+        raise InvalidAction("A technical escalation needs the support vehicle it goes through.")
+    if chosen is not None and chosen not in SupportVehicle.values():
+        raise InvalidAction(
+            f"{chosen!r} is not a Microsoft support vehicle; choose one of {', '.join(SupportVehicle.values())}."
+        )
+    with transaction() as session:
+        ticket = session.scalar(
+            select(Ticket).where(Ticket.external_id == ticket_id.strip()).with_for_update()
+        )
+        if ticket is None:
+            raise NotFound(f"There is no ticket with id {ticket_id.strip()!r}.")
+        if ticket.status in CLOSED_TICKET:
+            raise InvalidAction(
+                f"Ticket {ticket.external_id} is {ticket.status}; reopen it before escalating it to Microsoft."
+            )
+        if chosen is not None:
+            _entitled(session, chosen)
+        _unused(session, number)
+        before = ticket.status
+        escalation = Escalation(
+            ticket_id=ticket.id,
+            kind=kind,
+            vehicle=chosen,
+            microsoft_case_number=number,
+            severity=severity,
+            status=EscalationStatus.SUBMITTED.value,
+            notes=notes.strip() or None,
+            submitted_at=when,
+            status_changed_at=when,
+            created_by=actor.username,
+        )
+        session.add(escalation)
+        ticket.status = TicketStatus.ESCALATED.value
+        try:
+            session.flush()
+        except IntegrityError:
+            raise InvalidAction(
+                f"Microsoft case {number} is already recorded on another escalation; check the case number."
+            ) from None
+        record_event(
+            session,
+            actor,
+            permission="ticket.escalate",
+            target=f"ticket:{ticket.external_id}",
+            details={
+                "escalation_id": escalation.id,
+                "kind": kind,
+                "vehicle": chosen,
+                "case_number": number,
+                "severity": severity,
+                "notes": escalation.notes,
+                "before": {"ticket_status": before},
+                "after": {"ticket_status": ticket.status, "escalation_status": escalation.status},
+            },
+        )
+        return escalation.id
+
+
+@requires("ticket.escalate")
+def update_status(
+    actor: Actor, *, escalation_id: int, status: str, notes: str = "", now: datetime | None = None
+) -> None:
+    """Move an escalation to another status; a closed escalation stays closed, and a change must change
+    something. Resolving or closing stamps the resolution time; reopening clears it."""
+    when = now or datetime.now(UTC)
+    if status not in STATUSES:
+        raise InvalidAction(f"{status!r} is not an escalation status; choose one of {', '.join(STATUSES)}.")
+    with transaction() as session:
+        escalation = session.scalar(
+            select(Escalation).where(Escalation.id == escalation_id).with_for_update()
+        )
+        if escalation is None:
+            raise NotFound(f"There is no escalation with id {escalation_id}.")
+        case = escalation.microsoft_case_number
+        if escalation.status == EscalationStatus.CLOSED:
+            raise InvalidAction(f"Escalation {case} is closed; open a new escalation instead.")
+        if escalation.status == status:
+            raise InvalidAction(f"Escalation {case} is already {status}.")
+        before = {"status": escalation.status, "resolved_at": _iso(escalation.resolved_at)}
+        escalation.status = status
+        escalation.status_changed_at = when
+        if status in FINISHED:
+            escalation.resolved_at = escalation.resolved_at or when
+        else:
+            escalation.resolved_at = None
+        if text := notes.strip():
+            line = f"{when:%Y-%m-%d %H:%M} UTC, {actor.username} ({status}): {text}"
+            escalation.notes = f"{escalation.notes}\n{line}" if escalation.notes else line
+        record_event(
+            session,
+            actor,
+            permission="ticket.escalate",
+            target=f"escalation:{escalation.id}",
+            details={
+                "case_number": case,
+                "notes": text or None,
+                "before": before,
+                "after": {"status": status, "resolved_at": _iso(escalation.resolved_at)},
+            },
+        )
+
+
+@requires("escalations.view")
+def board(
+    actor: Actor, *, now: datetime, vehicle: str | None = None, customer_id: str | None = None
+) -> pd.DataFrame:
+    """Every escalation with its age (since submitted) and time in its status at `now`, in status order, oldest
+    first; `vehicle` is a support vehicle or "Commercial"; waiting on the partner is flagged."""
+    query = (
+        select(Escalation, Ticket.external_id, Ticket.title, Customer.external_id, Customer.name)
+        .join(Ticket, Ticket.id == Escalation.ticket_id)
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .order_by(Escalation.submitted_at, Escalation.id)
+    )
+    if vehicle == COMMERCIAL:
+        query = query.where(Escalation.kind == EscalationKind.COMMERCIAL.value)
+    elif vehicle is not None:
+        query = query.where(Escalation.vehicle == vehicle)
+    if customer_id is not None:
+        query = query.where(Customer.external_id == customer_id)
+    with read_session() as session:
+        found = session.execute(query).all()
+    rows = [
+        _board_row(escalation, ticket, title, cid, name, now)
+        for escalation, ticket, title, cid, name in found
+    ]
+    rows.sort(key=lambda row: STATUSES.index(row["status"]))
+    return pd.DataFrame(rows, columns=BOARD_COLUMNS)
+
+
+def _board_row(
+    escalation: Escalation, ticket: str, title: str, customer_id: str, name: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": escalation.id,
+        "ticket": ticket,
+        "ticket_title": title,
+        "customer_id": customer_id,
+        "customer": name,
+        "kind": escalation.kind,
+        "vehicle": escalation.vehicle or COMMERCIAL,
+        "case_number": escalation.microsoft_case_number,
+        "severity": escalation.severity,
+        "status": escalation.status,
+        "submitted_at": escalation.submitted_at,
+        "status_changed_at": escalation.status_changed_at,
+        "age": now - escalation.submitted_at,
+        "time_in_status": now - escalation.status_changed_at,
+        "waiting_on_partner": escalation.status == EscalationStatus.WAITING_ON_PARTNER,
+    }
+
+
+def duration(span: timedelta) -> str:
+    """A span as days and hours ("3d 4h", "5h", "0h"), the way the board shows ages."""
+    hours = max(int(span.total_seconds() // 3600), 0)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if days else f"{hours}h"
+
+
+def _entitled(session: Session, vehicle: str) -> None:
+    held = entitlements(session)
+    if vehicle not in held:
+        instead = f"commercially or through {' or '.join(held)}" if held else "commercially"
+        raise InvalidAction(f"The partner has no {vehicle} entitlement; escalate {instead}.")
+
+
+def _unused(session: Session, number: str) -> None:
+    taken = session.scalar(
+        select(Ticket.external_id)
+        .join(Escalation, Escalation.ticket_id == Ticket.id)
+        .where(Escalation.microsoft_case_number == number)
+    )
+    if taken is not None:
+        raise InvalidAction(
+            f"Microsoft case {number} is already recorded on an escalation of ticket {taken}; "
+            "check the case number."
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,682 @@
+"""Helpdesk tickets: the list with each ticket's SLA clocks, the volumes and attainment report, and the actions an
+agent takes on a ticket (create, assign, respond, change status, resolve, reopen).
+
+SLA clocks count business hours of the support offering (`data_access.sla`). When no support offering is set up
+the clocks run on `DEFAULT_CALENDAR`, around the clock in UTC, with `DEFAULT_TARGETS`; an offering that lacks a
+target for a severity uses the default target for it. Each action checks its permission (`ticket.create` or
+`ticket.update`), runs in one transaction and writes its audit event in it; bad input is refused with
+`InvalidAction` (`NotFound` for an unknown customer or ticket) before anything is written.
+
+Periods are UTC calendar days; a week starts on Monday and is named by that Monday, a month by its first day.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
+from sqlalchemy.orm import Session
+
+from data_access import ledger
+from data_access.audit import record_event
+from data_access.db import read_session, transaction
+from data_access.errors import InvalidAction, NotFound
+from data_access.models import (
+    Customer,
+    Holiday,
+    Severity,
+    SupportOffering,
+    SupportTarget,
+    Ticket,
+    TicketCategory,
+    TicketStatus,
+)
+from data_access.permissions import Actor, requires
+from data_access.sla import WEEKDAYS, Calendar, business_hours_between, ticket_sla
+
+DEFAULT_CALENDAR = Calendar.from_offering("UTC", {day: ["00:00", "24:00"] for day in WEEKDAYS})
+"""Used when no support offering is set up: open around the clock, in UTC, no holidays."""
+DEFAULT_TARGETS: dict[str, tuple[timedelta, timedelta]] = {
+    Severity.CRITICAL.value: (timedelta(hours=1), timedelta(hours=8)),
+    Severity.MODERATE.value: (timedelta(hours=4), timedelta(hours=24)),
+    Severity.MINIMAL.value: (timedelta(hours=8), timedelta(hours=40)),
+}
+"""First-response and resolution targets by severity when the offering sets none."""
+
+DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+REPORT_COLUMNS = [
+    "period",
+    "opened",
+    "resolved",
+    "first_response_median_hours",
+    "resolution_median_hours",
+    "first_response_sla_met",
+    "resolution_sla_met",
+]
+REPORT_GROUPINGS = ("day", "week", "month", "category", "severity", "channel")
+ATTRIBUTES = ("category", "severity", "channel")
+NO_CHANNEL = "(none)"
+TICKET_COLUMNS = [
+    "ticket_id",
+    "customer_id",
+    "customer_name",
+    "title",
+    "description",
+    "category",
+    "severity",
+    "status",
+    "channel",
+    "assignee",
+    "created_at",
+    "first_response_at",
+    "resolved_at",
+    "first_response_due",
+    "resolution_due",
+    "first_response_state",
+    "resolution_state",
+    "age",
+]
+AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("under 1 day", timedelta(days=1)),
+    ("1-3 days", timedelta(days=3)),
+    ("3-7 days", timedelta(days=7)),
+    ("7-30 days", timedelta(days=30)),
+    ("over 30 days", None),
+)
+# Status changes change_status makes; resolving goes through resolve, reopening through reopen.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    TicketStatus.NEW.value: ("open", "pending customer", "escalated"),
+    TicketStatus.OPEN.value: ("pending customer", "escalated"),
+    TicketStatus.PENDING_CUSTOMER.value: ("open", "escalated"),
+    TicketStatus.ESCALATED.value: ("open", "pending customer"),
+    TicketStatus.RESOLVED.value: ("closed",),
+    TicketStatus.CLOSED.value: (),
+}
+Targets = dict[str, tuple[timedelta, timedelta]]
+
+
+def support_calendar(session: Session) -> tuple[Calendar, Targets]:
+    """The offering's business-hours calendar (holidays included) and its (first response, resolution) targets
+    by severity value; `DEFAULT_CALENDAR` and `DEFAULT_TARGETS` where nothing is set up."""
+    offering = session.scalar(select(SupportOffering).order_by(SupportOffering.id).limit(1))
+    if offering is None:
+        return DEFAULT_CALENDAR, dict(DEFAULT_TARGETS)
+    days = session.scalars(select(Holiday.day).where(Holiday.offering_id == offering.id))
+    calendar = Calendar.from_offering(offering.time_zone, offering.business_hours, days)
+    targets = dict(DEFAULT_TARGETS)
+    for target in session.scalars(select(SupportTarget).where(SupportTarget.offering_id == offering.id)):
+        targets[target.severity] = (
+            timedelta(hours=target.first_response_hours),
+            timedelta(hours=target.resolution_hours),
+        )
+    return calendar, targets
+
+
+def _choice(value: str | None, kind: str, allowed: Iterable[str]) -> str:
+    """A listed value, matched case-insensitively with spaces or underscores alike."""
+    values = list(allowed)
+    wanted = " ".join((value or "").replace("_", " ").lower().split())
+    for known in values:
+        if known.lower() == wanted:
+            return known
+    raise InvalidAction(f"{value!r} is not a ticket {kind}; use one of: {', '.join(values)}.")
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(UTC)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidAction("Ticket times must carry a time zone.")
+    return moment.astimezone(UTC)
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+# Queries ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Clocks:
+    first_response_due: datetime
+    resolution_due: datetime
+    first_response_state: str
+    resolution_state: str
+
+
+def _clocks(calendar: Calendar, targets: Targets, ticket: Any, now: datetime) -> _Clocks:
+    first, resolution = targets[ticket.severity]
+    sla = ticket_sla(
+        calendar,
+        opened_at=ticket.created_at,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        first_response_target=first,
+        resolution_target=resolution,
+        now=now,
+    )
+    return _Clocks(
+        sla.first_response.due_at, sla.resolution.due_at, sla.first_response.state, sla.resolution.state
+    )
+
+
+@requires("tickets.view")
+def tickets(
+    actor: Actor,
+    *,
+    now: datetime,
+    status: str | None = None,
+    category: str | None = None,
+    severity: str | None = None,
+    customer_id: str | None = None,
+    open_only: bool = False,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """Tickets newest first with both SLA clocks at now (due times in UTC; state met, breached, at risk or on
+    track) and age (real time from opening to resolution, or to now while unresolved)."""
+    now = _aware(now)
+    query = (
+        select(Ticket, Customer.external_id.label("customer"), Customer.name.label("customer_name"))
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(Ticket.status == _choice(status, "status", TicketStatus.values()))
+    if category is not None:
+        query = query.where(Ticket.category == _choice(category, "category", TicketCategory.values()))
+    if severity is not None:
+        query = query.where(Ticket.severity == _choice(severity, "severity", Severity.values()))
+    if open_only:
+        query = query.where(Ticket.status.not_in(DONE))
+    with read_session() as session:
+        if customer_id is not None:
+            query = query.where(Ticket.customer_id == ledger.customer_by_external_id(session, customer_id).id)
+        calendar, targets = support_calendar(session)
+        found = session.execute(query).all()
+    rows = []
+    for ticket, customer, customer_name in found:
+        clocks = _clocks(calendar, targets, ticket, now)
+        rows.append({
+            "ticket_id": ticket.external_id,
+            "customer_id": customer,
+            "customer_name": customer_name,
+            "title": ticket.title,
+            "description": ticket.description,
+            "category": ticket.category,
+            "severity": ticket.severity,
+            "status": ticket.status,
+            "channel": ticket.channel,
+            "assignee": ticket.assignee,
+            "created_at": ticket.created_at,
+            "first_response_at": ticket.first_response_at,
+            "resolved_at": ticket.resolved_at,
+            "first_response_due": clocks.first_response_due,
+            "resolution_due": clocks.resolution_due,
+            "first_response_state": clocks.first_response_state,
+            "resolution_state": clocks.resolution_state,
+            "age": (ticket.resolved_at or now) - ticket.created_at,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=TICKET_COLUMNS)
+
+
+@dataclass(frozen=True)
+class OpenClocks:
+    """The open backlog at now: how many tickets, how many with a breached clock, how many at risk (none
+    breached)."""
+
+    open: int
+    breached: int
+    at_risk: int
+
+
+def _open_clocks(now: datetime) -> OpenClocks:
+    query = select(Ticket.severity, Ticket.created_at, Ticket.first_response_at, Ticket.resolved_at).where(
+        Ticket.status.not_in(DONE), Ticket.resolved_at.is_(None), Ticket.created_at <= now
+    )
+    breached = at_risk = total = 0
+    with read_session() as session:
+        calendar, targets = support_calendar(session)
+        for ticket in session.execute(query):
+            total += 1
+            clocks = _clocks(calendar, targets, ticket, now)
+            states = {clocks.first_response_state, clocks.resolution_state}
+            if "breached" in states:
+                breached += 1
+            elif "at risk" in states:
+                at_risk += 1
+    return OpenClocks(open=total, breached=breached, at_risk=at_risk)
+
+
+@requires("tickets.view")
+def open_clocks(actor: Actor, *, now: datetime) -> OpenClocks:
+    """Open tickets at now (not resolved or closed, created by now), breaching and at risk."""
+    return _open_clocks(_aware(now))
+
+
+@requires("tickets.view")
+def sla_breaches(actor: Actor, *, now: datetime) -> int:
+    """Open tickets (not resolved or closed, created by now) whose first-response or resolution clock is
+    breached at now."""
+    return _open_clocks(_aware(now)).breached
+
+
+@requires("tickets.view")
+def backlog_by_age(actor: Actor, *, now: datetime) -> pd.DataFrame:
+    """Open tickets at now by age bucket (`AGE_BUCKETS`, real time since opening) and severity, counted in SQL."""
+    now = _aware(now)
+    bucket_of = _age_bucket(Ticket.created_at, now)
+    query = (
+        select(bucket_of.label("bucket"), Ticket.severity, func.count().label("tickets"))
+        .where(Ticket.status.not_in(DONE), Ticket.resolved_at.is_(None), Ticket.created_at <= now)
+        .group_by(literal_column("bucket"), Ticket.severity)
+    )
+    with read_session() as session:
+        rows = [
+            {"age": AGE_BUCKETS[r.bucket][0], "severity": r.severity, "tickets": int(r.tickets)}
+            for r in session.execute(query)
+        ]
+    frame = pd.DataFrame(rows, columns=["age", "severity", "tickets"])
+    order = {name: k for k, (name, _) in enumerate(AGE_BUCKETS)}
+    return frame.sort_values(["age", "severity"], key=lambda s: s.map(order) if s.name == "age" else s)
+
+
+def _age_bucket(created: Any, now: datetime) -> ColumnElement[int]:
+    whens = [(created > now - limit, k) for k, (_, limit) in enumerate(AGE_BUCKETS) if limit is not None]
+    return case(*whens, else_=len(AGE_BUCKETS) - 1)
+
+
+def _period(by: str) -> Callable[[date], date]:
+    if by == "week":
+        return lambda day: day - timedelta(days=day.weekday())
+    if by == "month":
+        return lambda day: day.replace(day=1)
+    return lambda day: day
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _key(by: str, day: date, values: dict[str, Any]) -> Any:
+    if by in ATTRIBUTES:
+        return values[by] if values[by] is not None else NO_CHANNEL
+    return _period(by)(day)
+
+
+def _median(hours: list[float]) -> float | None:
+    return round(statistics.median(hours), 2) if hours else None
+
+
+def _share(met: list[bool]) -> float | None:
+    return round(sum(met) / len(met), 4) if met else None
+
+
+@requires("tickets.view")
+def tickets_report(
+    actor: Actor, *, start: date, end: date, by: str = "week", split: str | None = None
+) -> pd.DataFrame:
+    """Volumes and SLA attainment from start to end (UTC days, both included), one row per `by` value.
+
+    - `period`: the day, the Monday of the week, the first day of the month, or the category, severity or
+      channel ("(none)" for no channel). Days, weeks and months run over the whole range, with zeros; every
+      category and severity is listed; channels as they occur.
+    - `opened`: tickets created in the range (grouped by when, or what, they were opened).
+    - `resolved`: tickets resolved in the range (grouped by the time of resolution, or by their attribute).
+    - `first_response_median_hours`, `first_response_sla_met`: over the tickets whose first response (or, with
+      none, their resolution, as `sla.ticket_sla` counts it) falls in the range and in the period: the median
+      business hours from opening to that response, rounded to 2 places, and the share (0..1, 4 places)
+      responded to by the due time. None where no ticket's clock stopped.
+    - `resolution_median_hours`, `resolution_sla_met`: the same over the tickets resolved in the range.
+
+    Counts are grouped in SQL by UTC day and attribute; the business-hours clocks are computed per ticket, for
+    the tickets whose first response or resolution falls in the range only. With `split` (category, severity or
+    channel) each row is further split by that attribute, in a column of that name after `period`.
+    """
+    if by not in REPORT_GROUPINGS:
+        raise InvalidAction(
+            f"{by!r} is not a way to group the report; use one of: {', '.join(REPORT_GROUPINGS)}."
+        )
+    if split is not None and (split not in ATTRIBUTES or split == by):
+        raise InvalidAction(
+            f"The report can be split by {', '.join(a for a in ATTRIBUTES if a != by)}, not {split!r}."
+        )
+    if end < start:
+        raise InvalidAction("The report's first day must come before its last day.")
+
+    def key(day: date, values: dict[str, Any]) -> tuple[Any, ...]:
+        main = _key(by, day, values)
+        return (main,) if split is None else (main, _key(split, day, values))
+
+    cells = _cells(start, end, key)
+    if split is None:
+        for main in _all_periods(by, start, end):
+            cells.setdefault((main,), _empty_cell())
+    ordered = sorted(
+        cells, key=lambda k: tuple(_sort_key(by if n == 0 else str(split), v) for n, v in enumerate(k))
+    )
+    rows = []
+    for k in ordered:
+        found = cells[k]
+        row: dict[str, Any] = {"period": k[0]}
+        if split is not None:
+            row[split] = k[1]
+        row.update({
+            "opened": found["opened"],
+            "resolved": found["resolved"],
+            "first_response_median_hours": _median(found["first"]),
+            "resolution_median_hours": _median(found["resolution"]),
+            "first_response_sla_met": _share(found["first_met"]),
+            "resolution_sla_met": _share(found["resolution_met"]),
+        })  # fmt: skip
+        rows.append(row)
+    columns = REPORT_COLUMNS if split is None else ["period", split, *REPORT_COLUMNS[1:]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _empty_cell() -> dict[str, Any]:
+    return {"opened": 0, "resolved": 0, "first": [], "first_met": [], "resolution": [], "resolution_met": []}
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """Shares (0..1) of the clocks that stopped in a range that met their target; None when none stopped."""
+
+    first_response: float | None
+    resolution: float | None
+
+
+@requires("tickets.view")
+def sla_attainment(actor: Actor, *, start: date, end: date) -> Attainment:
+    """First-response and resolution attainment over the whole range, counted as `tickets_report` counts it."""
+    found = _cells(start, end, lambda _day, _values: ("all",)).get(("all",), _empty_cell())
+    return Attainment(first_response=_share(found["first_met"]), resolution=_share(found["resolution_met"]))
+
+
+@requires("tickets.view")
+def display_time_zone(actor: Actor) -> str:
+    """The support offering's time zone, in which due times are shown (UTC without an offering)."""
+    with read_session() as session:
+        return support_calendar(session)[0].time_zone
+
+
+def _cells(
+    start: date, end: date, key: Callable[[date, dict[str, Any]], tuple[Any, ...]]
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Counts and per-ticket clocks from start to end (UTC days, both included), gathered under key(day, ticket
+    attributes): opened by creation, resolved by resolution, first response and resolution clocks by when they
+    stopped."""
+    low, high = _start(start), _start(end + timedelta(days=1))
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def cell(k: tuple[Any, ...]) -> dict[str, Any]:
+        return cells.setdefault(k, _empty_cell())
+
+    def counted(when: Any) -> Select[Any]:
+        day = func.date(when)
+        return (
+            select(
+                day.label("day"), Ticket.category, Ticket.severity, Ticket.channel, func.count().label("n")
+            )
+            .where(when >= low, when < high)
+            .group_by(day, Ticket.category, Ticket.severity, Ticket.channel)
+        )
+
+    responded = func.coalesce(Ticket.first_response_at, Ticket.resolved_at)
+    finished = select(
+        Ticket.severity,
+        Ticket.category,
+        Ticket.channel,
+        Ticket.created_at,
+        Ticket.first_response_at,
+        Ticket.resolved_at,
+    ).where(
+        or_(
+            and_(responded >= low, responded < high),
+            and_(Ticket.resolved_at >= low, Ticket.resolved_at < high),
+        )
+    )
+    with read_session() as session:
+        calendar, targets = support_calendar(session)
+        for column, when in (("opened", Ticket.created_at), ("resolved", Ticket.resolved_at)):
+            for r in session.execute(counted(when)):
+                values = {"category": r.category, "severity": r.severity, "channel": r.channel}
+                cell(key(_as_date(r.day), values))[column] += int(r.n)
+        clocked = session.execute(finished).all()
+    for t in clocked:
+        values = {"category": t.category, "severity": t.severity, "channel": t.channel}
+        clocks = _clocks(calendar, targets, t, high)
+        response = t.first_response_at or t.resolved_at
+        if response is not None and low <= response < high:
+            hours = business_hours_between(calendar, t.created_at, response) / timedelta(hours=1)
+            target = cell(key(response.date(), values))
+            target["first"].append(max(hours, 0.0))
+            target["first_met"].append(clocks.first_response_state == "met")
+        if t.resolved_at is not None and low <= t.resolved_at < high:
+            hours = business_hours_between(calendar, t.created_at, t.resolved_at) / timedelta(hours=1)
+            target = cell(key(t.resolved_at.date(), values))
+            target["resolution"].append(max(hours, 0.0))
+            target["resolution_met"].append(clocks.resolution_state == "met")
+    return cells
+
+
+def _all_periods(by: str, start: date, end: date) -> list[Any]:
+    if by == "category":
+        return TicketCategory.values()
+    if by == "severity":
+        return Severity.values()
+    if by == "channel":
+        return []
+    period = _period(by)
+    found: list[date] = []
+    day = start
+    while day <= end:
+        if not found or found[-1] != period(day):
+            found.append(period(day))
+        day += timedelta(days=1)
+    return found
+
+
+def _sort_key(by: str, value: Any) -> tuple[int, str]:
+    if by == "category":
+        order = TicketCategory.values()
+    elif by == "severity":
+        order = Severity.values()
+    else:
+        return (0, str(value))
+    return (order.index(value) if value in order else len(order), str(value))
+
+
+# Actions ---------------------------------------------------------------------------------------------------
+
+
+def _ticket(session: Session, ticket_id: str) -> Ticket:
+    ticket = session.scalar(select(Ticket).where(Ticket.external_id == ticket_id).with_for_update())
+    if ticket is None:
+        raise NotFound(f"There is no ticket with id {ticket_id!r}.")
+    return ticket
+
+
+def _audit(session: Session, actor: Actor, permission: str, ticket: Ticket, **details: Any) -> None:
+    record_event(
+        session,
+        actor,
+        permission=permission,
+        target=f"ticket:{ticket.external_id}",
+        details={
+            key: value.isoformat() if isinstance(value, datetime) else value for key, value in details.items()
+        },
+    )
+
+
+def _next_external_id(session: Session) -> str:
+    number = (session.scalar(select(func.max(Ticket.id))) or 0) + 1
+    while session.scalar(select(Ticket.id).where(Ticket.external_id == f"TCK-{number:06d}")) is not None:
+        number += 1
+    return f"TCK-{number:06d}"
+
+
+@requires("ticket.create")
+def create_ticket(
+    actor: Actor,
+    *,
+    customer_id: str,
+    title: str,
+    description: str,
+    category: str,
+    severity: str,
+    channel: str,
+    assignee: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A new ticket for the customer, opened at now (default: the current time); returns its id (TCK-000123)."""
+    heading = " ".join(title.split())
+    if not heading:
+        raise InvalidAction("Give the ticket a title.")
+    if len(heading) > 300:
+        raise InvalidAction("A ticket title can be at most 300 characters.")
+    chosen_category = _choice(category, "category", TicketCategory.values())
+    chosen_severity = _choice(severity, "severity", Severity.values())
+    via = " ".join(channel.split()).lower()
+    if not via:
+        raise InvalidAction("Say through which channel the customer asked (email, phone, web, chat).")
+    if len(via) > 30:
+        raise InvalidAction("A channel name can be at most 30 characters.")
+    owner = (assignee or "").strip() or None
+    opened = _aware(now)
+    with transaction() as session:
+        customer = ledger.customer_by_external_id(session, customer_id.strip())
+        ticket = Ticket(
+            external_id=_next_external_id(session),
+            customer_id=customer.id,
+            title=heading,
+            description=description.strip() or None,
+            category=chosen_category,
+            severity=chosen_severity,
+            status=TicketStatus.NEW.value,
+            channel=via,
+            assignee=owner,
+            created_at=opened,
+        )
+        session.add(ticket)
+        session.flush()
+        _audit(session, actor, "ticket.create", ticket, action="create", customer_id=customer.external_id,
+               title=heading, category=chosen_category, severity=chosen_severity, channel=via, assignee=owner,
+               created_at=opened)  # fmt: skip
+        return ticket.external_id
+
+
+@requires("ticket.update")
+def assign(actor: Actor, *, ticket_id: str, assignee: str) -> None:
+    """Give the ticket to an agent (a username); closed tickets stay as they are."""
+    owner = assignee.strip()
+    if not owner:
+        raise InvalidAction("Name the agent to assign the ticket to.")
+    if len(owner) > 100:
+        raise InvalidAction("An assignee's name can be at most 100 characters.")
+    with transaction() as session:
+        ticket = _ticket(session, ticket_id)
+        if ticket.status == TicketStatus.CLOSED.value:
+            raise InvalidAction(f"Ticket {ticket_id} is closed; reopen it before assigning it.")
+        if ticket.assignee == owner:
+            raise InvalidAction(f"Ticket {ticket_id} is already assigned to {owner}.")
+        before = ticket.assignee
+        ticket.assignee = owner
+        _audit(session, actor, "ticket.update", ticket, action="assign", before=before, after=owner)
+
+
+@requires("ticket.update")
+def respond(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> None:
+    """Record the first response at now (once per ticket); a new ticket becomes open."""
+    at = _aware(now)
+    with transaction() as session:
+        ticket = _ticket(session, ticket_id)
+        if ticket.first_response_at is not None:
+            raise InvalidAction(
+                f"Ticket {ticket_id} already had its first response, at {ticket.first_response_at:%d %b %Y %H:%M} UTC."
+            )
+        if ticket.status in DONE:
+            raise InvalidAction(f"Ticket {ticket_id} is {ticket.status}; reopen it first.")
+        if at < ticket.created_at:
+            raise InvalidAction(
+                f"A response cannot come before the ticket was opened ({ticket.created_at:%d %b %Y %H:%M} UTC)."
+            )
+        before = ticket.status
+        ticket.first_response_at = at
+        if ticket.status == TicketStatus.NEW.value:
+            ticket.status = TicketStatus.OPEN.value
+        _audit(session, actor, "ticket.update", ticket, action="respond", first_response_at=at,
+               status_before=before, status_after=ticket.status)  # fmt: skip
+
+
+@requires("ticket.update")
+def change_status(actor: Actor, *, ticket_id: str, status: str) -> None:
+    """Move the ticket along `TRANSITIONS` (resolve with `resolve`, reopen with `reopen`)."""
+    wanted = _choice(status, "status", TicketStatus.values())
+    with transaction() as session:
+        ticket = _ticket(session, ticket_id)
+        if wanted == ticket.status:
+            raise InvalidAction(f"Ticket {ticket_id} is already {wanted}.")
+        if wanted == TicketStatus.RESOLVED.value:
+            raise InvalidAction(
+                f"Resolve ticket {ticket_id} with “Resolve”, which records when it was resolved."
+            )
+        allowed = TRANSITIONS[ticket.status]
+        if wanted not in allowed:
+            hint = "; reopen it first" if ticket.status in DONE else ""
+            options = f" It can become: {', '.join(allowed)}." if allowed else ""
+            raise InvalidAction(
+                f"Ticket {ticket_id} cannot go from {ticket.status} to {wanted}{hint}.{options}"
+            )
+        before = ticket.status
+        ticket.status = wanted
+        _audit(session, actor, "ticket.update", ticket, action="change status", before=before, after=wanted)
+
+
+@requires("ticket.update")
+def resolve(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> None:
+    """Resolve the ticket at now; refused when it is already resolved or closed."""
+    at = _aware(now)
+    with transaction() as session:
+        ticket = _ticket(session, ticket_id)
+        if ticket.status in DONE or ticket.resolved_at is not None:
+            raise InvalidAction(
+                f"Ticket {ticket_id} is already {ticket.status}; reopen it to resolve it again."
+            )
+        if at < ticket.created_at:
+            raise InvalidAction(
+                f"A ticket cannot be resolved before it was opened ({ticket.created_at:%d %b %Y %H:%M} UTC)."
+            )
+        before = ticket.status
+        ticket.resolved_at = at
+        ticket.status = TicketStatus.RESOLVED.value
+        _audit(
+            session, actor, "ticket.update", ticket, action="resolve", resolved_at=at, status_before=before
+        )
+
+
+@requires("ticket.update")
+def reopen(actor: Actor, *, ticket_id: str) -> None:
+    """Reopen a resolved or closed ticket: its resolution time is cleared and it is open again."""
+    with transaction() as session:
+        ticket = _ticket(session, ticket_id)
+        if ticket.status not in DONE:
+            raise InvalidAction(
+                f"Ticket {ticket_id} is {ticket.status}, not resolved or closed; nothing to reopen."
+            )
+        before = ticket.status
+        resolved_at = ticket.resolved_at
+        ticket.resolved_at = None
+        ticket.status = TicketStatus.OPEN.value
+        _audit(session, actor, "ticket.update", ticket, action="reopen", status_before=before,
+               resolved_at_before=resolved_at)  # fmt: skip
