@@ -1,6 +1,6 @@
 """Overview: the business at a glance, each figure shown only to those who may open the page behind it."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from data_access.overview import (
 )
 from data_access.permissions import Actor, allowed
 from data_access.receivables import receivables_summary, unapplied_credit
+from data_access.tickets import tickets_report
 
 BLUE, RED, GREY = "#0F6CBD", "#C50F1F", "#8A8886"
 PAGES = Path(__file__).resolve().parent
@@ -50,6 +51,11 @@ def cached_trend(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: s
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_tickets(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
     return ticket_volume(_actor, as_of=as_of)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def cached_attainment(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
+    return tickets_report(_actor, start=as_of - timedelta(weeks=12), end=as_of, by="week")
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -189,6 +195,18 @@ if allowed(actor, "tickets.view") or allowed(actor, "escalations.view"):
             volume = px.bar(tickets, x="week", y="tickets", color="category", title="Tickets opened per week",
                             labels={"week": "Week starting", "tickets": "Tickets", "category": "Category"})  # fmt: skip
             left.plotly_chart(volume, width="stretch")
+        attainment = cached_attainment(actor, roles, as_of)
+        shares = attainment.melt(id_vars="period", value_vars=["first_response_sla_met", "resolution_sla_met"],
+                                 var_name="clock", value_name="share").dropna()  # fmt: skip
+        if not shares.empty:
+            shares = shares.assign(share=shares.share.astype(float),
+                                   clock=shares.clock.map({"first_response_sla_met": "first response",
+                                                           "resolution_sla_met": "resolution"}))  # fmt: skip
+            trend = px.line(shares, x="period", y="share", color="clock", markers=True,
+                            title="SLA attainment per week (business hours)",
+                            labels={"period": "Week starting", "share": "Met on time", "clock": "Clock"})  # fmt: skip
+            trend.update_yaxes(tickformat=".0%", range=[0, 1.05])
+            left.plotly_chart(trend, width="stretch")
         with left:
             link("tickets.py", "Tickets", "tickets.view")
     if allowed(actor, "escalations.view"):

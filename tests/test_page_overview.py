@@ -60,3 +60,18 @@ def test_a_helpdesk_agent_sees_ticket_figures_but_no_receivables(sqlite_database
     labels = [metric.label for metric in app.metric]
     assert labels == ["Open tickets", "Tickets breaching SLA", "Open escalations"]
     assert not any("receivables" in str(chart.proto.spec).lower() for chart in app.get("plotly_chart"))
+
+
+def test_the_overview_shows_the_sla_attainment_trend_from_the_ticket_report(sqlite_database: str) -> None:
+    from data_access.demo import seed_demo
+    from data_access.permissions import Actor
+    from data_access.tickets import tickets_report
+
+    seed_demo(customers=20, seed=5)
+    app = run_dashboard("helpdesk")
+    charts = [chart for chart in app.get("plotly_chart") if "SLA attainment" in str(chart.proto.spec)]
+    assert len(charts) == 1
+    today = clock.today()
+    report = tickets_report(Actor.of("h", ["Helpdesk agent"]), start=today - timedelta(weeks=12), end=today)
+    met = report.first_response_sla_met.dropna()
+    assert not met.empty and str(round(float(met.iloc[-1]), 4))[:5] in str(charts[0].proto.spec)
