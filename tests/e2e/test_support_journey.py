@@ -1,0 +1,209 @@
+"""The support journey in a real browser against a real server: a helpdesk agent opens a ticket, escalates it as
+technical through an entitled support vehicle, and the Overview's escalation chart counts it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from data_access import escalations
+from data_access.overview import escalations_by_status
+from data_access.permissions import HELPDESK_AGENT, Actor
+from tests.e2e.conftest import ARTIFACTS, Server
+from tests.e2e.test_journeys import read, settle
+from tests.e2e.test_signin_browser import sign_in, wait_for_heading, wait_for_session_cookie
+
+pytestmark = pytest.mark.browser
+
+HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
+CHART_TITLE = "Escalations to Microsoft by status and support vehicle"
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"support-{name}.png"), full_page=True)
+
+
+def pick_in(form: Any, page: Any, combobox_name: str, text: str) -> None:
+    """Choose `text` in the select labelled `combobox_name` inside `form` (other selects on the page share labels).
+    These selects have few options, so Streamlit does not let one type to filter: click the option itself."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = form.get_by_role("combobox", name=combobox_name, exact=True)
+    option = page.get_by_role("option", name=text, exact=True)
+    for _ in range(5):
+        box.click()
+        try:
+            option.wait_for(timeout=2_000)
+            break
+        except PlaywrightTimeout:  # the list did not open (a run was still drawing the page): open it again
+            page.keyboard.press("Escape")
+    option.click()
+    page.get_by_role("listbox").wait_for(state="hidden")
+    assert box.input_value() == text
+
+
+def a_customer(server: Server) -> tuple[str, str]:
+    def query() -> tuple[str, str]:
+        from sqlalchemy import select
+
+        from data_access.db import read_session
+        from data_access.models import Customer
+
+        with read_session() as session:
+            row = session.execute(
+                select(Customer.external_id, Customer.name).order_by(Customer.id).limit(1)
+            ).one()
+            return str(row.external_id), str(row.name)
+
+    return read(server, query)
+
+
+def ticket_by_title(server: Server, title: str) -> list[tuple[str, str, str]]:
+    """(ticket id, customer id, status) of every ticket with this title."""
+
+    def query() -> list[tuple[str, str, str]]:
+        from sqlalchemy import select
+
+        from data_access.db import read_session
+        from data_access.models import Customer, Ticket
+
+        with read_session() as session:
+            rows = session.execute(
+                select(Ticket.external_id, Customer.external_id, Ticket.status)
+                .join(Customer, Customer.id == Ticket.customer_id)
+                .where(Ticket.title == title)
+            ).all()
+            return [(str(ticket), str(customer), str(status)) for ticket, customer, status in rows]
+
+    return read(server, query)
+
+
+def ticket_status(server: Server, ticket_id: str) -> str:
+    def query() -> str:
+        from sqlalchemy import select
+
+        from data_access.db import read_session
+        from data_access.models import Ticket
+
+        with read_session() as session:
+            return str(session.scalar(select(Ticket.status).where(Ticket.external_id == ticket_id)))
+
+    return read(server, query)
+
+
+def submitted_through(server: Server, vehicle: str) -> int:
+    """The count escalations_by_status gives for (status "submitted", the vehicle): what the chart draws."""
+    frame = read(server, lambda: escalations_by_status(HELPDESK))
+    match = frame[(frame.status == "submitted") & (frame.vehicle == vehicle)]
+    return int(match.escalations.sum())
+
+
+def chart_bar(page: Any, title: str, status: str, vehicle: str) -> float | None:
+    """The height of the bar for (status, vehicle) in the plotly chart titled `title`, read from the graph div's
+    full data (plotly.js decodes the figure's arrays there; Streamlit wraps the title in <b> tags); None if the
+    chart has no such bar."""
+    return page.evaluate(
+        """([title, status, vehicle]) => {
+            for (const graph of document.querySelectorAll('.js-plotly-plot')) {
+                const layoutTitle = graph._fullLayout && graph._fullLayout.title;
+                const text = ((layoutTitle && layoutTitle.text) || '').replace(/<[^>]*>/g, '');
+                if (text !== title) continue;
+                for (const trace of graph._fullData || []) {
+                    if (trace.name !== vehicle) continue;
+                    const xs = Array.from(trace.x || []);
+                    const ys = Array.from(trace.y || []);
+                    const at = xs.indexOf(status);
+                    if (at >= 0) return Number(ys[at]);
+                }
+                return null;
+            }
+            throw new Error('no chart titled ' + title);
+        }""",
+        [title, status, vehicle],
+    )
+
+
+def test_helpdesk_opens_a_ticket_escalates_it_technically_and_the_overview_counts_it(
+    server: Server, page: Any
+) -> None:
+    customer_id, customer_name = a_customer(server)
+    vehicles = read(server, lambda: escalations.available_vehicles(HELPDESK))
+    assert vehicles, "the demo support offering lists no technical support vehicle"
+    vehicle = vehicles[0]
+    unique = uuid.uuid4().hex[:10]
+    title = f"Support journey {unique}: Teams calls drop after five minutes"
+    case_number = f"SJ-{unique}"
+
+    # The helpdesk agent opens a ticket for a demo customer.
+    page.goto(f"{server.url}/tickets")
+    sign_in(page, "helpdesk", "helpdesk-demo")
+    wait_for_heading(page, "Tickets")
+    wait_for_session_cookie(page)
+    settle(page)
+    page.locator('[data-testid="stExpander"] summary').filter(has_text="New ticket").click()
+    form = page.locator('[data-testid="stForm"]').filter(has=page.get_by_role("button", name="Create ticket"))
+    form.get_by_role("textbox", name="Customer ID").fill(customer_id)
+    form.get_by_role("textbox", name="Title").fill(title)
+    form.get_by_role("textbox", name="Description").fill("Opened by the support journey browser test.")
+    pick_in(form, page, "Category", "technical")
+    shot(page, "1-new-ticket")
+    form.get_by_role("button", name="Create ticket").click()
+    created = page.locator('[data-testid="stAlert"]').filter(has_text="created.")
+    created.first.wait_for()
+    settle(page)
+    shot(page, "2-ticket-created")
+    tickets = ticket_by_title(server, title)
+    assert len(tickets) == 1, tickets
+    ticket_id, owner, status = tickets[0]
+    assert owner == customer_id and status not in ("escalated", "resolved", "closed"), tickets
+    assert created.first.inner_text().strip() == f"Ticket {ticket_id} created."
+
+    # What the Overview's chart counts for (submitted, the vehicle) before the escalation.
+    before = submitted_through(server, vehicle)
+
+    # The agent escalates it to Microsoft as technical, through an entitled support vehicle.
+    page.goto(f"{server.url}/escalations")
+    wait_for_heading(page, "Escalations")
+    settle(page)
+    form = page.locator('[data-testid="stForm"]').filter(has=page.get_by_role("button", name="Escalate"))
+    form.get_by_role("textbox", name="Ticket ID").fill(ticket_id)
+    form.get_by_role("textbox", name="Microsoft case number").fill(case_number)
+    pick_in(form, page, "Kind", "Technical")
+    pick_in(form, page, "Support vehicle", vehicle)
+    pick_in(form, page, "Severity", "critical")
+    form.get_by_role("textbox", name="Notes").fill("Escalated by the support journey browser test.")
+    shot(page, "3-escalate-form")
+    form.get_by_role("button", name="Escalate", exact=True).click()
+    page.locator('[data-testid="stAlert"]').filter(
+        has_text=f"Ticket {ticket_id} escalated to Microsoft as case {case_number}."
+    ).first.wait_for()
+    settle(page)
+    shot(page, "4-escalated")
+    board = read(server, lambda: escalations.board(HELPDESK, now=datetime.now(UTC)))
+    ours = board[board.case_number == case_number]
+    assert len(ours) == 1, ours
+    row = ours.iloc[0]
+    assert (row.ticket, row.customer_id, row.kind, row.vehicle, row.severity, row.status) == (
+        ticket_id,
+        customer_id,
+        "technical",
+        vehicle,
+        "critical",
+        "submitted",
+    ), row
+    assert row.customer == customer_name
+    assert ticket_status(server, ticket_id) == "escalated"
+    assert submitted_through(server, vehicle) == before + 1
+
+    # The Overview's escalation chart counts it.
+    page.goto(server.url)
+    wait_for_heading(page, "Overview")
+    page.get_by_text(CHART_TITLE).first.wait_for()
+    settle(page)
+    page.get_by_text(CHART_TITLE).first.scroll_into_view_if_needed()
+    shot(page, "5-overview-chart")
+    assert chart_bar(page, CHART_TITLE, "submitted", vehicle) == before + 1
