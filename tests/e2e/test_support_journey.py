@@ -34,15 +34,16 @@ def pick_in(form: Any, page: Any, combobox_name: str, text: str) -> None:
 
     box = form.get_by_role("combobox", name=combobox_name, exact=True)
     option = page.get_by_role("option", name=text, exact=True)
-    for _ in range(5):
-        box.click()
+    for _ in range(8):
+        settle(page)
+        if box.input_value() == text:
+            return
         try:
-            option.wait_for(timeout=2_000)
-            break
-        except PlaywrightTimeout:  # the list did not open (a run was still drawing the page): open it again
+            box.click(timeout=5_000)
+            option.click(timeout=3_000)
+            page.get_by_role("listbox").wait_for(state="hidden", timeout=3_000)
+        except PlaywrightTimeout:  # a rerun redrew the select while it was open: open it again
             page.keyboard.press("Escape")
-    option.click()
-    page.get_by_role("listbox").wait_for(state="hidden")
     assert box.input_value() == text
 
 
