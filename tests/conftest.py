@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -45,6 +46,13 @@ def auth_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BILLING_DESK_LOGIN_DELAY", "0")
     monkeypatch.delenv("BILLING_DESK_ENV", raising=False)
     return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_streamlit_caches() -> None:
+    """st.cache_data and st.cache_resource outlive an AppTest: every test starts with them empty."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="session")

@@ -26,12 +26,6 @@ BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = clock.today()
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
 def open_page(username: str = "billing") -> AppTest:
     return pages.open_page(PAGE, username)
 

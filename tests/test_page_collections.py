@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -22,12 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/collections.py"
 TODAY = clock.today()
 BILLING = Actor.of("billing", [BILLING_ADMIN])
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

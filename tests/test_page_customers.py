@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock
@@ -21,12 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/customers.py"
 BILLING = Actor.of("billing", ["Billing admin"])
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def open_page(username: str = "sales") -> AppTest:

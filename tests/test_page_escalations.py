@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -20,12 +19,6 @@ from tests.pages import open_page, signed_in
 PAGE = "app_pages/escalations.py"
 TODAY = clock.today()
 HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock
@@ -23,12 +22,6 @@ from tests import factories, pages
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/microsoft_payables.py"
 BILLING = Actor.of("billing", ["Billing admin"])
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def open_page(username: str = "billing") -> AppTest:

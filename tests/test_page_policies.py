@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access import policy_store
@@ -17,12 +16,6 @@ from data_access.permissions import Actor
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/policies.py"
 BILLING = Actor.of("billing", ["Billing admin"])
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

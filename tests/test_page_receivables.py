@@ -13,7 +13,6 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-import streamlit as st
 import streamlit.testing.v1.app_test as app_test_module
 from sqlalchemy import func, select
 from streamlit.runtime.media_file_manager import MediaFileManager
@@ -33,12 +32,6 @@ PAGE = "app_pages/receivables.py"
 TODAY = clock.today()
 NAMES = {"Customer ID": "customer_id", "Customer": "customer_name", "Currency": "currency", "Current": "current",
          "Total": "total", "Overdue": "overdue", "Beyond current": "overdue"}  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access import users
@@ -13,12 +12,6 @@ from data_access.permissions import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
 USERMGR = Actor.of("usermgr", ["User management admin"])
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def dashboard() -> AppTest:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock, suspensions
 from data_access.demo import seed_demo
 from data_access.permissions import BILLING_ADMIN, Actor
+from tests import pages
 from tests.test_suspensions import add_policy, overdue_account, status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,21 +21,8 @@ TODAY = clock.today()
 BILLING = Actor.of("billing", [BILLING_ADMIN])
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
 def open_page(username: str = "billing") -> AppTest:
-    app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    app.session_state["authentication_status"] = True
-    app.session_state["username"] = username
-    app.run()
-    app.switch_page(PAGE)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return pages.open_page(PAGE, username)
 
 
 def run(app: AppTest) -> AppTest:

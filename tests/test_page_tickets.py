@@ -4,7 +4,6 @@ a sales agent only reads, and an empty database says so."""
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
@@ -15,12 +14,6 @@ from data_access.models import AuditEvent, Customer, Ticket
 from tests.pages import open_page
 
 PAGE = "app_pages/tickets.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> None:
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture
