@@ -2,13 +2,15 @@
 
 import os
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from sqlalchemy.exc import DBAPIError
 from streamlit_authenticator.utilities import LoginError
 
-from app_pages.state import ACTOR, SIGN_OUT_REQUESTED, SIGNIN_MESSAGE
-from data_access import signin, users, userstore
+from app_pages.state import ACTOR, READ_FLOOR, SIGN_OUT_REQUESTED, SIGNIN_MESSAGE
+from data_access import db, signin, users, userstore
 from data_access.config import cookie_key, settings
 from data_access.permissions import Actor, allowed
 
@@ -34,7 +36,46 @@ OUTCOME_MESSAGES = {
     signin.Outcome.DISABLED: "This account is disabled. Ask a user-management admin.",
 }
 
+RETRY_SECONDS = 5
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+
 st.set_page_config(page_title="Billing Desk", page_icon=":material/account_balance:", layout="wide")
+
+
+def database_trouble(error: DBAPIError) -> NoReturn:
+    """A banner instead of a traceback when the database fails us; an unreachable database is retried every few
+    seconds and the page comes back by itself when it answers."""
+    if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED:
+        st.warning(
+            f"This page asked the database for something that took longer than "
+            f"{settings().statement_timeout_seconds} s, so it was stopped. Narrow the filters or try again in a "
+            "moment; other pages and other users are not affected."
+        )
+        st.stop()
+    st.error(
+        "**The billing database cannot be reached right now.** Nothing you entered was half-saved: an action "
+        "either finished before this or did not happen at all. Billing Desk tries again every "
+        f"{RETRY_SECONDS} seconds and this page comes back by itself when the database answers.",
+        icon=":material/cloud_off:",
+    )
+
+    @st.fragment(run_every=RETRY_SECONDS)
+    def wait_for_database() -> None:
+        if db.ping():
+            st.rerun(scope="app")
+        st.caption(f"Last tried at {datetime.now(UTC):%H:%M:%S} UTC.")
+
+    wait_for_database()
+    st.stop()
+
+
+# Reads see this user's own writes (the replica may lag them); caches are keyed on the data version read here.
+# (max: a widget callback, which runs before this script in the same context, may have written already.)
+db.set_read_floor(max(st.session_state.get(READ_FLOOR, 0), db.read_floor()))
+try:
+    db.data_version()
+except DBAPIError as error:
+    database_trouble(error)
 
 if settings().environment == "production" and users.demo_passwords_in_use():
     st.error(
@@ -180,14 +221,20 @@ if actor is not None:
 
 st.session_state[ACTOR] = actor
 if actor is None:
-    st.navigation(navigation_for(None), position="hidden").run()
+    navigation = st.navigation(navigation_for(None), position="hidden")
 elif userstore.users()[actor.username].must_change_password:
     account_sidebar(actor)
-    st.navigation([st.Page("app_pages/account.py", title="Change password", url_path="account")]).run()
+    navigation = st.navigation([st.Page("app_pages/account.py", title="Change password", url_path="account")])
 else:
     account_sidebar(actor)
     pages = navigation_for(actor)
-    if pages:
-        st.navigation(pages).run()
-    else:
-        st.navigation([st.Page("app_pages/account.py", title="Account", url_path="account")]).run()
+    navigation = st.navigation(
+        pages or [st.Page("app_pages/account.py", title="Account", url_path="account")]
+    )
+try:
+    navigation.run()
+except DBAPIError as error:
+    database_trouble(error)
+finally:
+    # An action on this run (or in a callback before it) may have written: later runs must read it.
+    st.session_state[READ_FLOOR] = db.read_floor()

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import audit_log, clock
 from data_access.audit_log import AuditFilters, AuditPage
 from data_access.permissions import Actor
@@ -13,12 +13,12 @@ ALL = "All"
 PAGE_SIZES = [100, 500, 1000]
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+@cached(ttl=10)
 def cached_filters(_actor: Actor, username: str) -> AuditFilters:
     return audit_log.audit_filters(_actor)
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+@cached(ttl=10)
 def cached_events(
     _actor: Actor,
     username: str,

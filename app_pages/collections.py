@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import clock, collections
 from data_access.errors import InvalidAction
 from data_access.money import from_cents, to_cents
@@ -40,14 +40,14 @@ WORKLIST_COLUMNS = {
 }
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_worklist(
     _actor: Actor, username: str, as_of: date, manager: str | None, stage: str | None, due_only: bool
 ) -> pd.DataFrame:
     return collections.worklist(_actor, as_of=as_of, account_manager=manager, stage=stage, due_only=due_only)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_customer(_actor: Actor, username: str, customer_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return (
         collections.open_invoices(_actor, customer_id=customer_id),
@@ -67,8 +67,8 @@ def amount(text: str) -> Decimal:
 
 
 def done(message: str, text: str | None = None) -> None:
-    """After an action: forget cached reads, start a fresh table and say what happened on the next run."""
-    st.cache_data.clear()
+    """After an action: start a fresh table and say what happened on the next run (cached reads are keyed on the
+    data version the action bumped)."""
     st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
     st.session_state[FLASH] = (message, text)
     st.rerun()

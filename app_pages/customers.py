@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import accounts, clock, policy
 from data_access.customers import CustomerStatus, customer_status, search_customers
 from data_access.errors import InvalidAction
@@ -26,22 +26,22 @@ DAYS_LATE_HELP = (
 )
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_search(_actor: Actor, username: str, text: str) -> pd.DataFrame:
     return search_customers(_actor, text, limit=SEARCH_LIMIT)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_status(_actor: Actor, username: str, customer_id: str, as_of: date) -> CustomerStatus:
     return customer_status(_actor, customer_id=customer_id, as_of=as_of)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_collections(customer_id: str, as_of: date) -> accounts.CustomerAccount | None:
     return accounts.assess_customer(customer_id, as_of)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached(ttl=300)
 def cached_statement(
     _actor: Actor, username: str, customer_id: str, start: date, end: date, today: date
 ) -> tuple[Statement, bytes, bytes]:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import escalations
 from data_access.errors import InvalidAction
 from data_access.models import EscalationKind, Severity
@@ -34,21 +34,21 @@ TABLE_COLUMNS = {
 }
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_board(
     _actor: Actor, username: str, now: datetime, vehicle: str | None, customer_id: str | None
 ) -> pd.DataFrame:
     return escalations.board(_actor, now=now, vehicle=vehicle, customer_id=customer_id)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_vehicles(_actor: Actor, username: str) -> tuple[str, ...]:
     return escalations.available_vehicles(_actor)
 
 
 def done(message: str) -> None:
-    """After an action: forget cached reads and say what happened on the next run."""
-    st.cache_data.clear()
+    """After an action: say what happened on the next run (cached reads are keyed on the data version the action
+    bumped)."""
     st.session_state[FLASH] = message
     st.rerun()
 

@@ -79,7 +79,6 @@ try:
 
         report = import_csv(actor, kind, data, progress=progress, **options)
         bar.progress(1.0, text="Done")
-        st.cache_data.clear()
         show(report)
 except (PermissionDenied, InvalidAction) as exc:
     st.error(str(exc))

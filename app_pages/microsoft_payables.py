@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.payables import (
     cash_cover,
@@ -22,27 +22,27 @@ PAYABLES = "Microsoft payables (by due date)"
 COLLECTIONS = "Customer collections (by date received)"
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_invoices(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
     return microsoft_invoices(_actor, as_of=as_of)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_next_payment(_actor: Actor, username: str, as_of: date):
     return next_microsoft_payment(_actor, as_of=as_of)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_cover(_actor: Actor, username: str, as_of: date, pay_by: date, currency: str):
     return cash_cover(_actor, as_of=as_of, pay_by=pay_by, currency=currency)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_receivables(_actor: Actor, username: str, as_of: date, pay_by: date) -> pd.DataFrame:
     return receivables_due_by(_actor, as_of=as_of, pay_by=pay_by)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_monthly(_actor: Actor, username: str, as_of: date, months: int, currency: str) -> pd.DataFrame:
     return monthly_payables_and_collections(_actor, as_of=as_of, months=months, currency=currency)
 

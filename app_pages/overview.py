@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.aging import AgingFilter
 from data_access.collections import accounts_per_stage
@@ -26,49 +26,49 @@ BLUE, RED, GREY = "#0F6CBD", "#C50F1F", "#8A8886"
 PAGES = Path(__file__).resolve().parent
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_overview(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str | None):
     return overview(_actor, as_of=as_of, currency=currency)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_currencies(_actor: Actor, roles: tuple[str, ...], as_of: date) -> list[str]:
     summary = receivables_summary(_actor, AgingFilter(as_of=as_of))
     counts = summary.groupby("currency").invoices.sum().sort_values(ascending=False, kind="stable")
     return list(counts.index)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_summary(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str) -> pd.DataFrame:
     return receivables_summary(_actor, AgingFilter(as_of=as_of, currency=currency))
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached(ttl=300)
 def cached_trend(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str) -> pd.DataFrame:
     return receivables_trend(_actor, as_of=as_of, currency=currency)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_tickets(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
     return ticket_volume(_actor, as_of=as_of)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached(ttl=300)
 def cached_attainment(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
     return tickets_report(_actor, start=as_of - timedelta(weeks=12), end=as_of, by="week")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_escalations(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
     return escalations_by_status(_actor)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_stages(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
     return accounts_per_stage(_actor, as_of=as_of)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_unapplied(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
     return unapplied_credit(_actor)
 

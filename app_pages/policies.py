@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import clock, policy_store
 from data_access.errors import InvalidAction
 from data_access.models import Severity, StageAction, SupportVehicle
@@ -19,17 +19,17 @@ STAGE_COLUMNS = ["name", "days_past_due", "action", "message_template"]
 DEFAULT_PARTNER = "Your CSP partner"
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_policy(_actor: Actor, username: str) -> policy_store.PolicyView | None:
     return policy_store.current_policy(_actor)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_statement(_actor: Actor, username: str, partner_name: str) -> str:
     return policy_store.collections_statement_markdown(_actor, partner_name=partner_name)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached(ttl=300)
 def cached_offering(_actor: Actor, username: str) -> policy_store.SupportOfferingView | None:
     return policy_store.support_offering(_actor)
 
@@ -155,7 +155,6 @@ def edit_form(view: policy_store.PolicyView | None) -> None:
             except (PermissionDenied, InvalidAction) as exc:
                 st.error(str(exc))
             else:
-                st.cache_data.clear()
                 st.session_state[SAVED] = True
                 st.rerun()
 
@@ -305,7 +304,6 @@ def edit_offering(offering: policy_store.SupportOfferingView | None) -> None:
             except (InvalidAction, PermissionDenied, ValueError) as exc:
                 st.error(str(exc))
             else:
-                st.cache_data.clear()
                 st.success("Support offering saved.")
 
 

@@ -10,7 +10,7 @@ import plotly.express as px
 import streamlit as st
 from plotly.colors import sample_colorscale
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access import receivables_detail as detail
 from data_access.accounts import NO_STAGE
@@ -38,27 +38,27 @@ ALL = "All"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_has_invoices(_actor: Actor, username: str) -> bool:
     return detail.has_invoices(_actor)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached(ttl=300)
 def cached_choices(_actor: Actor, username: str) -> tuple[list[str], list[str]]:
     return detail.account_managers(_actor), detail.countries(_actor)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_summary(_actor: Actor, username: str, flt: AgingFilter) -> pd.DataFrame:
     return receivables_summary(_actor, flt)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_table(_actor: Actor, username: str, flt: AgingFilter) -> pd.DataFrame:
     return detail.largest_overdue_first(receivables_by_customer(_actor, flt))
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_customer(
     _actor: Actor, username: str, customer_id: str, flt: AgingFilter
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -68,7 +68,7 @@ def cached_customer(
     return invoices, detail.customer_movements(_actor, **scope)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl=60)
 def cached_stages(_actor: Actor, username: str, as_of: date) -> tuple[list[str], dict[str, str]]:
     return detail.collections_stages(_actor, as_of=as_of)
 

@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import clock, suspensions
 from data_access.errors import InvalidAction
 from data_access.permissions import Actor, PermissionDenied, allowed
@@ -20,17 +20,17 @@ NEW_COMMERCE = (
 DELETION = "After 90 days suspended, Microsoft may delete the customer's data."
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_eligible(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
     return suspensions.eligible_accounts(_actor, as_of=as_of)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_suspended(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
     return suspensions.suspended_subscriptions(_actor, as_of=as_of)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_history(_actor: Actor, username: str) -> pd.DataFrame:
     return suspensions.suspension_history(_actor)
 
@@ -44,9 +44,8 @@ def label(row: pd.Series) -> str:
 
 
 def finish(messages: list[str], errors: list[str]) -> None:
-    """Show the outcome on the next run (the dialog closes on rerun) and drop every cached read."""
+    """Show the outcome on the next run (the dialog closes on rerun); cached reads are keyed on the data version."""
     st.session_state[OUTCOME] = (messages, errors)
-    st.cache_data.clear()
     st.rerun()
 
 

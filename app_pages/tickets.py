@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import current_actor
+from app_pages.common import cached, current_actor
 from data_access import tickets
 from data_access.errors import InvalidAction
 from data_access.models import Severity, TicketCategory, TicketStatus
@@ -22,7 +22,7 @@ STATE_TEXT = {"breached": "🔴 breached", "at risk": "🟠 at risk", "met": "me
 RANGES = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timedelta(days=365)}
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_headline(
     _actor: Actor, username: str, now: datetime
 ) -> tuple[tickets.OpenClocks, tickets.Attainment]:
@@ -33,17 +33,17 @@ def cached_headline(
     )
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_report(_actor: Actor, username: str, start: date, end: date, by: str, split: str) -> pd.DataFrame:
     return tickets.tickets_report(_actor, start=start, end=end, by=by, split=split)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_backlog(_actor: Actor, username: str, now: datetime) -> pd.DataFrame:
     return tickets.backlog_by_age(_actor, now=now)
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@cached(ttl=30)
 def cached_list(
     _actor: Actor,
     username: str,
@@ -66,8 +66,8 @@ def cached_list(
 
 
 def done(message: str) -> None:
-    """After an action: forget cached reads and say what happened on the next run."""
-    st.cache_data.clear()
+    """After an action: say what happened on the next run (cached reads are keyed on the data version the action
+    bumped)."""
     st.session_state[FLASH] = message
     st.rerun()
 

@@ -19,6 +19,7 @@ class Settings:
     environment: str
     max_login_attempts: int
     lockout_minutes: int
+    statement_timeout_seconds: int
 
 
 def default_database_url() -> str:
@@ -35,6 +36,7 @@ def settings() -> Settings:
         environment=env.get("BILLING_DESK_ENV", "development"),
         max_login_attempts=int(env.get("BILLING_DESK_MAX_ATTEMPTS", "5")),
         lockout_minutes=int(env.get("BILLING_DESK_LOCKOUT_MINUTES", "15")),
+        statement_timeout_seconds=int(env.get("BILLING_DESK_STATEMENT_TIMEOUT", "60")),
     )
 
 

@@ -1,19 +1,35 @@
-"""Engines built lazily from the environment; a read session and a transaction that commits or rolls back."""
+"""Engines built lazily from the environment; a read session and a transaction that commits or rolls back.
+
+Several app servers share one database, so what a cache may keep is decided by the database: every committed
+transaction bumps the one-row `data_version` table just before it commits, and the app keys its caches on that
+number (`data_version()`), read once per run. With a read replica (`DATABASE_READ_URL`), queries go to the
+replica and actions to the primary; a context that has written (one user's session, carried across runs by the
+app with `read_floor` / `set_read_floor`) reads from the primary until the replica has replayed its write, so a
+user always sees their own action at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from data_access.config import settings
+from data_access.models import DataVersion
 
 _engines: dict[str, Engine] = {}
+# The newest data version this context has written or must see; reads go to the primary while the replica lags it.
+_read_floor: ContextVar[int] = ContextVar("billing_desk_read_floor", default=0)
+_primary_reads: ContextVar[bool] = ContextVar("billing_desk_primary_reads", default=False)
+# The data version read at the start of this run (None: not read yet in this context).
+_run_version: ContextVar[int | None] = ContextVar("billing_desk_run_version", default=None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -26,7 +42,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def engine_for(url: str) -> Engine:
-    """One engine per URL for the life of the process; SQLite gets foreign keys and WAL on every connection."""
+    """One engine per URL for the life of the process; SQLite gets foreign keys and WAL on every connection.
+
+    PostgreSQL connections are checked before use (a restarted server costs one failed ping, not an error page),
+    give up connecting after 5 s, and cancel any statement running longer than BILLING_DESK_STATEMENT_TIMEOUT
+    seconds (default 60), so one slow query cannot hold a connection, and a user, for ever."""
     if url not in _engines:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
@@ -35,7 +55,15 @@ def engine_for(url: str) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 10})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            timeout_ms = settings().statement_timeout_seconds * 1000
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                pool_timeout=10,
+                connect_args={"connect_timeout": 5, "options": f"-c statement_timeout={timeout_ms}"},
+            )
         _engines[url] = engine
     return _engines[url]
 
@@ -44,9 +72,16 @@ def get_engine() -> Engine:
     return engine_for(settings().database_url)
 
 
+def _replica_url() -> str | None:
+    return settings().database_read_url
+
+
 def get_read_engine() -> Engine:
-    read_url = settings().database_read_url
-    return engine_for(read_url) if read_url else get_engine()
+    """The replica when one is configured and it has what this context must see; else the primary."""
+    read_url = _replica_url()
+    if read_url and not _primary_reads.get():
+        return engine_for(read_url)
+    return get_engine()
 
 
 def dispose_engines() -> None:
@@ -56,15 +91,90 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
+def _version_on(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.scalar(select(DataVersion.version).where(DataVersion.id == 1)) or 0)
+
+
+def data_version() -> int:
+    """The data version this context's reads will see, read now: the replica's when it has replayed this
+    context's own writes, else the primary's (and reads go to the primary until it has). Call once per run."""
+    floor = _read_floor.get()
+    read_url = _replica_url()
+    version: int | None = None
+    if read_url:
+        replica_version = _version_on(engine_for(read_url))
+        if replica_version >= floor:
+            version = replica_version
+    _primary_reads.set(version is None and read_url is not None)
+    if version is None:
+        version = _version_on(get_engine())
+    _run_version.set(version)
+    return version
+
+
+def cache_version() -> int:
+    """The version cache keys use: the one read at the start of this run, or newer if this run has written."""
+    run_version = _run_version.get()
+    if run_version is None:
+        run_version = data_version()
+    return max(run_version, _read_floor.get())
+
+
+def read_floor() -> int:
+    """The newest version this context wrote or was told to see (the app keeps it in the user's session)."""
+    return _read_floor.get()
+
+
+def set_read_floor(version: int) -> None:
+    """Start a run for a user who has written up to `version`: their reads must include it."""
+    _read_floor.set(version)
+    _run_version.set(None)
+    _primary_reads.set(False)
+
+
+def ping() -> bool:
+    """True when the primary (and the replica, if any) answer a trivial query."""
+    replica = _replica_url()
+    urls = [settings().database_url] + ([replica] if replica else [])
+    try:
+        for url in urls:
+            with engine_for(url).connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+    except DBAPIError:
+        return False
+    return True
+
+
+def _bump_version(session: Session) -> int:
+    bumped = session.execute(
+        update(DataVersion).where(DataVersion.id == 1).values(version=DataVersion.version + 1)
+        .returning(DataVersion.version)
+    ).scalar_one_or_none()  # fmt: skip
+    if bumped is None:  # a database made before the table had its row
+        session.add(DataVersion(id=1, version=1))
+        session.flush()
+        bumped = 1
+    return int(bumped)
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
-    """One unit of work on the primary: commits when the block ends, rolls back if it raises."""
-    with Session(get_engine(), expire_on_commit=False) as session, session.begin():
-        yield session
+    """One unit of work on the primary: commits when the block ends, rolls back if it raises.
+
+    The data version is bumped as the last statement before the commit (its row lock is held only for the
+    commit itself), and this context's reads from then on must include it."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+            version = _bump_version(session)
+        _read_floor.set(max(_read_floor.get(), version))
+        if _replica_url():
+            _primary_reads.set(True)
 
 
 @contextmanager
 def read_session() -> Iterator[Session]:
-    """A session for queries only (on the read replica when one is configured)."""
+    """A session for queries only (on the read replica when one is configured and up to date for this context)."""
     with Session(get_read_engine()) as session:
         yield session

@@ -546,3 +546,15 @@ class LoginAttempt(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Sign-in cookies issued before this time no longer sign the user in (sign-out reaches every browser).
     signed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DataVersion(Base):
+    """One row whose number goes up with every committed write (data_access.db.transaction bumps it just before
+    commit). Every app server keys its caches on it, so a change made through one server shows on the next rerun
+    of every other; a session compares it across primary and replica to read its own writes."""
+
+    __tablename__ = "data_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
