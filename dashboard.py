@@ -169,17 +169,27 @@ def signed_in_actor(authenticator: stauth.Authenticate) -> Actor | None:
 
 
 def navigation_for(actor: Actor | None) -> list[st.Page]:
+    """The pages of `actor` (every page's URL, each showing only the sign-in form, when nobody is signed in, so a
+    deep link keeps its page across sign-in). The app's root is a hidden page of its own: Streamlit serves the
+    default page only at the root, so making the first real page the default would leave its own URL (e.g.
+    /overview) answering "page not found"."""
     if actor is None:
-        # Every page's URL, each showing only the sign-in form: a deep link keeps its page across sign-in.
-        return [
-            st.Page(lambda: None, title=title, icon=icon, url_path=path, default=index == 0)
-            for index, (_, title, icon, path, _) in enumerate(PAGES)
+        root = st.Page(lambda: None, title="Billing Desk", url_path="home", default=True, visibility="hidden")
+        return [root] + [
+            st.Page(lambda: None, title=title, icon=icon, url_path=path) for _, title, icon, path, _ in PAGES
         ]
-    return [
+    pages = [
         st.Page(module, title=title, icon=icon, url_path=path)
         for module, title, icon, path, permission in PAGES
         if allowed(actor, permission)
     ]
+    if not pages:
+        return []
+    first = next(page for page in PAGES if allowed(actor, page[4]))
+    root = st.Page(
+        first[0], title=first[1], icon=first[2], url_path="home", default=True, visibility="hidden"
+    )
+    return [root, *pages]
 
 
 def keep_cookie(authenticator: stauth.Authenticate) -> None:

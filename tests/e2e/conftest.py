@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,15 +51,10 @@ class Server:
         self.database_url = database_url
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[Server]:
-    """A freshly started server with demo data and its own copy of the demo users."""
-    folder = tmp_path_factory.mktemp("server")
-    database_url = f"sqlite:///{folder / 'billing.sqlite3'}"
-    auth_file = folder / "auth.yaml"
-    shutil.copyfile(ROOT / "auth.yaml", auth_file)
-    port = _free_port()
-    env = {
+def server_env(database_url: str, auth_file: Path, port: int) -> dict[str, str]:
+    """What a `streamlit run` server of the tests needs: its database, its users and a fixed cookie key (every
+    server of a team shares one), no login delay, headless."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "BILLING_DESK_AUTH_FILE": str(auth_file),
@@ -69,29 +65,56 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Ite
         "STREAMLIT_SERVER_HEADLESS": "true",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
-    for args in (["init"], ["seed", "--demo", "--customers", "40", "--seed", "3"]):
+
+
+def seed_demo(database_url: str, auth_file: Path, *, customers: int = 40) -> None:
+    env = server_env(database_url, auth_file, 0)
+    for args in (["init"], ["seed", "--demo", "--customers", str(customers), "--seed", "3"]):
         subprocess.run([sys.executable, "-m", "data_access", *args], cwd=ROOT, env=env, check=True,
                        capture_output=True)  # fmt: skip
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+
+@contextmanager
+def running_server(folder: Path, database_url: str, auth_file: Path) -> Iterator[Server]:
+    """`streamlit run dashboard.py` on a free loopback port until the block ends; its log in `folder`."""
+    port = _free_port()
+    log_path = folder / f"server-{port}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard.py"],
+            cwd=ROOT, env=server_env(database_url, auth_file, port), stdout=log, stderr=log,
+        )  # fmt: skip
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"streamlit did not start: {(folder / 'server.log').read_text()[-2000:]}")
-    yield Server(url, auth_file, database_url)
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.3)
+            else:
+                pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
+            yield Server(url, auth_file, database_url)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[Server]:
+    """A freshly started server with demo data and its own copy of the demo users."""
+    folder = tmp_path_factory.mktemp("server")
+    database_url = f"sqlite:///{folder / 'billing.sqlite3'}"
+    auth_file = folder / "auth.yaml"
+    shutil.copyfile(ROOT / "auth.yaml", auth_file)
+    seed_demo(database_url, auth_file)
+    with running_server(folder, database_url, auth_file) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
