@@ -51,7 +51,7 @@ class Server:
         self.database_url = database_url
 
 
-def server_env(database_url: str, auth_file: Path, port: int) -> dict[str, str]:
+def server_env(database_url: str, auth_file: Path, port: int, **extra: str) -> dict[str, str]:
     """What a `streamlit run` server of the tests needs: its database, its users and a fixed cookie key (every
     server of a team shares one), no login delay, headless."""
     return {
@@ -64,6 +64,7 @@ def server_env(database_url: str, auth_file: Path, port: int) -> dict[str, str]:
         "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
         "STREAMLIT_SERVER_HEADLESS": "true",
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        **extra,
     }
 
 
@@ -75,14 +76,14 @@ def seed_demo(database_url: str, auth_file: Path, *, customers: int = 40) -> Non
 
 
 @contextmanager
-def running_server(folder: Path, database_url: str, auth_file: Path) -> Iterator[Server]:
+def running_server(folder: Path, database_url: str, auth_file: Path, **extra_env: str) -> Iterator[Server]:
     """`streamlit run dashboard.py` on a free loopback port until the block ends; its log in `folder`."""
     port = _free_port()
     log_path = folder / f"server-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard.py"],
-            cwd=ROOT, env=server_env(database_url, auth_file, port), stdout=log, stderr=log,
+            cwd=ROOT, env=server_env(database_url, auth_file, port, **extra_env), stdout=log, stderr=log,
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
