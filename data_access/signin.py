@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 import bcrypt
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from data_access import userstore
@@ -41,10 +43,23 @@ def hash_password(password: str) -> str:
 
 
 def _attempt(session: Session, username: str) -> LoginAttempt:
-    attempt = session.scalar(select(LoginAttempt).where(LoginAttempt.username == username).with_for_update())
-    if attempt is None:
-        attempt = LoginAttempt(username=username, failed_count=0)
-        session.add(attempt)
+    """The username's row, locked for this transaction. It is created first if missing, with ON CONFLICT DO
+    NOTHING: two first sign-ins of one username at the same moment (two tabs, two servers) must not both insert
+    it, and a lock on a row that does not exist yet would hold nothing."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(LoginAttempt).values(username=username, failed_count=0).on_conflict_do_nothing(
+            index_elements=[LoginAttempt.username]
+        )
+    )  # fmt: skip
+    attempt = session.scalar(
+        select(LoginAttempt)
+        .where(LoginAttempt.username == username)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert attempt is not None
     return attempt
 
 

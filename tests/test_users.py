@@ -180,3 +180,33 @@ def test_a_cookie_issued_before_sign_out_is_refused_but_a_later_one_is_not(datab
     assert signin.cookie_revoked("sales", issued)
     assert not signin.cookie_revoked("sales", issued + timedelta(seconds=6))
     assert not signin.cookie_revoked("billing", issued)
+
+
+def test_first_sign_ins_of_one_username_at_the_same_moment_both_work(database: str) -> None:
+    """Two tabs (or two servers) signing the same user in for the first time: the attempts row is created once,
+    never twice (a duplicate key used to crash one of them); with a wrong password both failures count."""
+    import threading
+
+    barrier = threading.Barrier(4)
+    outcomes: list[object] = []
+
+    def sign_in(password: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(signin.check_password("billing", password))
+        except Exception as error:  # pragma: no cover - the failure this test guards against
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=sign_in, args=(p,)) for p in ["billing-demo"] * 2 + ["wrong"] * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(str(outcome) for outcome in outcomes) == sorted(
+        [str(signin.Outcome.SIGNED_IN)] * 2 + [str(signin.Outcome.WRONG)] * 2
+    ), outcomes
+    with read_session() as session:
+        from data_access.models import LoginAttempt
+
+        rows = session.scalars(select(LoginAttempt).where(LoginAttempt.username == "billing")).all()
+    assert len(rows) == 1
