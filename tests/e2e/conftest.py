@@ -133,7 +133,7 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     """A fresh browser context (no cookies) per test; a screenshot is kept as a test artifact."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     tab = context.new_page()
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(30_000)
     yield tab
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)

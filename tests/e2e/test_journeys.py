@@ -2,93 +2,30 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from data_access import clock, suspensions
 from data_access.collections import worklist
-from data_access.db import dispose_engines
 from data_access.permissions import BILLING_ADMIN, Actor
-from tests.e2e.conftest import ARTIFACTS, Server
-from tests.e2e.test_signin_browser import sign_in, wait_for_heading, wait_for_session_cookie
+from tests.e2e.conftest import Server
+from tests.e2e.helpers import (
+    pick_option,
+    read,
+    screenshots,
+    select_grid_row,
+    settle,
+    sign_in,
+    subscription_status,
+)
+from tests.e2e.test_signin_browser import wait_for_heading, wait_for_session_cookie
 
 pytestmark = pytest.mark.browser
 
 BILLING = Actor.of("billing", [BILLING_ADMIN])
-T = TypeVar("T")
-
-
-@contextmanager
-def server_database(server: Server) -> Iterator[None]:
-    """Point data_access at the server's database for the block only, then forget its engines."""
-    saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "DATABASE_READ_URL")}
-    os.environ["DATABASE_URL"] = server.database_url
-    os.environ.pop("DATABASE_READ_URL", None)
-    try:
-        yield
-    finally:
-        dispose_engines()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def read(server: Server, query: Callable[[], T]) -> T:
-    with server_database(server):
-        return query()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"journey-{name}.png"), full_page=True)
-
-
-def settle(page: Any) -> None:
-    """Wait for Streamlit to finish the current run (its status widget shows while a script runs)."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-
-
-def subscription_status(server: Server, subscription_id: str) -> str:
-    def query() -> str:
-        from sqlalchemy import select
-
-        from data_access.db import read_session
-        from data_access.models import Subscription
-
-        with read_session() as session:
-            return str(
-                session.scalar(select(Subscription.status).where(Subscription.external_id == subscription_id))
-            )
-
-    return read(server, query)
-
-
-def pick_option(page: Any, combobox_name: str, text: str) -> None:
-    """Open a Streamlit select by its label, type to filter, and click the one option containing `text`."""
-    box = page.get_by_role("combobox", name=combobox_name)
-    box.click()
-    box.fill(text)
-    option = page.get_by_role("option").filter(has_text=text)
-    option.first.wait_for()
-    assert option.count() == 1
-    option.first.click()
-    box.press("Escape")
-    page.get_by_role("listbox").wait_for(state="hidden")
-
-
-def select_grid_row(grid: Any, index: int) -> None:
-    """Tick row `index` of a Streamlit dataframe: the grid draws on a canvas, so its row-selection box has no
-    role or label; click it by position (header and rows are 35 px high, the box is in the first 35 px)."""
-    row = 35
-    grid.click(position={"x": row / 2, "y": row + index * row + row / 2})
+shot = screenshots("journey")
 
 
 def test_suspend_see_suspended_pay_and_reinstate(server: Server, browser: Any, page: Any) -> None:
@@ -135,7 +72,7 @@ def test_suspend_see_suspended_pay_and_reinstate(server: Server, browser: Any, p
     sales_context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         sales = sales_context.new_page()
-        sales.set_default_timeout(20_000)
+        sales.set_default_timeout(45_000)
         sales.goto(f"{server.url}/customers")
         sign_in(sales, "sales", "sales-demo")
         wait_for_heading(sales, "Customers")
@@ -168,8 +105,7 @@ def test_suspend_see_suspended_pay_and_reinstate(server: Server, browser: Any, p
     settle(page)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for()
-    select_grid_row(grid, index)
-    page.get_by_role("heading", name=f"{name} ({customer_id})").first.wait_for()
+    select_grid_row(grid, index, shows=page.get_by_role("heading", name=f"{name} ({customer_id})").first)
     settle(page)
     page.get_by_role("tab", name="Payment", exact=True).click()
     payment = page.get_by_role("tabpanel", name="Payment", exact=True)

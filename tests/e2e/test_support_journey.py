@@ -12,39 +12,24 @@ import pytest
 from data_access import escalations
 from data_access.overview import escalations_by_status
 from data_access.permissions import HELPDESK_AGENT, Actor
-from tests.e2e.conftest import ARTIFACTS, Server
-from tests.e2e.test_journeys import read, settle
-from tests.e2e.test_signin_browser import sign_in, wait_for_heading, wait_for_session_cookie
+from tests.e2e.conftest import Server
+from tests.e2e.helpers import (
+    open_expander,
+    pick_in,
+    read,
+    screenshots,
+    settle,
+    sign_in,
+    ticket_by_title,
+    ticket_status,
+)
+from tests.e2e.test_signin_browser import wait_for_heading, wait_for_session_cookie
 
 pytestmark = pytest.mark.browser
 
 HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
 CHART_TITLE = "Escalations to Microsoft by status and support vehicle"
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"support-{name}.png"), full_page=True)
-
-
-def pick_in(form: Any, page: Any, combobox_name: str, text: str) -> None:
-    """Choose `text` in the select labelled `combobox_name` inside `form` (other selects on the page share labels).
-    These selects have few options, so Streamlit does not let one type to filter: click the option itself."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    box = form.get_by_role("combobox", name=combobox_name, exact=True)
-    option = page.get_by_role("option", name=text, exact=True)
-    for _ in range(8):
-        settle(page)
-        if box.input_value() == text:
-            return
-        try:
-            box.click(timeout=5_000)
-            option.click(timeout=3_000)
-            page.get_by_role("listbox").wait_for(state="hidden", timeout=3_000)
-        except PlaywrightTimeout:  # a rerun redrew the select while it was open: open it again
-            page.keyboard.press("Escape")
-    assert box.input_value() == text
+shot = screenshots("support")
 
 
 def a_customer(server: Server) -> tuple[str, str]:
@@ -59,39 +44,6 @@ def a_customer(server: Server) -> tuple[str, str]:
                 select(Customer.external_id, Customer.name).order_by(Customer.id).limit(1)
             ).one()
             return str(row.external_id), str(row.name)
-
-    return read(server, query)
-
-
-def ticket_by_title(server: Server, title: str) -> list[tuple[str, str, str]]:
-    """(ticket id, customer id, status) of every ticket with this title."""
-
-    def query() -> list[tuple[str, str, str]]:
-        from sqlalchemy import select
-
-        from data_access.db import read_session
-        from data_access.models import Customer, Ticket
-
-        with read_session() as session:
-            rows = session.execute(
-                select(Ticket.external_id, Customer.external_id, Ticket.status)
-                .join(Customer, Customer.id == Ticket.customer_id)
-                .where(Ticket.title == title)
-            ).all()
-            return [(str(ticket), str(customer), str(status)) for ticket, customer, status in rows]
-
-    return read(server, query)
-
-
-def ticket_status(server: Server, ticket_id: str) -> str:
-    def query() -> str:
-        from sqlalchemy import select
-
-        from data_access.db import read_session
-        from data_access.models import Ticket
-
-        with read_session() as session:
-            return str(session.scalar(select(Ticket.status).where(Ticket.external_id == ticket_id)))
 
     return read(server, query)
 
@@ -145,7 +97,7 @@ def test_helpdesk_opens_a_ticket_escalates_it_technically_and_the_overview_count
     wait_for_heading(page, "Tickets")
     wait_for_session_cookie(page)
     settle(page)
-    page.locator('[data-testid="stExpander"] summary').filter(has_text="New ticket").click()
+    open_expander(page, "New ticket", "Create ticket")
     form = page.locator('[data-testid="stForm"]').filter(has=page.get_by_role("button", name="Create ticket"))
     form.get_by_role("textbox", name="Customer ID").fill(customer_id)
     form.get_by_role("textbox", name="Title").fill(title)
