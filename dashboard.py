@@ -77,11 +77,27 @@ try:
 except DBAPIError as error:
     database_trouble(error)
 
-if settings().environment == "production" and users.demo_passwords_in_use():
+
+def production_problems() -> list[str]:
+    """What keeps a production server from starting: each is something a team of servers must get right."""
+    problems = []
+    if demo := users.demo_passwords_in_use():
+        problems.append(
+            f"Demo passwords still work ({', '.join(demo)}). Give those users real passwords or remove them from "
+            "auth.yaml (`python -m data_access users reset-password USER`)."
+        )
+    if not os.environ.get("BILLING_DESK_COOKIE_KEY"):
+        problems.append(
+            "BILLING_DESK_COOKIE_KEY is not set. Set it to a long random string, the same on every app server, "
+            "so a sign-in made on one server is honoured by the others."
+        )
+    return problems
+
+
+if settings().environment == "production" and (problems := production_problems()):
     st.error(
-        "Billing Desk will not start in production while demo passwords still work "
-        f"({', '.join(users.demo_passwords_in_use())}). Give those users real passwords or remove them from "
-        "auth.yaml (`python -m data_access users reset-password USER`), then restart."
+        "Billing Desk will not start in production until this is fixed, then restart:\n\n"
+        + "\n".join(f"- {problem}" for problem in problems)
     )
     st.stop()
 

@@ -110,5 +110,17 @@ def test_production_refuses_to_start_while_demo_passwords_work(
     monkeypatch.setenv("BILLING_DESK_ENV", "production")
     app = dashboard()
     app.run()
-    assert "demo passwords" in app.error[0].value
+    assert "Demo passwords still work" in app.error[0].value
+    assert "BILLING_DESK_COOKIE_KEY" not in app.error[0].value
+    assert not app.text_input
+
+
+def test_production_refuses_to_start_without_a_shared_cookie_key(
+    sqlite_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_DESK_ENV", "production")
+    monkeypatch.delenv("BILLING_DESK_COOKIE_KEY")
+    app = dashboard()
+    app.run()
+    assert "BILLING_DESK_COOKIE_KEY is not set" in app.error[0].value
     assert not app.text_input
