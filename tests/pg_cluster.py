@@ -342,11 +342,30 @@ class PrivateCluster:
             f"the standby to replay WAL up to {target}",
         )
 
+    def _diagnosis(self) -> str:
+        """What the server says about itself, for a timeout's message."""
+        try:
+            with self.connect() as connection:
+                recovery = connection.execute(
+                    "SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN "
+                    "pg_get_wal_replay_pause_state() END, pg_last_wal_receive_lsn()::text, "
+                    "pg_last_wal_replay_lsn()::text"
+                ).fetchone()
+                activity = connection.execute(
+                    "SELECT pid, state, wait_event_type, wait_event, left(query, 80) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                ).fetchall()
+        except psycopg.Error as error:
+            return f"no diagnosis: {error}"
+        return f"recovery/pause/received/replayed={recovery}, sessions={activity}"
+
     def _wait_for(self, condition: Callable[[], object], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"gave up after {timeout} s waiting for {what} (port {self.port})")
+                raise TimeoutError(
+                    f"gave up after {timeout} s waiting for {what} (port {self.port}); {self._diagnosis()}"
+                )
             time.sleep(0.05)
 
 

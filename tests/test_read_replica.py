@@ -40,7 +40,7 @@ def primary_and_replica(private_cluster: PrivateCluster) -> Iterator[tuple[str, 
     upgrade(primary_url)
     db.dispose_engines()
     standby = private_cluster.standby()
-    standby.wait_caught_up(private_cluster)
+    standby.wait_caught_up(private_cluster, timeout=60)
     replica_url = primary_url.replace(f":{private_cluster.port}/", f":{standby.port}/")
     yield primary_url, replica_url, standby
     db.dispose_engines()
@@ -115,7 +115,7 @@ def test_reads_land_on_the_replica_and_writes_on_the_primary(
     customer = f"C-{uuid.uuid4().hex[:6]}"
     factories.customer(customer)
     factories.invoice(customer, f"I-{customer}", issued=clock.today() - timedelta(days=45), cents=120_000)
-    standby.wait_caught_up(primary)
+    standby.wait_caught_up(primary, timeout=60)
 
     statements = Statements()
     statements.watch("primary", db.engine_for(os.environ["DATABASE_URL"]))
@@ -149,7 +149,7 @@ def test_a_user_sees_their_own_action_at_once_while_the_replica_lags(
     customer = f"C-{uuid.uuid4().hex[:6]}"
     factories.customer(customer)
     factories.invoice(customer, f"I-{customer}", issued=clock.today() - timedelta(days=45), cents=120_000)
-    standby.wait_caught_up(primary)
+    standby.wait_caught_up(primary, timeout=60)
     before = as_another_session(lambda: (db.data_version(), open_usd())[1])
 
     standby.pause_replay()
@@ -180,7 +180,7 @@ def test_a_user_sees_their_own_action_at_once_while_the_replica_lags(
     assert as_another_session(someone_else) == (before, False)
 
     standby.resume_replay()
-    standby.wait_caught_up(primary)
+    standby.wait_caught_up(primary, timeout=60)
     assert as_another_session(someone_else) == (before - Decimal("300.00"), False)
     # Once the replica has replayed it, the payer reads from the replica again.
     assert as_another_session(next_run_of_payer) == (before - Decimal("300.00"), False)
@@ -195,7 +195,7 @@ def test_the_app_carries_a_users_read_floor_across_runs(
     customer = f"C-{uuid.uuid4().hex[:6]}"
     factories.customer(customer)
     factories.invoice(customer, f"I-{customer}", issued=clock.today() - timedelta(days=45), cents=70_000)
-    standby.wait_caught_up(primary)
+    standby.wait_caught_up(primary, timeout=60)
     standby.pause_replay()
 
     def pay() -> int:
