@@ -133,13 +133,20 @@ def _history(
                     made_on=on,
                 )
             )
-    paid = select(Payment.customer_id, Payment.received_on, Payment.amount_cents).where(
-        Payment.customer_id.in_(ids), Payment.received_on <= as_of
-    )
-    for row in session.execute(paid):
-        payments[row.customer_id].append(
-            policy.Payment(received_on=row.received_on, amount_cents=row.amount_cents)
+    # Payments serve only to judge promises, and only those received between a promise and its date can keep
+    # it: read just those customers' payments since their first promise, not every payment ever received.
+    first_promise = {customer_id: min(p.made_on for p in made) for customer_id, made in promises.items()}
+    if first_promise:
+        paid = select(Payment.customer_id, Payment.received_on, Payment.amount_cents).where(
+            Payment.customer_id.in_(list(first_promise)),
+            Payment.received_on >= min(first_promise.values()),
+            Payment.received_on <= as_of,
         )
+        for row in session.execute(paid):
+            if row.received_on >= first_promise[row.customer_id]:
+                payments[row.customer_id].append(
+                    policy.Payment(received_on=row.received_on, amount_cents=row.amount_cents)
+                )
     return promises, activities, payments
 
 

@@ -136,6 +136,31 @@ def test_broken_promises_first_then_overdue_times_days(db: str) -> None:
     assert shown.iloc[0].last_contact_on == TODAY - timedelta(days=20)
 
 
+def test_a_promise_is_kept_only_by_money_received_between_the_promise_and_its_date(db: str) -> None:
+    """Through the database: payments before the promise do not keep it; one inside its window does."""
+    from data_access.receivables import record_payment
+
+    for customer_id in ("C-KEPT", "C-EARLY"):
+        overdue_customer(customer_id, days=60, cents=50_000)
+        factories.invoice(
+            customer_id, f"INV2-{customer_id}", issued=TODAY - timedelta(days=200), cents=10_000
+        )
+    # C-EARLY paid 100.00 before promising; C-KEPT paid 100.00 inside the promise's window.
+    record_payment(
+        BILLING, customer_id="C-EARLY", amount=Decimal("100.00"), received_on=TODAY - timedelta(days=25)
+    )
+    record_payment(
+        BILLING, customer_id="C-KEPT", amount=Decimal("100.00"), received_on=TODAY - timedelta(days=10)
+    )
+    for customer_id in ("C-KEPT", "C-EARLY"):
+        add_past_promise(
+            customer_id, made=TODAY - timedelta(days=20), promised_for=TODAY - timedelta(days=5), cents=10_000
+        )
+    shown = collections.worklist(BILLING, as_of=TODAY).set_index("customer_id")
+    assert shown.loc["C-KEPT", "broken_promises"] == 0
+    assert shown.loc["C-EARLY", "broken_promises"] == 1
+
+
 def test_filters(db: str) -> None:
     overdue_customer("C-A", days=10, cents=50_000)
     overdue_customer("C-B", days=40, cents=10_000)
