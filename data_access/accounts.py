@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, literal_column, select, union_all
+from sqlalchemy import Select, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
-from data_access import policy
+from data_access import clock, policy
 from data_access.db import read_session
 from data_access.models import (
     ActivityKind,
@@ -29,6 +30,8 @@ from data_access.models import (
 )
 
 _CHUNK = 500
+# Which customers to read rows for: a list of ids, or a query that yields them.
+CustomerIds = Sequence[int] | Select[int]
 
 
 @dataclass(frozen=True)
@@ -64,46 +67,53 @@ def load_policy(session: Session) -> policy.Policy:
     )
 
 
-def _open_invoices(session: Session, ids: Sequence[int], as_of: date) -> dict[int, list[policy.OpenInvoice]]:
-    parts = [
-        select(Invoice.id.label("invoice_id"), Invoice.open_cents.label("cents")).where(
-            Invoice.customer_id.in_(ids), Invoice.open_cents > literal_column("0"), Invoice.issue_date <= as_of
-        ),
-        select(PaymentAllocation.invoice_id, PaymentAllocation.amount_cents).where(
-            PaymentAllocation.customer_id.in_(ids), PaymentAllocation.applied_on > as_of,
-            PaymentAllocation.issue_date <= as_of,
-        ),
-        select(CreditNote.invoice_id, CreditNote.amount_cents).where(
-            CreditNote.customer_id.in_(ids), CreditNote.issued_on > as_of, CreditNote.issue_date <= as_of
-        ),
-    ]  # fmt: skip
-    moved = union_all(*parts).subquery("open_at")
-    query = (
-        select(Invoice.customer_id, Invoice.number, Invoice.due_date, Invoice.disputed, Invoice.currency,
-               func.sum(moved.c.cents).label("cents"))
-        .join(moved, moved.c.invoice_id == Invoice.id)
-        .group_by(Invoice.id, Invoice.customer_id, Invoice.number, Invoice.due_date, Invoice.disputed,
-                  Invoice.currency)
-    )  # fmt: skip
-    found: dict[int, list[policy.OpenInvoice]] = defaultdict(list)
-    currencies = dict(
-        session.execute(select(Customer.id, Customer.currency).where(Customer.id.in_(ids))).all()
+def _open_invoices(session: Session, ids: CustomerIds, as_of: date) -> dict[int, list[policy.OpenInvoice]]:
+    """Each customer's invoices in their own currency that were open at the as-of date, with what was open then.
+    Today (or later: nothing is dated in the future) that is the open invoices themselves, read from the partial
+    index on open invoices; an earlier date adds back what was paid or credited since."""
+    own_currency = Invoice.currency == (
+        select(Customer.currency).where(Customer.id == Invoice.customer_id).scalar_subquery()
     )
-    for row in session.execute(query):
-        if row.currency == currencies.get(row.customer_id):
-            found[row.customer_id].append(
-                policy.OpenInvoice(
-                    number=row.number,
-                    due_date=row.due_date,
-                    open_cents=int(row.cents),
-                    disputed=bool(row.disputed),
-                )
+    columns = (Invoice.customer_id, Invoice.number, Invoice.due_date, Invoice.disputed)
+    query: Executable
+    if as_of >= clock.today():
+        query = select(*columns, Invoice.open_cents.label("cents")).where(
+            Invoice.customer_id.in_(ids), Invoice.open_cents > literal_column("0"), Invoice.issue_date <= as_of,
+            own_currency,
+        )  # fmt: skip
+    else:
+        parts = [
+            select(Invoice.id.label("invoice_id"), Invoice.open_cents.label("cents")).where(
+                Invoice.customer_id.in_(ids), Invoice.open_cents > literal_column("0"),
+                Invoice.issue_date <= as_of,
+            ),
+            select(PaymentAllocation.invoice_id, PaymentAllocation.amount_cents).where(
+                PaymentAllocation.customer_id.in_(ids), PaymentAllocation.applied_on > as_of,
+                PaymentAllocation.issue_date <= as_of,
+            ),
+            select(CreditNote.invoice_id, CreditNote.amount_cents).where(
+                CreditNote.customer_id.in_(ids), CreditNote.issued_on > as_of, CreditNote.issue_date <= as_of
+            ),
+        ]  # fmt: skip
+        moved = union_all(*parts).subquery("open_at")
+        query = (
+            select(*columns, func.sum(moved.c.cents).label("cents"))
+            .join(moved, moved.c.invoice_id == Invoice.id)
+            .where(own_currency)
+            .group_by(Invoice.id, *columns)
+        )
+    found: dict[int, list[policy.OpenInvoice]] = defaultdict(list)
+    for customer_id, number, due_date, disputed, cents in session.execute(query):
+        found[customer_id].append(
+            policy.OpenInvoice(
+                number=number, due_date=due_date, open_cents=int(cents), disputed=bool(disputed)
             )
+        )
     return found
 
 
 def _history(
-    session: Session, ids: Sequence[int], as_of: date
+    session: Session, ids: CustomerIds, as_of: date
 ) -> tuple[
     dict[int, list[policy.Promise]], dict[int, list[policy.Activity]], dict[int, list[policy.Payment]]
 ]:
@@ -150,14 +160,28 @@ def _history(
     return promises, activities, payments
 
 
-def assess_customers(session: Session, customers: Iterable[Customer], as_of: date) -> list[CustomerAccount]:
-    """Assess each customer at the as-of date under the partner's policy, reading their rows in batches."""
+def assess_customers(
+    session: Session,
+    customers: Iterable[Customer],
+    as_of: date,
+    *,
+    chosen_by: Select[int] | None = None,
+) -> list[CustomerAccount]:
+    """Assess each customer at the as-of date under the partner's policy, reading their rows in batches of ids;
+    or, given `chosen_by` (a query of exactly those customers' ids), in one pass that selects them by it (no
+    long lists of ids to send, one query per kind of row however many customers there are)."""
     rules = load_policy(session)
     chosen = list(customers)
     results: list[CustomerAccount] = []
-    for start in range(0, len(chosen), _CHUNK):
-        batch = chosen[start : start + _CHUNK]
-        ids = [customer.id for customer in batch]
+    batches: list[tuple[list[Customer], CustomerIds]] = (
+        [(chosen, chosen_by)]
+        if chosen_by is not None
+        else [
+            (batch, [customer.id for customer in batch])
+            for batch in (chosen[start : start + _CHUNK] for start in range(0, len(chosen), _CHUNK))
+        ]
+    )
+    for batch, ids in batches:
         invoices = _open_invoices(session, ids, as_of)
         promises, activities, payments = _history(session, ids, as_of)
         for customer in batch:
@@ -184,16 +208,27 @@ def assess_customers(session: Session, customers: Iterable[Customer], as_of: dat
     return results
 
 
-def overdue_customers(session: Session, as_of: date) -> list[Customer]:
-    """Customers with an invoice open now and due before the as-of date (the worklist's candidates)."""
-    overdue = (
+def overdue_ids(as_of: date) -> Select[int]:
+    """Ids of customers with an invoice open now and due before the as-of date (the worklist's candidates)."""
+    return (
         select(Invoice.customer_id)
         .where(Invoice.open_cents > literal_column("0"), Invoice.due_date < as_of)
         .distinct()
     )
+
+
+def overdue_customers(session: Session, as_of: date) -> list[Customer]:
+    """The customers `overdue_ids` names, by customer id."""
     return list(
-        session.scalars(select(Customer).where(Customer.id.in_(overdue)).order_by(Customer.external_id))
+        session.scalars(
+            select(Customer).where(Customer.id.in_(overdue_ids(as_of))).order_by(Customer.external_id)
+        )
     )
+
+
+def assess_overdue(session: Session, as_of: date) -> list[CustomerAccount]:
+    """Every overdue customer assessed at the as-of date, in one pass."""
+    return assess_customers(session, overdue_customers(session, as_of), as_of, chosen_by=overdue_ids(as_of))
 
 
 def assess_customer(customer_id: str, as_of: date) -> CustomerAccount | None:
@@ -213,7 +248,7 @@ def stages_at(as_of: date) -> tuple[list[str], dict[str, str]]:
     the policy asks nothing yet: under the minimum, all disputed, or not yet a day late enough)."""
     with read_session() as session:
         names = [stage.name for stage in load_policy(session).stages]
-        assessed = assess_customers(session, overdue_customers(session, as_of), as_of)
+        assessed = assess_overdue(session, as_of)
     return names, {
         found.customer_id: found.assessment.stage.name if found.assessment.stage else NO_STAGE
         for found in assessed

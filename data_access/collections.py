@@ -66,7 +66,7 @@ def worklist(
 ) -> pd.DataFrame:
     """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due."""
     with read_session() as session:
-        assessed = accounts.assess_customers(session, accounts.overdue_customers(session, as_of), as_of)
+        assessed = accounts.assess_overdue(session, as_of)
     rows = [
         _worklist_row(found)
         for found in assessed
