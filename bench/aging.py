@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> None:
         f"median of {args.repeat} SQL runs after a warm-up.  \n"
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, pandas {pd.__version__}, "
         f"{server_versions(args)}.  \n"
-        "Seed s = schema (Alembic) + bulk load + index builds (+ VACUUM ANALYZE on PostgreSQL). "
+        "Seed s = schema (Alembic) + bulk load + index builds + ANALYZE (VACUUM ANALYZE on PostgreSQL). "
         "Peak RSS = VmHWM of a fresh child process (imports alone: ~145 MiB) running one report as of today.\n\n"
         + "\n".join(f"- {n}" for n in notes)
         + "\n\n"

@@ -338,7 +338,8 @@ LEDGER_TABLES = ("customers", "invoices", "payments", "payment_allocations", "cr
 
 
 def load_sqlite(path: str, ledger: Ledger) -> None:
-    """executemany in big batches, one transaction, secondary indexes dropped during the load and rebuilt."""
+    """executemany in big batches, one transaction, secondary indexes dropped during the load and rebuilt, then
+    ANALYZE."""
     con = sqlite3.connect(path, isolation_level=None)
     try:
         con.execute("PRAGMA journal_mode=OFF")
@@ -363,6 +364,7 @@ def load_sqlite(path: str, ledger: Ledger) -> None:
         for _, create in indexes:
             con.execute(create)
         con.execute("COMMIT")
+        con.execute("ANALYZE")  # as the app does after an import or demo data (data_access.db.analyze)
         con.execute("PRAGMA journal_mode=WAL")
     finally:
         con.close()

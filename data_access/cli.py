@@ -153,9 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _init() -> str:
+    from data_access.db import analyze
     from data_access.migrate import upgrade
 
     upgrade(settings().database_url)
+    analyze()
     return "Schema is up to date.\n"
 
 

@@ -146,6 +146,15 @@ def ping() -> bool:
     return True
 
 
+def analyze() -> None:
+    """Refresh the query planner's statistics after a bulk change (an import, demo data, an upgrade). SQLite keeps
+    none until told: without them it reads today's aging through the index on issue dates (every invoice) instead
+    of the partial index on open invoices, 20x slower at 1M invoices."""
+    with get_engine().connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
+
+
 def _bump_version(session: Session) -> int:
     bumped = session.execute(
         update(DataVersion).where(DataVersion.id == 1).values(version=DataVersion.version + 1)

@@ -11,7 +11,7 @@ from data_access import clock
 from data_access.audit import record_event
 from data_access.csv_import.kinds import ADD, KINDS, SKIP, UPDATE, Context, RowRefused, load_customers
 from data_access.csv_import.reader import FileProblem, RowError, Source, chunks, header_of
-from data_access.db import read_session, transaction
+from data_access.db import analyze, read_session, transaction
 from data_access.errors import InvalidAction
 from data_access.permissions import Actor, requires
 
@@ -112,6 +112,7 @@ def import_csv(
         _check(kind, source, context, report, step)
         if report.ok and not dry_run:
             _write(kind, source, context, report, actor, step)
+            analyze()  # after the commit: the planner must know about what was just written
     except FileProblem as exc:
         report.errors = [RowError(1, str(exc))]
     except RowRefused as exc:

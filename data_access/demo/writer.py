@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from data_access import clock
-from data_access.db import get_engine, transaction
+from data_access.db import analyze, transaction
 from data_access.demo.dataset import demo_tables
 from data_access.errors import InvalidAction
 from data_access.models import Customer
@@ -59,8 +59,5 @@ def seed_demo(
         postgres = session.get_bind().dialect.name == "postgresql"
         if postgres:
             _reset_sequences(session, [model.__tablename__ for model, rows in tables.items() if rows])
-    if postgres:
-        with get_engine().connect() as connection:
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+    analyze()
     return {model.__tablename__: len(rows) for model, rows in tables.items()}
