@@ -68,6 +68,11 @@ def cached_customer(
     return invoices, detail.customer_movements(_actor, **scope)
 
 
+@cached(ttl=300)
+def cached_stage_names(_actor: Actor, username: str) -> list[str]:
+    return detail.collections_stage_names(_actor)
+
+
 @cached(ttl=60)
 def cached_stages(_actor: Actor, username: str, as_of: date) -> tuple[list[str], dict[str, str]]:
     return detail.collections_stages(_actor, as_of=as_of)
@@ -128,12 +133,16 @@ by_manager, by_country, by_currency, by_stage, by_dispute = st.columns(5, vertic
 manager = by_manager.selectbox("Account manager", [ALL, *managers], key="receivables_account_manager")
 country = by_country.selectbox("Country", [ALL, *countries], key="receivables_country")
 disputed_only = by_dispute.toggle("Disputed invoices only", key="receivables_disputed_only")
-stage_names, stage_of = cached_stages(actor, actor.username, as_of)
 stage = by_stage.selectbox(
-    "Collections stage", [ALL, *stage_names, NO_STAGE], key="receivables_stage",
+    "Collections stage", [ALL, *cached_stage_names(actor, actor.username), NO_STAGE], key="receivables_stage",
     help="The collections policy's stage at the as-of date; only overdue customers have one.",
 )  # fmt: skip
-in_stage = tuple(sorted(c for c, s in stage_of.items() if s == stage)) if stage != ALL else ()
+# Every overdue customer is assessed under the policy only when a stage is chosen (the costly part of the page).
+in_stage = ()
+if stage != ALL:
+    with st.spinner("Assessing overdue accounts under the collections policy…"):
+        _, stage_of = cached_stages(actor, actor.username, as_of)
+    in_stage = tuple(sorted(c for c, s in stage_of.items() if s == stage))
 try:
     buckets = parse_buckets(bucket_text)
 except InvalidAction as exc:

@@ -243,6 +243,12 @@ def assess_customer(customer_id: str, as_of: date) -> CustomerAccount | None:
 NO_STAGE = "no stage"
 
 
+def stage_names() -> list[str]:
+    """The policy's stage names in order (cheap: no customer is assessed)."""
+    with read_session() as session:
+        return [stage.name for stage in load_policy(session).stages]
+
+
 def stages_at(as_of: date) -> tuple[list[str], dict[str, str]]:
     """The policy's stage names in order, and each overdue customer's stage at the as-of date ('no stage' when
     the policy asks nothing yet: under the minimum, all disputed, or not yet a day late enough)."""

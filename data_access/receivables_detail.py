@@ -256,6 +256,12 @@ def export_xlsx(actor: Actor, frame: pd.DataFrame, *, sheet: str = "Receivables"
 
 
 @requires("receivables.view")
+def collections_stage_names(actor: Actor) -> list[str]:
+    """Read-only: the policy's stage names in order, to offer as a filter before anything is assessed."""
+    return accounts.stage_names()
+
+
+@requires("receivables.view")
 def collections_stages(actor: Actor, *, as_of: date) -> tuple[list[str], dict[str, str]]:
     """Read-only: the policy's stages and each overdue customer's stage at the as-of date, to filter by."""
     return accounts.stages_at(as_of)
