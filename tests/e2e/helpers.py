@@ -69,8 +69,11 @@ def sign_in(page: Any, username: str, password: str | None = None) -> None:
         try:
             expect(button).to_have_count(1, timeout=30_000)
             settle(page)
-            page.get_by_role("textbox", name="Username").fill(username, timeout=10_000)
-            page.get_by_role("textbox", name="Password", exact=True).fill(
+            # Inside the sign-in form: a page being left (the Users page has a Username field too) may still
+            # be on screen for a moment.
+            form = page.locator('[data-testid="stForm"]').filter(has=button)
+            form.get_by_role("textbox", name="Username").fill(username, timeout=10_000)
+            form.get_by_role("textbox", name="Password", exact=True).fill(
                 password or f"{username}-demo", timeout=10_000
             )
             button.click(timeout=10_000)
