@@ -6,7 +6,6 @@ from typing import NoReturn
 
 import streamlit as st
 import streamlit_authenticator as stauth
-from sqlalchemy.exc import DBAPIError
 from streamlit_authenticator.utilities import LoginError
 
 from app_pages.state import ACTOR, READ_FLOOR, SIGN_OUT_REQUESTED, SIGNIN_MESSAGE
@@ -37,15 +36,14 @@ OUTCOME_MESSAGES = {
 }
 
 RETRY_SECONDS = 5
-QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 st.set_page_config(page_title="Billing Desk", page_icon=":material/account_balance:", layout="wide")
 
 
-def database_trouble(error: DBAPIError) -> NoReturn:
+def database_trouble(error: db.DatabaseError) -> NoReturn:
     """A banner instead of a traceback when the database fails us; an unreachable database is retried every few
     seconds and the page comes back by itself when it answers."""
-    if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED:
+    if db.query_cancelled(error):
         st.warning(
             f"This page asked the database for something that took longer than "
             f"{settings().statement_timeout_seconds} s, so it was stopped. Narrow the filters or try again in a "
@@ -74,7 +72,7 @@ def database_trouble(error: DBAPIError) -> NoReturn:
 db.set_read_floor(max(st.session_state.get(READ_FLOOR, 0), db.read_floor()))
 try:
     db.data_version()
-except DBAPIError as error:
+except db.DatabaseError as error:
     database_trouble(error)
 
 
@@ -259,7 +257,7 @@ else:
     )
 try:
     navigation.run()
-except DBAPIError as error:
+except db.DatabaseError as error:
     database_trouble(error)
 finally:
     # An action on this run (or in a callback before it) may have written: later runs must read it.

@@ -24,6 +24,10 @@ from sqlalchemy.orm import Session
 from data_access.config import settings
 from data_access.models import DataVersion
 
+# What a page catches when the database fails it (unreachable, dropped connection, cancelled statement).
+DatabaseError = DBAPIError
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+
 _engines: dict[str, Engine] = {}
 # The newest data version this context has written or must see; reads go to the primary while the replica lags it.
 _read_floor: ContextVar[int] = ContextVar("billing_desk_read_floor", default=0)
@@ -131,6 +135,11 @@ def set_read_floor(version: int) -> None:
     _read_floor.set(version)
     _run_version.set(None)
     _primary_reads.set(False)
+
+
+def query_cancelled(error: DBAPIError) -> bool:
+    """True when the statement ran past BILLING_DESK_STATEMENT_TIMEOUT and the server stopped it."""
+    return getattr(error.orig, "sqlstate", None) == QUERY_CANCELED
 
 
 def ping() -> bool:

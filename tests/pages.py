@@ -10,11 +10,14 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def signed_in(username: str) -> AppTest:
-    """The dashboard after one run as `username`, on the first page their roles allow."""
+def signed_in(username: str, **state: object) -> AppTest:
+    """The dashboard after one run as `username` (with any other session `state` given), on the first page their
+    roles allow."""
     app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     app.session_state["authentication_status"] = True
     app.session_state["username"] = username
+    for key, value in state.items():
+        app.session_state[key] = value
     app.run()
     assert not app.exception, app.exception
     return app

@@ -4,8 +4,7 @@ on this server's next rerun, while a rerun with nothing changed is served from t
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,26 +18,10 @@ from data_access.errors import InvalidAction
 from data_access.permissions import Actor
 from data_access.receivables import record_payment
 from tests import factories
+from tests.contexts import in_fresh_context
 from tests.pages import signed_in
 
 BILLING = Actor("billing", frozenset({"Billing admin"}))
-
-
-def elsewhere(change: Callable[[], Any]) -> None:
-    """Run `change` as another app server would: another thread, so none of this context's state is shared."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            change()
-        except BaseException as error:  # pragma: no cover - re-raised below
-            errors.append(error)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
-    if errors:
-        raise errors[0]
 
 
 @pytest.fixture
@@ -90,7 +73,7 @@ def test_a_change_from_another_server_shows_on_the_next_rerun_and_an_unchanged_r
     assert total_receivables(app) == "1,500.00"
     assert len(aging_queries) == first_run_queries
 
-    elsewhere(lambda: factories.invoice("C-1", "I-2", issued=today - timedelta(days=3), cents=25_050))
+    in_fresh_context(lambda: factories.invoice("C-1", "I-2", issued=today - timedelta(days=3), cents=25_050))
     app.run()  # no cache was cleared and no TTL ran out: the version moved
     assert not app.exception, app.exception
     assert total_receivables(app) == "1,750.50"

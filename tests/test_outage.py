@@ -4,17 +4,20 @@ answers; a query that runs too long is stopped with its own message."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock, db
 from data_access.migrate import upgrade
 from tests import factories
+from tests.conftest import ROOT
 from tests.pages import signed_in
 from tests.pg_cluster import (
     PrivateCluster,
@@ -48,7 +51,7 @@ def test_unreachable_at_start_shows_a_banner_and_the_app_comes_back_when_it_answ
 ) -> None:
     private_database.stop()
     db.dispose_engines()  # a server that starts while the database is down has no connections yet
-    app = AppTest.from_file(str(_dashboard()), default_timeout=60)
+    app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     app.run()
     assert not app.exception, app.exception
     assert banner(app), [e.value for e in app.error]
@@ -86,7 +89,7 @@ def test_a_query_over_the_statement_timeout_is_stopped_with_a_message(
 ) -> None:
     monkeypatch.setenv("BILLING_DESK_STATEMENT_TIMEOUT", "1")
     db.dispose_engines()
-    with private_database.connect(dbname=_database_name()) as blocker:
+    with private_database.connect(dbname=make_url(os.environ["DATABASE_URL"]).database or "") as blocker:
         # Another transaction holds the invoices table: the aging query waits for it past the timeout.
         blocker.execute("BEGIN")
         blocker.execute("LOCK TABLE invoices IN ACCESS EXCLUSIVE MODE")
@@ -97,17 +100,3 @@ def test_a_query_over_the_statement_timeout_is_stopped_with_a_message(
     assert any("took longer than 1 s, so it was stopped" in text for text in warnings), warnings
     app.run()  # the lock is gone: the same page draws
     assert any(metric.label == "Total receivables (USD)" for metric in app.metric)
-
-
-def _dashboard() -> Any:
-    from tests.conftest import ROOT
-
-    return ROOT / "dashboard.py"
-
-
-def _database_name() -> str:
-    import os
-
-    from sqlalchemy.engine import make_url
-
-    return str(make_url(os.environ["DATABASE_URL"]).database)

@@ -5,7 +5,6 @@ has not replayed it, while everyone else sees the replica's state until it has."
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -14,7 +13,6 @@ from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine, event
-from streamlit.testing.v1 import AppTest
 
 from data_access import clock, db
 from data_access.aging import AgingFilter
@@ -22,7 +20,7 @@ from data_access.migrate import upgrade
 from data_access.permissions import Actor
 from data_access.receivables import receivables_summary, record_payment
 from tests import factories
-from tests.conftest import ROOT
+from tests.contexts import in_fresh_context
 from tests.pages import signed_in
 from tests.pg_cluster import (
     PrivateCluster,
@@ -84,23 +82,13 @@ class Statements:
         return [s for s in self.sent[name] if s.startswith(verb) and table.upper() in s]
 
 
-def as_another_session(work: Callable[[], T]) -> T:
-    """Run `work` in a fresh context (a thread starts with none): another user's session, or another server."""
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        except BaseException as error:  # pragma: no cover - re-raised below
-            errors.append(error)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
-    if errors:
-        raise errors[0]
-    return result[0]
+def replicated_customer(primary: PrivateCluster, standby: PrivateCluster, *, cents: int) -> str:
+    """A new customer with one invoice 15 days past due, written on the primary and replayed on the standby."""
+    customer = f"C-{uuid.uuid4().hex[:6]}"
+    factories.customer(customer)
+    factories.invoice(customer, f"I-{customer}", issued=clock.today() - timedelta(days=45), cents=cents)
+    standby.wait_caught_up(primary, timeout=60)
+    return customer
 
 
 def open_usd(as_of_days: int = 0) -> Decimal:
@@ -112,10 +100,7 @@ def test_reads_land_on_the_replica_and_writes_on_the_primary(
     replicated: tuple[PrivateCluster, PrivateCluster],
 ) -> None:
     primary, standby = replicated
-    customer = f"C-{uuid.uuid4().hex[:6]}"
-    factories.customer(customer)
-    factories.invoice(customer, f"I-{customer}", issued=clock.today() - timedelta(days=45), cents=120_000)
-    standby.wait_caught_up(primary, timeout=60)
+    customer = replicated_customer(primary, standby, cents=120_000)
 
     statements = Statements()
     statements.watch("primary", db.engine_for(os.environ["DATABASE_URL"]))
@@ -128,7 +113,7 @@ def test_reads_land_on_the_replica_and_writes_on_the_primary(
             record_payment(BILLING, customer_id=customer, amount=Decimal("200.00"), received_on=clock.today())
             return before
 
-        as_another_session(read_then_pay)
+        in_fresh_context(read_then_pay)
     finally:
         statements.close()
 
@@ -146,11 +131,8 @@ def test_a_user_sees_their_own_action_at_once_while_the_replica_lags(
     replicated: tuple[PrivateCluster, PrivateCluster],
 ) -> None:
     primary, standby = replicated
-    customer = f"C-{uuid.uuid4().hex[:6]}"
-    factories.customer(customer)
-    factories.invoice(customer, f"I-{customer}", issued=clock.today() - timedelta(days=45), cents=120_000)
-    standby.wait_caught_up(primary, timeout=60)
-    before = as_another_session(lambda: (db.data_version(), open_usd())[1])
+    customer = replicated_customer(primary, standby, cents=120_000)
+    before = in_fresh_context(lambda: (db.data_version(), open_usd())[1])
 
     standby.pause_replay()
 
@@ -160,7 +142,7 @@ def test_a_user_sees_their_own_action_at_once_while_the_replica_lags(
         seen = open_usd()
         return seen, db.read_floor(), db.get_read_engine() is db.get_engine()
 
-    seen_by_payer, payer_floor, payer_on_primary = as_another_session(pay_then_read)
+    seen_by_payer, payer_floor, payer_on_primary = in_fresh_context(pay_then_read)
     assert seen_by_payer == before - Decimal("300.00")
     assert payer_on_primary
 
@@ -170,20 +152,20 @@ def test_a_user_sees_their_own_action_at_once_while_the_replica_lags(
         db.data_version()
         return open_usd(), db.get_read_engine() is db.get_engine()
 
-    assert as_another_session(next_run_of_payer) == (before - Decimal("300.00"), True)
+    assert in_fresh_context(next_run_of_payer) == (before - Decimal("300.00"), True)
 
     # Anyone else reads the replica, which has not replayed the payment yet.
     def someone_else() -> tuple[Decimal, bool]:
         db.data_version()
         return open_usd(), db.get_read_engine() is db.get_engine()
 
-    assert as_another_session(someone_else) == (before, False)
+    assert in_fresh_context(someone_else) == (before, False)
 
     standby.resume_replay()
     standby.wait_caught_up(primary, timeout=60)
-    assert as_another_session(someone_else) == (before - Decimal("300.00"), False)
+    assert in_fresh_context(someone_else) == (before - Decimal("300.00"), False)
     # Once the replica has replayed it, the payer reads from the replica again.
-    assert as_another_session(next_run_of_payer) == (before - Decimal("300.00"), False)
+    assert in_fresh_context(next_run_of_payer) == (before - Decimal("300.00"), False)
 
 
 def test_the_app_carries_a_users_read_floor_across_runs(
@@ -192,19 +174,16 @@ def test_the_app_carries_a_users_read_floor_across_runs(
     """Through dashboard.py: a run with the user's floor in their session reads the primary while the replica
     lags; the same page without it shows the replica's (older) figure."""
     primary, standby = replicated
-    customer = f"C-{uuid.uuid4().hex[:6]}"
-    factories.customer(customer)
-    factories.invoice(customer, f"I-{customer}", issued=clock.today() - timedelta(days=45), cents=70_000)
-    standby.wait_caught_up(primary, timeout=60)
+    customer = replicated_customer(primary, standby, cents=70_000)
     standby.pause_replay()
 
     def pay() -> int:
         record_payment(BILLING, customer_id=customer, amount=Decimal("50.00"), received_on=clock.today())
         return db.read_floor()
 
-    floor = as_another_session(pay)
-    expected_now = as_another_session(lambda: (db.set_read_floor(floor), db.data_version(), open_usd())[2])
-    lagging = as_another_session(lambda: (db.data_version(), open_usd())[1])
+    floor = in_fresh_context(pay)
+    expected_now = in_fresh_context(lambda: (db.set_read_floor(floor), db.data_version(), open_usd())[2])
+    lagging = in_fresh_context(lambda: (db.data_version(), open_usd())[1])
     assert expected_now == lagging - Decimal("50.00")
 
     def overview_total(app: Any) -> Decimal:
@@ -218,16 +197,6 @@ def test_the_app_carries_a_users_read_floor_across_runs(
     assert overview_total(other_user) == lagging
 
     db.set_read_floor(0)
-    payer = signed_in_with_floor("billing", floor, READ_FLOOR)
+    payer = signed_in("billing", **{READ_FLOOR: floor})
     assert overview_total(payer) == expected_now
     assert payer.session_state[READ_FLOOR] >= floor
-
-
-def signed_in_with_floor(username: str, floor: int, key: str) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    app.session_state["authentication_status"] = True
-    app.session_state["username"] = username
-    app.session_state[key] = floor
-    app.run()
-    assert not app.exception, app.exception
-    return app
