@@ -58,14 +58,14 @@ def test_the_database_pulled_away_shows_a_banner_and_the_page_comes_back_by_itse
     cluster.stop("immediate")
     try:
         page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Receivables").click()
-        page.get_by_text(BANNER).wait_for(timeout=30_000)
+        page.get_by_text(BANNER).first.wait_for(timeout=30_000)
         assert "Traceback" not in page.inner_text("body")
         shot(page, "1-database-down")
     finally:
         cluster.start()
 
     # No click, no reload: the banner's retry notices the server is back and the page draws again.
-    page.get_by_text(BANNER).wait_for(state="hidden", timeout=45_000)
+    page.get_by_text(BANNER).first.wait_for(state="hidden", timeout=45_000)
     wait_for_heading(page, "Receivables")
     settle(page)
     assert BANNER not in page.inner_text("body")
