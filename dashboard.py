@@ -4,11 +4,12 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from app_pages.state import ACTOR, READ_FLOOR, SIGN_OUT_REQUESTED, SIGNIN_MESSAGE
+from app_pages.state import ACTOR, READ_FLOOR, SIGN_OUT_REQUESTED, SIGNED_IN_AT, SIGNIN_MESSAGE
 from data_access import db, signin, users, userstore
 from data_access.config import cookie_key, settings
 from data_access.permissions import Actor, allowed
@@ -36,13 +37,20 @@ OUTCOME_MESSAGES = {
 }
 
 RETRY_SECONDS = 5
+# Our claim in the sign-in cookie: when its session signed in with a password, kept as it is on every re-emission.
+SIGNED_IN_CLAIM = "signed_in_at"
 
 st.set_page_config(page_title="Billing Desk", page_icon=":material/account_balance:", layout="wide")
 
 
 def database_trouble(error: db.DatabaseError) -> NoReturn:
     """A banner instead of a traceback when the database fails us; an unreachable database is retried every few
-    seconds and the page comes back by itself when it answers."""
+    seconds and the page comes back by itself when it answers. An error that the request itself caused (a value
+    the database cannot hold) is that request's message, not an outage."""
+    refused = db.refusal(error)
+    if refused is not None:
+        st.error(str(refused))
+        st.stop()
     if db.query_cancelled(error):
         st.warning(
             f"This page asked the database for something that took longer than "
@@ -120,8 +128,12 @@ def build_authenticator() -> stauth.Authenticate:
     )
 
     def check_credentials(username: str, password: str) -> bool:
+        # Taken before the password is read: a change the check did not see yet must still end this session.
+        started = datetime.now(UTC)
         outcome = signin.check_password(username, password)
         st.session_state[SIGNIN_MESSAGE] = OUTCOME_MESSAGES.get(outcome)
+        if outcome is signin.Outcome.SIGNED_IN:
+            st.session_state[SIGNED_IN_AT] = started
         return outcome is signin.Outcome.SIGNED_IN
 
     authenticator.authentication_controller.authentication_model.check_credentials = check_credentials
@@ -145,40 +157,72 @@ def sign_in_form(authenticator: stauth.Authenticate) -> bool:
     return False
 
 
-def sign_out(authenticator: stauth.Authenticate) -> None:
+def end_session(authenticator: stauth.Authenticate) -> None:
     """Forget the session and make the browser drop the cookie: it is overwritten with an expired, invalid
     value on the path it was set with (the component's own delete leaves it in place)."""
-    if username := st.session_state.get("username"):
-        signin.record_sign_out(username)
-    authenticator.logout(location="unrendered")
+    if st.session_state.get("authentication_status"):
+        authenticator.logout(location="unrendered")
+    st.session_state["logout"] = True
+    st.session_state.pop(SIGNED_IN_AT, None)
     cookie = userstore.cookie_config()
     authenticator.cookie_controller.cookie_model.cookie_manager.set(
         cookie.name, "signed-out", key="signout_cookie", expires_at=datetime.now(UTC) - timedelta(days=1)
     )
 
 
-def refuse_revoked_cookie(authenticator: stauth.Authenticate) -> None:
-    """A cookie issued before its user signed out (in any browser) does not sign anyone in: the browser may
-    not have dropped it yet when the page is reloaded."""
+def sign_out(authenticator: stauth.Authenticate) -> None:
+    """The user asked to sign out: this session and every other one they signed in before now, in any browser."""
+    if username := st.session_state.get("username"):
+        signin.record_sign_out(username)
+    end_session(authenticator)
+
+
+def cookie_signed_in_at(token: dict[str, object]) -> datetime | None:
+    claim = token.get(SIGNED_IN_CLAIM)
+    try:
+        return datetime.fromisoformat(claim) if isinstance(claim, str) else None
+    except ValueError:
+        return None
+
+
+def screen_cookie(authenticator: stauth.Authenticate) -> None:
+    """Let the authenticator sign a new session in from the cookie only when the cookie says when its user signed
+    in and nothing has ended that sign-in since (a sign-out anywhere, a password change or reset, a disable); the
+    session keeps that time, so no re-emitted cookie is ever newer than the sign-in it carries."""
     if st.session_state.get("authentication_status"):
         return
     token = authenticator.cookie_controller.get_cookie()
-    if token:
-        issued = datetime.fromtimestamp(token["exp_date"], UTC) - timedelta(
-            days=userstore.cookie_config().expiry_days
-        )
-        if signin.cookie_revoked(token["username"], issued):
-            st.session_state["logout"] = True
+    if not token:
+        return
+    username, signed_in_at = str(token.get("username") or ""), cookie_signed_in_at(token)
+    if (
+        signed_in_at is None
+        or users.actor_for(username) is None
+        or signin.session_revoked(username, signed_in_at)
+    ):
+        st.session_state["logout"] = True  # the authenticator then leaves the cookie alone for this session
+    else:
+        st.session_state[SIGNED_IN_AT] = signed_in_at
 
 
 def signed_in_actor(authenticator: stauth.Authenticate) -> Actor | None:
-    """Who is signed in, decided from the user store now, whatever the cookie carried at sign-in."""
+    """Who is signed in, decided from the user store now, whatever the cookie carried at sign-in: nobody when the
+    user is disabled or removed, or their sessions were ended after this one signed in."""
     if not st.session_state.get("authentication_status"):
         return None
-    actor = users.actor_for(st.session_state.get("username"))
+    username = st.session_state.get("username")
+    actor = users.actor_for(username)
     if actor is None:
-        sign_out(authenticator)
-        st.session_state[SIGNIN_MESSAGE] = "You were signed out: your account is disabled or was removed."
+        message = "You were signed out: your account is disabled or was removed."
+    elif signin.session_revoked(actor.username, st.session_state.get(SIGNED_IN_AT)):
+        actor = None
+        message = (
+            "You were signed out: you signed out in another browser, or your password was changed or reset. "
+            "Sign in again."
+        )
+    if actor is None:
+        end_session(authenticator)
+        st.session_state[SIGNIN_MESSAGE] = message
     return actor
 
 
@@ -206,11 +250,25 @@ def navigation_for(actor: Actor | None) -> list[st.Page]:
     return [root, *pages]
 
 
-def keep_cookie(authenticator: stauth.Authenticate) -> None:
+def keep_cookie(authenticator: stauth.Authenticate, username: str) -> None:
     """The sign-in cookie is written by a browser component after the run ends; a click that starts the next run
-    first can drop it, so re-emit it on every run of a session whose connection opened without it."""
-    if userstore.cookie_config().name not in st.context.cookies:
-        authenticator.cookie_controller.set_cookie()
+    first can drop it, so re-emit it on every run of a session whose connection did not bring this very sign-in.
+    It carries the session's sign-in time, never the time it is re-emitted, so a revocation reaches it however
+    often it is re-emitted (a session that does not know when it signed in gets no cookie)."""
+    cookie = userstore.cookie_config()
+    signed_in_at = st.session_state.get(SIGNED_IN_AT)
+    if signed_in_at is None or cookie.expiry_days <= 0:
+        return
+    brought = authenticator.cookie_controller.get_cookie()
+    if brought and brought.get("username") == username and cookie_signed_in_at(brought) == signed_in_at:
+        return
+    expires = datetime.now(UTC) + timedelta(days=cookie.expiry_days)
+    token = jwt.encode(
+        {"username": username, "exp_date": expires.timestamp(), SIGNED_IN_CLAIM: signed_in_at.isoformat()},
+        cookie_key(),
+        algorithm="HS256",
+    )
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(cookie.name, token, expires_at=expires)
 
 
 def account_sidebar(actor: Actor) -> None:
@@ -225,11 +283,11 @@ def account_sidebar(actor: Actor) -> None:
 authenticator = build_authenticator()
 if st.session_state.pop(SIGN_OUT_REQUESTED, False):
     sign_out(authenticator)
-refuse_revoked_cookie(authenticator)
+screen_cookie(authenticator)
 try:
     authenticator.login(location="unrendered")
 except LoginError:
-    sign_out(authenticator)
+    end_session(authenticator)
 
 actor = signed_in_actor(authenticator)
 just_signed_in = False
@@ -241,7 +299,7 @@ if actor is None:
         form.empty()
         actor = signed_in_actor(authenticator)
 if actor is not None:
-    keep_cookie(authenticator)
+    keep_cookie(authenticator, actor.username)
 
 st.session_state[ACTOR] = actor
 if actor is None:

@@ -16,12 +16,13 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Engine, create_engine, event, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from data_access.config import settings
+from data_access.errors import InvalidAction
 from data_access.models import DataVersion
 
 # What a page catches when the database fails it (unreachable, dropped connection, cancelled statement).
@@ -29,6 +30,8 @@ DatabaseError = DBAPIError
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
 
 _engines: dict[str, Engine] = {}
+_write_engines: dict[str, Engine] = {}
+WRITE = "billing_desk_write"  # execution option: this connection's transactions take the write lock at BEGIN
 # The newest data version this context has written or must see; reads go to the primary while the replica lags it.
 _read_floor: ContextVar[int] = ContextVar("billing_desk_read_floor", default=0)
 _primary_reads: ContextVar[bool] = ContextVar("billing_desk_primary_reads", default=False)
@@ -43,6 +46,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # BEGIN is ours to say (see _sqlite_begin): pysqlite would otherwise open a transaction only at the first
+    # INSERT/UPDATE, so the reads before it ran outside any transaction and a balance could be written from them.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """A write transaction takes SQLite's write lock when it begins, so whatever it reads stays true until it
+    commits; a read transaction is a consistent snapshot that never blocks a writer (WAL)."""
+    connection.exec_driver_sql(
+        "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE) else "BEGIN"
+    )
+
+
+class DatabaseRefused(InvalidAction):
+    """The database refused a value or a duplicate in one request; the request is refused, nothing was written."""
 
 
 def engine_for(url: str) -> Engine:
@@ -58,6 +76,7 @@ def engine_for(url: str) -> Engine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 10})
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         else:
             timeout_ms = settings().statement_timeout_seconds * 1000
             engine = create_engine(
@@ -74,6 +93,15 @@ def engine_for(url: str) -> Engine:
 
 def get_engine() -> Engine:
     return engine_for(settings().database_url)
+
+
+def get_write_engine() -> Engine:
+    """The primary, with transactions that serialise with every other writer from their first statement."""
+    url = settings().database_url
+    engine = engine_for(url)
+    if _write_engines.get(url) is None or _write_engines[url].pool is not engine.pool:
+        _write_engines[url] = engine.execution_options(**{WRITE: True})
+    return _write_engines[url]
 
 
 def _replica_url() -> str | None:
@@ -93,6 +121,7 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _write_engines.clear()
 
 
 def _version_on(engine: Engine) -> int:
@@ -142,6 +171,24 @@ def query_cancelled(error: DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) == QUERY_CANCELED
 
 
+def refusal(error: DBAPIError) -> DatabaseRefused | None:
+    """The sentence for an error that one request caused (a bad value, a duplicate, a number too large), or None
+    when the database itself is in trouble (unreachable, dropped connection, cancelled statement)."""
+    reason = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(error).strip() else "unknown"
+    if isinstance(error, IntegrityError):
+        return DatabaseRefused(
+            "This change conflicts with what is already recorded (perhaps saved by someone else a moment ago), "
+            f"so nothing was saved. Reload and check. The database said: {reason}."
+        )
+    overflow = "integer overflow" in reason.lower() or "out of range" in reason.lower()
+    if isinstance(error, DataError) or overflow:
+        return DatabaseRefused(
+            f"The database refused a value in this request (too large, or a character it cannot store), "
+            f"so nothing was saved. The database said: {reason}."
+        )
+    return None
+
+
 def ping() -> bool:
     """True when the primary (and the replica, if any) answer a trivial query."""
     replica = _replica_url()
@@ -180,15 +227,35 @@ def _bump_version(session: Session) -> int:
 def transaction() -> Iterator[Session]:
     """One unit of work on the primary: commits when the block ends, rolls back if it raises.
 
+    It serialises with every other write: SQLite takes the write lock at BEGIN; on PostgreSQL each balance change
+    locks the rows it reads (or changes the stored value relative to itself). A value or duplicate the database
+    refuses becomes DatabaseRefused, a sentence for the user, not an outage.
+
     The data version is bumped as the last statement before the commit (its row lock is held only for the
     commit itself), and this context's reads from then on must include it."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        with session.begin():
-            yield session
-            version = _bump_version(session)
+    with Session(get_write_engine(), expire_on_commit=False) as session:
+        try:
+            with session.begin():
+                yield session
+                version = _bump_version(session)
+        except DBAPIError as error:
+            refused = refusal(error)
+            if refused is None:
+                raise
+            raise refused from error
         _read_floor.set(max(_read_floor.get(), version))
         if _replica_url():
             _primary_reads.set(True)
+
+
+def hold_lock(session: Session, name: str) -> None:
+    """Hold a named lock until this transaction ends (an import of one kind, the collections run): a second
+    holder waits for the first to commit and then sees what it wrote. On SQLite the write transaction already
+    holds the whole database."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"billing_desk:{name}"}
+        )
 
 
 @contextmanager

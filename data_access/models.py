@@ -257,10 +257,16 @@ class Payment(Base):
     unapplied_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     reference: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What makes this payment once: the import's row signature or the form's submission token.
+    entry_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    reversed_on: Mapped[date | None] = mapped_column(Date)
+    reversed_by: Mapped[str | None] = mapped_column(String(100))
+    reversal_reason: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("unapplied_cents >= 0 AND unapplied_cents <= amount_cents", name="unapplied_within"),
+        CheckConstraint("reversed_on IS NULL OR unapplied_cents = 0", name="reversed_holds_nothing"),
         Index(
             "ix_payments_unapplied",
             "customer_id",
@@ -273,7 +279,8 @@ class Payment(Base):
 
 
 class PaymentAllocation(Base):
-    """The part of a payment applied to one invoice, effective from `applied_on`.
+    """The part of a payment applied to one invoice, effective from `applied_on`; a reversal is a negative
+    allocation dated the day the payment was reversed, so the invoice was paid in between and open again after.
 
     The invoice's aging attributes are copied here so that an aging as of a past date reads the allocations made
     since then from one index, without a join back to invoices.
@@ -292,7 +299,7 @@ class PaymentAllocation(Base):
     due_date: Mapped[date] = mapped_column(Date)
 
     __table_args__ = (
-        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
         CheckConstraint("applied_on >= issue_date", name="applied_after_issue"),
         Index(
             "ix_payment_allocations_aging",
@@ -308,7 +315,8 @@ class PaymentAllocation(Base):
 
 
 class CreditNote(Base):
-    """A credit against one invoice; a write-off is a credit note with reason 'write-off'."""
+    """A credit against one invoice; a write-off is a credit note with reason 'write-off'. A reversal is a
+    negative line of its own (`reverses_id`), dated the day of the reversal; the original is kept and marked."""
 
     __tablename__ = "credit_notes"
 
@@ -322,9 +330,14 @@ class CreditNote(Base):
     currency: Mapped[str] = mapped_column(String(3))
     issue_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"), unique=True)
+    reversed_on: Mapped[date | None] = mapped_column(Date)
+    reversed_by: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
-        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint(
+            "amount_cents > 0 OR (amount_cents < 0 AND reverses_id IS NOT NULL)", name="amount_sign"
+        ),
         CheckConstraint("issued_on >= issue_date", name="issued_after_invoice"),
         Index(
             "ix_credit_notes_aging",

@@ -31,12 +31,10 @@ def test_init_creates_the_schema_on_an_empty_sqlite_file_and_is_repeatable(tmp_p
 
 
 def test_sqlite_connections_enforce_foreign_keys(database: str) -> None:
-    from sqlalchemy.exc import IntegrityError
-
-    from data_access.db import transaction
+    from data_access.db import DatabaseRefused, transaction
     from data_access.models import Subscription
 
-    with pytest.raises(IntegrityError), transaction() as session:
+    with pytest.raises(DatabaseRefused, match="FOREIGN KEY|foreign key"), transaction() as session:
         session.add(Subscription(external_id="S-1", customer_id=999, product="M365", sku="E3", quantity=1,
                                  unit_price_cents=100))  # fmt: skip
 
