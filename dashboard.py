@@ -210,20 +210,19 @@ def signed_in_actor(authenticator: stauth.Authenticate) -> Actor | None:
     user is disabled or removed, or their sessions were ended after this one signed in."""
     if not st.session_state.get("authentication_status"):
         return None
-    username = st.session_state.get("username")
-    actor = users.actor_for(username)
+    actor = users.actor_for(st.session_state.get("username"))
     if actor is None:
         message = "You were signed out: your account is disabled or was removed."
     elif signin.session_revoked(actor.username, st.session_state.get(SIGNED_IN_AT)):
-        actor = None
         message = (
             "You were signed out: you signed out in another browser, or your password was changed or reset. "
             "Sign in again."
         )
-    if actor is None:
-        end_session(authenticator)
-        st.session_state[SIGNIN_MESSAGE] = message
-    return actor
+    else:
+        return actor
+    end_session(authenticator)
+    st.session_state[SIGNIN_MESSAGE] = message
+    return None
 
 
 def navigation_for(actor: Actor | None) -> list[st.Page]:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_pages.common import current_actor
+from app_pages.state import SIGNED_IN_AT
 from data_access import userstore
 from data_access.errors import InvalidAction
 from data_access.users import MIN_PASSWORD_LENGTH, change_own_password
@@ -24,9 +25,10 @@ with st.form("account_password", clear_on_submit=True):
             st.error("The two new passwords differ.")
         else:
             try:
-                change_own_password(actor.username, current=current, new=new)
+                changed_at = change_own_password(actor.username, current=current, new=new)
             except InvalidAction as exc:
                 st.error(str(exc))
             else:
+                st.session_state[SIGNED_IN_AT] = changed_at
                 st.success("Password changed.")
                 st.rerun()

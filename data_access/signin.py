@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from data_access import userstore
 from data_access.audit import record_event
 from data_access.config import settings
-from data_access.db import read_session, transaction
+from data_access.db import get_engine, read_session, transaction
 from data_access.models import LoginAttempt, utcnow
 from data_access.permissions import Actor
 
@@ -140,17 +140,29 @@ def lockouts() -> dict[str, datetime]:
         return {row.username: row.locked_until for row in rows if row.locked_until is not None}
 
 
+def revoke_sessions(session: Session, username: str, now: datetime | None = None) -> datetime:
+    """Inside the caller's transaction: every session of this user that signed in before now is over, in every
+    browser, whatever its cookie says; returns the time from which sign-ins count (it never moves back)."""
+    now = now or utcnow()
+    attempt = _attempt(session, username)
+    if attempt.signed_out_at is None or attempt.signed_out_at < now:
+        attempt.signed_out_at = now
+    return attempt.signed_out_at
+
+
 def record_sign_out(username: str, now: datetime | None = None) -> None:
-    """From now on, sign-in cookies issued earlier for this user are refused, wherever they are."""
+    """Signing out ends every session of this user signed in before it, in every browser."""
     with transaction() as session:
-        attempt = _attempt(session, username)
-        attempt.signed_out_at = now or utcnow()
+        revoke_sessions(session, username, now)
 
 
-def cookie_revoked(username: str, issued_at: datetime) -> bool:
-    """True when the user signed out after this cookie was issued."""
-    with read_session() as session:
-        signed_out = session.scalar(
+def session_revoked(username: str, signed_in_at: datetime | None) -> bool:
+    """True when the user's sessions were revoked after this one signed in (a sign-in time that is not known
+    counts as earlier than any revocation). Read from the primary: a lagging replica must not prolong a session."""
+    with Session(get_engine()) as session:
+        valid_from = session.scalar(
             select(LoginAttempt.signed_out_at).where(LoginAttempt.username == username)
         )
-    return signed_out is not None and issued_at <= signed_out
+    if valid_from is None:
+        return False
+    return signed_in_at is None or signed_in_at < valid_from

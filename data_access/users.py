@@ -1,7 +1,8 @@
 """Users and roles: who is signed in (read from the store on every run) and the user-management actions.
 
 Each action checks `users.manage`, then, in one database transaction, writes its audit event and edits auth.yaml
-under the store's lock; if the edit is refused the event rolls back with it.
+under the store's lock; if the edit is refused the event rolls back with it. A password change or reset and a
+disable also end every session the user signed in before them, in every browser (`signin.revoke_sessions`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -24,6 +26,10 @@ from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, requires
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 12
+# Names the app itself acts or could be mistaken for acting under, in the audit log and elsewhere.
+RESERVED_USERNAMES = frozenset(
+    {signin.SYSTEM.username, "root", "anonymous", "import", "scheduler", "collections-run", "timer", "cli"}
+)
 
 
 def actor_for(username: str | None) -> Actor | None:
@@ -89,7 +95,13 @@ def _temporary_password() -> str:
 
 
 def _change(
-    actor: Actor, *, action: str, username: str, details: dict[str, Any], edit: Callable[[CommentedMap], None]
+    actor: Actor,
+    *,
+    action: str,
+    username: str,
+    details: dict[str, Any],
+    edit: Callable[[CommentedMap], None],
+    revoke: bool = False,
 ) -> None:
     with transaction() as session:
         record_event(session, actor, permission="users.manage", target=f"user:{username}",
@@ -97,6 +109,9 @@ def _change(
         session.flush()
         with userstore.editing() as document:
             edit(document)
+        if revoke:
+            # Only once the new store is in place: a sign-in that read the old one began before this moment.
+            signin.revoke_sessions(session, username)
 
 
 @requires("users.manage")
@@ -121,12 +136,18 @@ def list_users(actor: Actor) -> pd.DataFrame:
 
 @requires("users.manage")
 def add_user(actor: Actor, *, username: str, name: str, email: str, roles: Iterable[str]) -> str:
-    """A new user with a temporary password (returned once, never stored in clear) to change at first sign-in."""
+    """A new user with a temporary password (returned once, never stored in clear) to change at first sign-in;
+    reserved names are refused, and no session of an earlier holder of the name survives."""
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise InvalidAction(
             "A username is 2 to 64 lower-case letters, digits, dots, dashes or underscores, starting with a "
             "letter or digit."
+        )
+    if username in RESERVED_USERNAMES:
+        raise InvalidAction(
+            f"{username!r} is reserved: Billing Desk uses it for its own work (the audit log would not tell them "
+            "apart). Choose another username."
         )
     if not name.strip():
         raise InvalidAction("Give the user's name.")
@@ -149,7 +170,12 @@ def add_user(actor: Actor, *, username: str, name: str, email: str, roles: Itera
         entries[username] = entry
 
     _change(
-        actor, action="add", username=username, details={"roles": chosen, "name": name.strip()}, edit=edit
+        actor,
+        action="add",
+        username=username,
+        details={"roles": chosen, "name": name.strip()},
+        edit=edit,
+        revoke=True,
     )
     return password
 
@@ -180,12 +206,20 @@ def _set_disabled(actor: Actor, username: str, disabled: bool) -> None:
             _guard_last_global_admin(document, username)
         entry["disabled"] = disabled
 
-    _change(actor, action="disable" if disabled else "enable", username=username, details={}, edit=edit)
+    _change(
+        actor,
+        action="disable" if disabled else "enable",
+        username=username,
+        details={},
+        edit=edit,
+        revoke=disabled,
+    )
 
 
 @requires("users.manage")
 def disable_user(actor: Actor, username: str) -> None:
-    """A disabled user is signed out at their next interaction and cannot sign in."""
+    """A disabled user is signed out at their next interaction and cannot sign in; enabling them again does not
+    bring back a session from before."""
     _set_disabled(actor, username, True)
 
 
@@ -197,7 +231,7 @@ def enable_user(actor: Actor, username: str) -> None:
 
 @requires("users.manage")
 def reset_password(actor: Actor, username: str) -> str:
-    """A new temporary password (returned once), to be changed at the next sign-in."""
+    """A new temporary password (returned once), to be changed at the next sign-in; every earlier session ends."""
     password = _temporary_password()
 
     def edit(document: CommentedMap) -> None:
@@ -206,7 +240,7 @@ def reset_password(actor: Actor, username: str) -> str:
         entry["password"] = signin.hash_password(password)
         entry["must_change_password"] = True
 
-    _change(actor, action="reset_password", username=username, details={}, edit=edit)
+    _change(actor, action="reset_password", username=username, details={}, edit=edit, revoke=True)
     return password
 
 
@@ -222,8 +256,9 @@ def unlock_user(actor: Actor, username: str) -> None:
                      details={"action": "unlock"})  # fmt: skip
 
 
-def change_own_password(username: str, *, current: str, new: str) -> None:
-    """A signed-in user replaces their own password (required after a temporary one)."""
+def change_own_password(username: str, *, current: str, new: str) -> datetime:
+    """A signed-in user replaces their own password (required after a temporary one); every session signed in
+    before it ends. Returns the change's time: the session that made it counts as signed in then, and stays."""
     user = userstore.users().get(username)
     if user is None or user.disabled:
         raise NotFound(f"There is no active user {username!r}.")
@@ -246,6 +281,7 @@ def change_own_password(username: str, *, current: str, new: str) -> None:
         session.flush()
         with userstore.editing() as document:
             edit(document)
+        return signin.revoke_sessions(session, username)
 
 
 def demo_passwords_in_use() -> list[str]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_access import users
+from data_access import signin, users
 from data_access.permissions import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
 USERMGR = Actor.of("usermgr", ["User management admin"])
+ADMIN = Actor.of("admin", ["Global admin"])
 
 
 def dashboard() -> AppTest:
@@ -102,6 +104,49 @@ def test_a_temporary_password_leads_to_the_change_password_page_only(sqlite_data
     app.text_input[2].input("correct horse battery")
     app.button[0].click().run()
     assert page_titles(app) == ["Overview"]
+
+
+def end_sessions_by_disabling_and_enabling(username: str) -> None:
+    users.disable_user(ADMIN, username)
+    users.enable_user(ADMIN, username)
+
+
+@pytest.mark.parametrize(
+    "end_sessions",
+    [
+        pytest.param(signin.record_sign_out, id="sign-out-elsewhere"),
+        pytest.param(lambda username: users.reset_password(ADMIN, username), id="password-reset"),
+        pytest.param(end_sessions_by_disabling_and_enabling, id="disabled-then-enabled"),
+    ],
+)
+def test_a_session_that_keeps_clicking_is_signed_out_at_its_next_interaction(
+    sqlite_database: str, end_sessions: Callable[[str], object]
+) -> None:
+    app = sign_in(dashboard(), "sales", "sales-demo")
+    for _ in range(3):
+        app.run()
+        assert page_titles(app) == ["Overview"]
+    end_sessions("sales")
+    app.run()
+    assert page_titles(app) == ["Billing Desk"]
+    assert "You were signed out" in app.info[0].value
+    app.run()
+    assert page_titles(app) == ["Billing Desk"]
+
+
+def test_changing_ones_password_keeps_this_session_and_ends_the_others(sqlite_database: str) -> None:
+    temporary = users.reset_password(USERMGR, "billing")
+    here, elsewhere = sign_in(dashboard(), "billing", temporary), sign_in(dashboard(), "billing", temporary)
+    assert page_titles(here) == page_titles(elsewhere) == ["Change password"]
+    here.text_input[0].input(temporary)
+    here.text_input[1].input("correct horse battery")
+    here.text_input[2].input("correct horse battery")
+    here.button[0].click().run()
+    assert page_titles(here) == ["Overview"]
+    elsewhere.run()
+    assert page_titles(elsewhere) == ["Billing Desk"]
+    here.run()
+    assert page_titles(here) == ["Overview"]
 
 
 def test_production_refuses_to_start_while_demo_passwords_work(

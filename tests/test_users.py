@@ -63,6 +63,15 @@ def test_add_user_keeps_comments_and_order_and_the_new_user_signs_in(database: s
             "username",
         ),
         (lambda: users.set_roles(ADMIN, "ghost", ["Sales agent"]), "no user"),
+        *[
+            (
+                lambda name=name: users.add_user(
+                    ADMIN, username=name, name="N", email="", roles=["Sales agent"]
+                ),
+                "is reserved",
+            )
+            for name in ["system", " System ", "root", "anonymous", "import", "scheduler", "collections-run"]
+        ],
     ],
 )
 def test_guards_refuse_and_write_nothing(database: str, auth_file: Path, call: object, message: str) -> None:
@@ -171,15 +180,6 @@ def test_concurrent_editors_lose_nothing(sqlite_database: str, auth_file: Path) 
     assert {f"{p}{n}" for p in "pqr" for n in range(4)} <= names
     assert auth_file.read_text().startswith("# Billing Desk users")
     assert len(audit_actions()) == 12
-
-
-def test_a_cookie_issued_before_sign_out_is_refused_but_a_later_one_is_not(database: str) -> None:
-    issued = utcnow()
-    assert not signin.cookie_revoked("sales", issued)
-    signin.record_sign_out("sales", now=issued + timedelta(seconds=5))
-    assert signin.cookie_revoked("sales", issued)
-    assert not signin.cookie_revoked("sales", issued + timedelta(seconds=6))
-    assert not signin.cookie_revoked("billing", issued)
 
 
 def test_first_sign_ins_of_one_username_at_the_same_moment_both_work(database: str) -> None:
