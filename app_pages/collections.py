@@ -1,8 +1,10 @@
 """Collections: the overdue accounts worth chasing first, and what billing does on one of them."""
 
 import hashlib
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -10,9 +12,18 @@ import streamlit as st
 from app_pages.common import cached, current_actor
 from data_access import clock, collections
 from data_access.errors import InvalidAction
+from data_access.ledger import AlreadyRecorded, PossibleDuplicate
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.receivables import issue_credit_note, record_payment
+from data_access.receivables import (
+    apply_credit,
+    customer_credit_notes,
+    customer_payments,
+    issue_credit_note,
+    record_payment,
+    reverse_credit_note,
+    reverse_payment,
+)
 
 ALL = "All"
 NO_STAGE = "(no stage)"
@@ -20,6 +31,8 @@ PICKED = "collections_picked_customer"
 LAST_TABLE = "collections_last_table"
 VERSION = "collections_data_version"
 FLASH = "collections_flash"
+PAYMENT_TOKEN = "collections_payment_token"
+PAYMENT_PENDING = "collections_payment_pending"
 WORKLIST_COLUMNS = {
     "customer_id": "Customer ID",
     "name": "Customer",
@@ -36,6 +49,7 @@ WORKLIST_COLUMNS = {
     "held_by_promise": st.column_config.CheckboxColumn("Promise stands"),
     "last_contact": "Last contact",
     "last_contact_on": st.column_config.DateColumn("Last contact on", format="D MMM YYYY"),
+    "unapplied": st.column_config.NumberColumn("Unapplied credit", format="accounting"),
     "priority": None,
 }
 
@@ -108,6 +122,10 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
         names.append("Payment")
     if allowed(actor, "credit_note.issue"):
         names.append("Credit / write-off")
+    if allowed(actor, "payment.reverse") or allowed(actor, "credit_note.reverse"):
+        names.append("Reverse")
+    if allowed(actor, "credit.apply") and row.unapplied:
+        names.append("Apply credit")
     tabs = dict(zip(names, st.tabs(names), strict=True))
     try:
         with tabs["Contact"], st.form("collections_contact_form", clear_on_submit=True):
@@ -176,26 +194,8 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                 collections.add_note(actor, customer_id=customer_id, notes=note)
                 done("Note added.")
         if "Payment" in tabs:
-            with tabs["Payment"], st.form("collections_payment_form", clear_on_submit=True):
-                paid = st.text_input(f"Amount ({currency})", key="collections_payment_amount")
-                received_on = st.date_input(
-                    "Received on", value=today, max_value=today, key="collections_payment_date"
-                )
-                target = st.selectbox(
-                    "Invoice", ["Oldest first", *numbers], key="collections_payment_invoice"
-                )
-                reference = st.text_input("Reference", key="collections_payment_reference")
-                if st.form_submit_button("Record payment", key="collections_payment_submit"):
-                    record_payment(
-                        actor,
-                        customer_id=customer_id,
-                        amount=amount(paid),
-                        received_on=received_on,
-                        invoice_number=None if target == "Oldest first" else str(target),
-                        reference=reference.strip() or None,
-                        today=today,
-                    )
-                    done("Payment recorded.")
+            with tabs["Payment"]:
+                payment_form(actor, customer_id, currency, numbers, today)
         if "Credit / write-off" in tabs:
             with tabs["Credit / write-off"], st.form("collections_credit_form", clear_on_submit=True):
                 kind = st.segmented_control(
@@ -226,8 +226,118 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                         reason="write-off" if write_off else reason.strip(),
                     )
                     done(f"{'Write-off' if write_off else 'Credit note'} {note_number.strip()} issued.")
+        if "Reverse" in tabs:
+            with tabs["Reverse"]:
+                reverse_form(actor, customer_id, today)
+        if "Apply credit" in tabs:
+            with tabs["Apply credit"]:
+                apply_credit_form(actor, customer_id, currency, row.unapplied, numbers)
     except (PermissionDenied, InvalidAction) as exc:
         st.error(str(exc))
+
+
+def payment_form(actor: Actor, customer_id: str, currency: str, numbers: list[str], today: date) -> None:
+    """Record a payment once: the form carries a token (a double submit records it once), and one that looks like
+    a payment already recorded waits for a confirmation."""
+    token = st.session_state.setdefault(PAYMENT_TOKEN, uuid.uuid4().hex)
+    pending = st.session_state.get(PAYMENT_PENDING)
+    if pending is not None and pending["customer_id"] == customer_id:
+        st.warning(pending["warning"])
+        confirm, cancel = st.columns(2)
+        if confirm.button("Record it as a second payment", key="collections_payment_confirm", type="primary"):
+            st.session_state.pop(PAYMENT_PENDING)
+            record(actor, pending["payment"], confirm_duplicate=True)
+        if cancel.button("Do not record it", key="collections_payment_cancel"):
+            st.session_state.pop(PAYMENT_PENDING)
+            st.rerun()
+        return
+    with st.form("collections_payment_form", clear_on_submit=True):
+        paid = st.text_input(f"Amount ({currency})", key="collections_payment_amount")
+        received_on = st.date_input(
+            "Received on", value=today, max_value=today, key="collections_payment_date"
+        )
+        target = st.selectbox("Invoice", ["Oldest first", *numbers], key="collections_payment_invoice")
+        reference = st.text_input("Reference", key="collections_payment_reference")
+        if st.form_submit_button("Record payment", key="collections_payment_submit"):
+            payment = {
+                "customer_id": customer_id,
+                "amount": amount(paid),
+                "received_on": received_on,
+                "invoice_number": None if target == "Oldest first" else str(target),
+                "reference": reference.strip() or None,
+                "today": today,
+                "entry_key": token,
+            }
+            try:
+                record(actor, payment, confirm_duplicate=False)
+            except PossibleDuplicate as exc:
+                st.session_state[PAYMENT_PENDING] = {"customer_id": customer_id, "payment": payment,
+                                                     "warning": str(exc)}  # fmt: skip
+                st.rerun()
+
+
+def record(actor: Actor, payment: dict[str, Any], *, confirm_duplicate: bool) -> None:
+    try:
+        record_payment(actor, **payment, confirm_duplicate=confirm_duplicate)
+    except AlreadyRecorded:
+        st.session_state.pop(PAYMENT_TOKEN, None)
+        done("This payment was recorded already (the form was sent twice); it was recorded once.")
+    st.session_state.pop(PAYMENT_TOKEN, None)
+    done("Payment recorded.")
+
+
+def reverse_form(actor: Actor, customer_id: str, today: date) -> None:
+    """Undo a payment the bank returned, or a credit note issued in error; the invoices re-open from that day."""
+    payments = customer_payments(actor, customer_id=customer_id)
+    notes = customer_credit_notes(actor, customer_id=customer_id)
+    choices: dict[str, tuple[str, str]] = {}
+    if allowed(actor, "payment.reverse"):
+        for p in payments[payments.reversed_on.isna()].itertuples():
+            label = f"Payment {p.payment_id}: {money(p.amount, p.currency)} received {p.received_on:%d %b %Y}"
+            choices[label + (f", ref. {p.reference}" if given(p.reference) else "")] = (
+                "payment",
+                str(p.payment_id),
+            )
+    if allowed(actor, "credit_note.reverse"):
+        for n in notes[notes.reversed_on.isna() & (notes.amount > 0)].itertuples():
+            label = f"Credit note {n.number}: {money(n.amount, n.currency)} on {n.invoice_number}, {n.issued_on:%d %b %Y}"
+            choices[label] = ("credit_note", str(n.number))
+    if not choices:
+        st.caption(
+            "Nothing to reverse: no payment or credit note on this account that is not reversed already."
+        )
+        return
+    with st.form("collections_reverse_form", clear_on_submit=True):
+        picked = st.selectbox("Payment or credit note", list(choices), key="collections_reverse_item")
+        reversed_on = st.date_input(
+            "Reversed on", value=today, max_value=today, key="collections_reverse_date"
+        )
+        reason = st.text_input("Reason (e.g. returned by the bank)", key="collections_reverse_reason")
+        if st.form_submit_button("Reverse", key="collections_reverse_submit"):
+            kind, ident = choices[picked]
+            if kind == "payment":
+                reopened = reverse_payment(
+                    actor, payment_id=int(ident), reason=reason, reversed_on=reversed_on, today=today
+                )
+                done(f"Payment {ident} reversed; {reopened:,.2f} put back on its invoices.")
+            reversal = reverse_credit_note(
+                actor, number=ident, reason=reason, reversed_on=reversed_on, today=today
+            )
+            done(f"Credit note {ident} reversed by {reversal}.")
+
+
+def apply_credit_form(
+    actor: Actor, customer_id: str, currency: str, unapplied: Decimal, numbers: list[str]
+) -> None:
+    st.caption(
+        f"{money(unapplied, currency)} received from this customer is not applied to any invoice. Apply it to the "
+        "oldest open invoices, or choose the invoices in the order to settle them."
+    )
+    with st.form("collections_apply_form"):
+        chosen = st.multiselect("Invoices (empty: oldest first)", numbers, key="collections_apply_invoices")
+        if st.form_submit_button("Apply credit", key="collections_apply_submit"):
+            applied = apply_credit(actor, customer_id=customer_id, invoice_numbers=tuple(chosen))
+            done(f"{money(applied, currency)} of unapplied credit applied.")
 
 
 def parse_installment(line: str) -> tuple[date, Decimal]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, literal_column, select, union_all
+from sqlalchemy import Select, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -151,6 +151,7 @@ def _history(
             Payment.customer_id.in_(list(first_promise)),
             Payment.received_on >= min(first_promise.values()),
             Payment.received_on <= as_of,
+            or_(Payment.reversed_on.is_(None), Payment.reversed_on > as_of),
         )
         for row in session.execute(paid):
             if row.received_on >= first_promise[row.customer_id]:

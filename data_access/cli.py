@@ -149,7 +149,46 @@ def build_parser() -> argparse.ArgumentParser:
         ("unlock", "lift a lockout after failed sign-ins"),
     ):
         user_actions.add_parser(action, help=text).add_argument("username")
+    _money_commands(commands)
     return parser
+
+
+def _money_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    payments = commands.add_parser("payments", help="list a customer's payments; reverse one")
+    payment_actions = payments.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    listing = payment_actions.add_parser("list", help="a customer's payments, newest first, with their ids")
+    listing.add_argument("--customer", required=True, help="the customer's id")
+    listing.add_argument("--format", choices=FORMATS, default="table")
+    reverse = payment_actions.add_parser(
+        "reverse", help="undo a payment (returned by the bank, recorded by mistake): its invoices re-open"
+    )
+    reverse.add_argument("payment_id", type=_positive, help="the payment's id (see `payments list`)")
+    reverse.add_argument("--reason", required=True, help="why, e.g. 'returned by the bank'")
+    reverse.add_argument(
+        "--on", type=_date, default=None, help="date the reversal counts from (default today)"
+    )
+
+    notes = commands.add_parser("credit-notes", help="list a customer's credit notes; reverse one")
+    note_actions = notes.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    listing = note_actions.add_parser("list", help="a customer's credit notes, newest first")
+    listing.add_argument("--customer", required=True, help="the customer's id")
+    listing.add_argument("--format", choices=FORMATS, default="table")
+    reverse = note_actions.add_parser(
+        "reverse", help="undo a credit note with a reversing line; the invoice re-opens"
+    )
+    reverse.add_argument("number", help="the credit note's number")
+    reverse.add_argument("--reason", required=True, help="why it is reversed")
+    reverse.add_argument(
+        "--on", type=_date, default=None, help="date the reversal counts from (default today)"
+    )
+
+    credit = commands.add_parser("credit", help="apply a customer's unapplied credit to open invoices")
+    credit_actions = credit.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    apply = credit_actions.add_parser("apply", help="oldest open invoices first, or the invoices named")
+    apply.add_argument("customer", help="the customer's id")
+    apply.add_argument(
+        "--invoice", action="append", default=[], help="an invoice to apply it to (repeat, in order)"
+    )
 
 
 def _init() -> str:
@@ -261,7 +300,34 @@ def _report_statement(args: argparse.Namespace) -> str:
     return render(statement_frame(result), args.format)
 
 
+def _money(args: argparse.Namespace) -> str:
+    from data_access import receivables
+
+    actor = _cli_actor()
+    if args.command == "credit":
+        applied = receivables.apply_credit(
+            actor, customer_id=args.customer, invoice_numbers=tuple(args.invoice)
+        )
+        return f"Applied {applied} of {args.customer}'s unapplied credit to open invoices.\n"
+    if args.action == "list":
+        listing = (
+            receivables.customer_payments if args.command == "payments" else receivables.customer_credit_notes
+        )
+        return render(listing(actor, customer_id=args.customer), args.format)
+    if args.command == "payments":
+        reopened = receivables.reverse_payment(
+            actor, payment_id=args.payment_id, reason=args.reason, reversed_on=args.on
+        )
+        return f"Payment {args.payment_id} reversed; {reopened} put back on its invoices.\n"
+    reversal = receivables.reverse_credit_note(
+        actor, number=args.number, reason=args.reason, reversed_on=args.on
+    )
+    return f"Credit note {args.number} reversed by {reversal}.\n"
+
+
 def run(args: argparse.Namespace) -> str:
+    if args.command in ("payments", "credit-notes", "credit"):
+        return _money(args)
     if args.command == "init":
         return _init()
     if args.command == "seed":

@@ -20,7 +20,7 @@ from data_access import accounts, clock, ledger, policy
 from data_access.audit import record_event
 from data_access.db import read_session, transaction
 from data_access.errors import InvalidAction
-from data_access.models import ActivityKind, CollectionsActivity, Customer, Invoice
+from data_access.models import ActivityKind, CollectionsActivity, Customer, Invoice, Payment
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, requires
 
@@ -41,6 +41,7 @@ WORKLIST_COLUMNS = [
     "last_contact",
     "last_contact_on",
     "priority",
+    "unapplied",
 ]
 CONTACT_KINDS = (ActivityKind.CALL.value, ActivityKind.EMAIL.value)
 ACTIVITY_COLUMNS = [
@@ -79,7 +80,22 @@ def worklist(
     if due_only:
         rows = [row for row in rows if row["due_now"] is not None]
     rows.sort(key=lambda row: (row["broken_promises"] == 0, -row["priority"], row["customer_id"]))
+    credit = _unapplied_credit()
+    for row in rows:
+        row["unapplied"] = from_cents(credit.get((row["customer_id"], row["currency"]), 0))
     return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
+
+
+def _unapplied_credit() -> dict[tuple[str, str], int]:
+    """Money received and not yet applied, per customer and currency (from the partial index on it)."""
+    query = (
+        select(Customer.external_id, Payment.currency, func.sum(Payment.unapplied_cents))
+        .join(Customer, Customer.id == Payment.customer_id)
+        .where(Payment.unapplied_cents > literal_column("0"))
+        .group_by(Customer.external_id, Payment.currency)
+    )
+    with read_session() as session:
+        return {(customer, currency): int(cents) for customer, currency, cents in session.execute(query)}
 
 
 def _worklist_row(found: accounts.CustomerAccount) -> dict[str, Any]:

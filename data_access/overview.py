@@ -127,14 +127,21 @@ def _receivables(as_of: date, currency: str) -> tuple[Decimal, Decimal, Decimal,
         Invoice.issue_date > as_of - timedelta(days=90),
         Invoice.issue_date <= as_of,
     )
+    month_start = as_of.replace(day=1)
     collected_query = select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
         Payment.currency == currency,
-        Payment.received_on >= as_of.replace(day=1),
+        Payment.received_on >= month_start,
         Payment.received_on <= as_of,
+    )
+    # A payment reversed (returned by the bank) is money given back on the day of the reversal.
+    returned_query = select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+        Payment.currency == currency,
+        Payment.reversed_on >= month_start,
+        Payment.reversed_on <= as_of,
     )
     with read_session() as session:
         invoiced = from_cents(session.scalar(invoiced_query))
-        collected = from_cents(session.scalar(collected_query))
+        collected = from_cents(session.scalar(collected_query)) - from_cents(session.scalar(returned_query))
     dso = (total / invoiced * 90).quantize(Decimal("0.1")) if invoiced else Decimal("0.0")
     return total, overdue, dso, collected
 

@@ -224,7 +224,9 @@ def _month_starts(as_of: date, months: int) -> list[date]:
     return starts[::-1]
 
 
-def _month_bucket(day: SQLColumnExpression[date], starts: list[date]) -> ColumnElement[int]:
+def _month_bucket(
+    day: SQLColumnExpression[date] | SQLColumnExpression[date | None], starts: list[date]
+) -> ColumnElement[int]:
     """The index of the month a date falls in, from cut-off dates made in Python: one SQL for SQLite's ISO
     text dates and PostgreSQL's dates alike (the caller keeps dates before the first month out)."""
     whens = [(day >= start, index) for index, start in reversed(list(enumerate(starts)))]
@@ -272,9 +274,17 @@ def monthly_payables_and_collections(
         .where(Payment.currency == currency, Payment.received_on >= starts[0], Payment.received_on <= as_of)
         .group_by(collections_month)
     )
+    returned_month = _month_bucket(Payment.reversed_on, starts).label("month")
+    returned = (
+        select(returned_month, func.sum(Payment.amount_cents).label("cents"))
+        .where(Payment.currency == currency, Payment.reversed_on >= starts[0], Payment.reversed_on <= as_of)
+        .group_by(returned_month)
+    )
     with read_session() as session:
         paid_out = {int(row.month): row.cents for row in session.execute(payables)}
         received = {int(row.month): row.cents for row in session.execute(collections)}
+        for row in session.execute(returned):
+            received[int(row.month)] = received.get(int(row.month), 0) - row.cents
     records = [
         {
             "month": start,

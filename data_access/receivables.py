@@ -1,4 +1,5 @@
-"""Actions on receivables: record a payment, issue a credit note. Each checks its permission and audits."""
+"""Actions on receivables: record, reverse and apply payments; issue and reverse credit notes. Each checks its
+permission and audits in the same transaction."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from data_access.audit import record_event
 from data_access.checks import clean_text
 from data_access.db import read_session, transaction
 from data_access.errors import InvalidAction
-from data_access.models import Customer, Invoice, Payment
+from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, requires
 
@@ -236,3 +237,57 @@ def unapplied_credit(actor: Actor, *, customer_ids: tuple[str, ...] = ()) -> pd.
             for r in session.execute(query)
         ]  # fmt: skip
     return pd.DataFrame(rows, columns=["customer_id", "customer_name", "currency", "unapplied"])
+
+
+@requires("receivables.view")
+def customer_payments(actor: Actor, *, customer_id: str, limit: int = 200) -> pd.DataFrame:
+    """A customer's payments, newest first: what each applied, what stays unapplied, and any reversal."""
+    applied = (
+        select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_cents).label("cents"))
+        .group_by(PaymentAllocation.payment_id)
+        .subquery()
+    )
+    query = (
+        select(Payment, func.coalesce(applied.c.cents, 0).label("applied_cents"))
+        .join(Customer, Customer.id == Payment.customer_id)
+        .outerjoin(applied, applied.c.payment_id == Payment.id)
+        .where(Customer.external_id == customer_id)
+        .order_by(Payment.received_on.desc(), Payment.id.desc())
+        .limit(limit)
+    )
+    with read_session() as session:
+        rows = [
+            {"payment_id": p.id, "received_on": p.received_on, "currency": p.currency,
+             "amount": from_cents(p.amount_cents), "applied": from_cents(cents),
+             "unapplied": from_cents(p.unapplied_cents), "reference": p.reference, "reversed_on": p.reversed_on,
+             "reversal_reason": p.reversal_reason}
+            for p, cents in session.execute(query)
+        ]  # fmt: skip
+    return pd.DataFrame(rows, columns=PAYMENT_COLUMNS)
+
+
+PAYMENT_COLUMNS = [
+    "payment_id", "received_on", "currency", "amount", "applied", "unapplied", "reference", "reversed_on",
+    "reversal_reason",
+]  # fmt: skip
+CREDIT_NOTE_COLUMNS = ["number", "invoice_number", "issued_on", "currency", "amount", "reason", "reversed_on"]
+
+
+@requires("receivables.view")
+def customer_credit_notes(actor: Actor, *, customer_id: str, limit: int = 200) -> pd.DataFrame:
+    """A customer's credit notes and their reversing lines (negative), newest first."""
+    query = (
+        select(CreditNote, Invoice.number.label("invoice_number"))
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .join(Customer, Customer.id == CreditNote.customer_id)
+        .where(Customer.external_id == customer_id)
+        .order_by(CreditNote.issued_on.desc(), CreditNote.id.desc())
+        .limit(limit)
+    )
+    with read_session() as session:
+        rows = [
+            {"number": n.number, "invoice_number": number, "issued_on": n.issued_on, "currency": n.currency,
+             "amount": from_cents(n.amount_cents), "reason": n.reason, "reversed_on": n.reversed_on}
+            for n, number in session.execute(query)
+        ]  # fmt: skip
+    return pd.DataFrame(rows, columns=CREDIT_NOTE_COLUMNS)
