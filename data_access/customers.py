@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import CompoundSelect, case, func, literal_column, or_, select, union_all
 
 from data_access import ledger
+from data_access.checks import control_characters
 from data_access.db import read_session
 from data_access.models import (
     CollectionsActivity,
@@ -138,7 +139,7 @@ class CustomerStatus:
 def search_customers(actor: Actor, text: str, limit: int = 50) -> pd.DataFrame:
     """Customers whose name, domain, tenant id or customer id contains the text (any case); exact matches of
     an id, tenant id or domain first, then by name. An empty text lists the first customers by name."""
-    needle = text.strip().lower()
+    needle = "".join(char for char in text if not control_characters(char)).strip().lower()
     query = select(
         Customer.external_id.label("customer_id"),
         Customer.name,

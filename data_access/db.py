@@ -16,11 +16,13 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text, update
+from sqlalchemy import Engine, String, Text, create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history
 
+from data_access.checks import control_characters
 from data_access.config import settings
 from data_access.errors import InvalidAction
 from data_access.models import DataVersion
@@ -246,6 +248,25 @@ def transaction() -> Iterator[Session]:
         _read_floor.set(max(_read_floor.get(), version))
         if _replica_url():
             _primary_reads.set(True)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_control_characters(session: Session, _context: Any, _instances: Any) -> None:
+    """No text a person or a file gave us is stored with control characters (NUL, escape, bidi overrides...),
+    whichever form or command it came through; multi-line text (Text columns) may keep tabs and line breaks."""
+    for instance in session.new | session.dirty:
+        mapper = inspect(instance).mapper
+        for column in mapper.columns:
+            if not isinstance(column.type, String) or column.key not in mapper.attrs:
+                continue
+            for value in get_history(instance, column.key).added:
+                if isinstance(value, str) and (
+                    bad := control_characters(value, multiline=isinstance(column.type, Text))
+                ):
+                    label = column.key.replace("_", " ")
+                    raise InvalidAction(
+                        f"The {label} contains control characters ({', '.join(bad)}); remove them and try again."
+                    )
 
 
 def hold_lock(session: Session, name: str) -> None:

@@ -219,4 +219,16 @@ def test_a_value_the_database_refuses_is_a_sentence_not_an_outage(database: str)
         session.add(Customer(external_id="C-1", name="the same id again"))
     if database.startswith("postgresql"):
         with pytest.raises(DatabaseRefused, match="refused a value"), transaction() as session:
-            session.add(Customer(external_id="C-2", name="NUL \x00 inside"))
+            session.add(Customer(external_id="C-2", name="Too long a currency", currency="EURO"))
+
+
+def test_text_with_control_characters_is_refused_by_any_write_and_ignored_in_a_search(database: str) -> None:
+    from data_access import collections
+    from data_access.customers import search_customers
+
+    factories.customer("C-1", name="Contoso Ltd")
+    for hostile in ("NUL\x00", "escape \x1b[31m", "bidi \u202e"):
+        with pytest.raises(InvalidAction, match="control characters"):
+            collections.add_note(BILLING, customer_id="C-1", notes=hostile)
+    collections.add_note(BILLING, customer_id="C-1", notes="two\nlines\tand a tab")
+    assert search_customers(BILLING, "Cont\x00oso").customer_id.tolist() == ["C-1"]
