@@ -12,6 +12,7 @@ from streamlit_authenticator.utilities import LoginError
 from app_pages.state import ACTOR, READ_FLOOR, SIGN_OUT_REQUESTED, SIGNED_IN_AT, SIGNIN_MESSAGE
 from data_access import db, signin, users, userstore
 from data_access.config import cookie_key, settings
+from data_access.output import plain
 from data_access.permissions import Actor, allowed
 
 # (module, title, icon, URL path, permission that opens it); order is the navigation's order.
@@ -49,7 +50,7 @@ def database_trouble(error: db.DatabaseError) -> NoReturn:
     the database cannot hold) is that request's message, not an outage."""
     refused = db.refusal(error)
     if refused is not None:
-        st.error(str(refused))
+        st.error(plain(refused))
         st.stop()
     if db.query_cancelled(error):
         st.warning(
@@ -273,7 +274,7 @@ def keep_cookie(authenticator: stauth.Authenticate, username: str) -> None:
 def account_sidebar(actor: Actor) -> None:
     user = userstore.users()[actor.username]
     with st.sidebar:
-        st.markdown(f"**{user.name}**  \n{', '.join(sorted(actor.roles)) or 'no role'}")
+        st.markdown(f"**{plain(user.name)}**  \n{', '.join(sorted(actor.roles)) or 'no role'}")
         st.button(
             "Sign out", key="signout", on_click=lambda: st.session_state.update({SIGN_OUT_REQUESTED: True})
         )

@@ -14,6 +14,7 @@ from data_access import clock, collections
 from data_access.errors import InvalidAction
 from data_access.ledger import AlreadyRecorded, PossibleDuplicate
 from data_access.money import from_cents, to_cents
+from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.receivables import (
     apply_credit,
@@ -104,12 +105,12 @@ def given(value: object) -> bool:
 
 
 def describe(row: pd.Series) -> str:
-    parts = [f"Stage: **{row.stage if given(row.stage) else 'none'}**"]
-    parts.append(f"due now: **{row.due_now}**" if given(row.due_now) else "nothing due now")
+    parts = [f"Stage: **{plain(row.stage) if given(row.stage) else 'none'}**"]
+    parts.append(f"due now: **{plain(row.due_now)}**" if given(row.due_now) else "nothing due now")
     if row.held_by_promise:
         parts.append("held by a promise to pay")
     if given(row.next_step):
-        parts.append(f"next: **{row.next_step}** on {row.next_step_on:%d %b %Y}")
+        parts.append(f"next: **{plain(row.next_step)}** on {row.next_step_on:%d %b %Y}")
     return " · ".join(parts)
 
 
@@ -143,13 +144,13 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
         with tabs["Reminder"]:
             if given(row.stage):
                 st.caption(
-                    f"Sends the **{row.stage}** message, filled in with today's figures, and records it."
+                    f"Sends the **{plain(row.stage)}** message, filled in with today's figures, and records it."
                 )
             if st.button("Send reminder", key="collections_send_reminder", disabled=not given(row.stage)):
                 text = collections.send_reminder(actor, customer_id=customer_id, as_of=today)
                 done(f"{row.stage} reminder sent to {row['name']}.", text)
         with tabs["Promise to pay"], st.form("collections_promise_form", clear_on_submit=True):
-            promised = st.text_input(f"Amount ({currency})", key="collections_promise_amount")
+            promised = st.text_input(f"Amount ({plain(currency)})", key="collections_promise_amount")
             promised_for = st.date_input(
                 "Promised for", value=today + timedelta(days=7), key="collections_promise_date"
             )
@@ -203,7 +204,8 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                 )
                 invoice = st.selectbox("Invoice", numbers, key="collections_credit_invoice")
                 credited = st.text_input(
-                    f"Amount ({currency}); empty for the whole open balance", key="collections_credit_amount"
+                    f"Amount ({plain(currency)}); empty for the whole open balance",
+                    key="collections_credit_amount",
                 )
                 note_number = st.text_input("Credit note number", key="collections_credit_number")
                 reason = st.text_input(
@@ -233,7 +235,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
             with tabs["Apply credit"]:
                 apply_credit_form(actor, customer_id, currency, row.unapplied, numbers)
     except (PermissionDenied, InvalidAction) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
 def payment_form(actor: Actor, customer_id: str, currency: str, numbers: list[str], today: date) -> None:
@@ -242,7 +244,7 @@ def payment_form(actor: Actor, customer_id: str, currency: str, numbers: list[st
     token = st.session_state.setdefault(PAYMENT_TOKEN, uuid.uuid4().hex)
     pending = st.session_state.get(PAYMENT_PENDING)
     if pending is not None and pending["customer_id"] == customer_id:
-        st.warning(pending["warning"])
+        st.warning(plain(pending["warning"]))
         confirm, cancel = st.columns(2)
         if confirm.button("Record it as a second payment", key="collections_payment_confirm", type="primary"):
             st.session_state.pop(PAYMENT_PENDING)
@@ -252,7 +254,7 @@ def payment_form(actor: Actor, customer_id: str, currency: str, numbers: list[st
             st.rerun()
         return
     with st.form("collections_payment_form", clear_on_submit=True):
-        paid = st.text_input(f"Amount ({currency})", key="collections_payment_amount")
+        paid = st.text_input(f"Amount ({plain(currency)})", key="collections_payment_amount")
         received_on = st.date_input(
             "Received on", value=today, max_value=today, key="collections_payment_date"
         )
@@ -330,7 +332,7 @@ def apply_credit_form(
     actor: Actor, customer_id: str, currency: str, unapplied: Decimal, numbers: list[str]
 ) -> None:
     st.caption(
-        f"{money(unapplied, currency)} received from this customer is not applied to any invoice. Apply it to the "
+        f"{plain(money(unapplied, currency))} received from this customer is not applied to any invoice. Apply it to the "
         "oldest open invoices, or choose the invoices in the order to settle them."
     )
     with st.form("collections_apply_form"):
@@ -354,10 +356,10 @@ st.title("Collections")
 today = clock.today()
 if flash := st.session_state.pop(FLASH, None):
     message, sent = flash
-    st.success(message)
+    st.success(plain(message))
     if sent:
         st.markdown("**Reminder sent:**")
-        st.info(sent)
+        st.info(plain(sent))
 with st.spinner("Assessing overdue accounts…"):
     everyone = cached_worklist(actor, actor.username, today, None, None, False)
 if everyone.empty:
@@ -405,13 +407,15 @@ if customer_id is None:
     st.stop()
 
 row = table[table.customer_id == customer_id].iloc[0]
-st.subheader(f"{row['name']} ({customer_id})")
+st.subheader(plain(f"{row['name']} ({customer_id})"))
 st.markdown(describe(row))
 st.caption(
-    f"Overdue {money(row.overdue, row.currency)}, {row.days_past_due} days past due"
-    + (f"; {money(row.disputed, row.currency)} in dispute" if row.disputed else "")
-    + (f"; account manager {row.account_manager}" if given(row.account_manager) else "")
-    + "."
+    plain(
+        f"Overdue {money(row.overdue, row.currency)}, {row.days_past_due} days past due"
+        + (f"; {money(row.disputed, row.currency)} in dispute" if row.disputed else "")
+        + (f"; account manager {row.account_manager}" if given(row.account_manager) else "")
+        + "."
+    )
 )
 with st.spinner("Reading the account…"):
     invoices, history = cached_customer(actor, actor.username, customer_id)

@@ -11,6 +11,7 @@ from app_pages.common import cached, current_actor
 from data_access import accounts, clock, policy
 from data_access.customers import CustomerStatus, customer_status, search_customers
 from data_access.errors import InvalidAction
+from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.statement import Statement, statement, statement_csv, statement_pdf
 
@@ -92,7 +93,7 @@ def show_metrics(status: CustomerStatus) -> None:
     """One row per currency; the currency goes in the label so that large amounts fit the card."""
     for index, balance in enumerate(status.balances):
         cells = st.columns(4)
-        code = balance.currency
+        code = plain(balance.currency)
         cells[0].metric(f"Open balance ({code})", f"{balance.open:,.2f}", border=True, height="stretch")
         cells[1].metric(
             f"Overdue ({code})",
@@ -204,11 +205,14 @@ def show_last_contact(status: CustomerStatus) -> None:
         st.caption("No collections contact recorded.")
         return
     when = pd.Timestamp(contact.occurred_at).tz_convert(status.time_zone)
-    text = f"**{contact.kind.replace('_', ' ').capitalize()}** on {when:%d %b %Y, %H:%M} ({status.time_zone}) by {contact.actor}"
+    text = (
+        f"**{contact.kind.replace('_', ' ').capitalize()}** on {when:%d %b %Y, %H:%M} ({status.time_zone}) "
+        f"by {plain(contact.actor)}"
+    )
     if contact.promised_amount is not None:
-        text += f", promised {money(status.currency, contact.promised_amount)}"
+        text += f", promised {plain(money(status.currency, contact.promised_amount))}"
         text += f" for {contact.promised_for:%d %b %Y}" if contact.promised_for else ""
-    st.markdown(text + (f"  \n{contact.notes}" if contact.notes else ""))
+    st.markdown(text + (f"  \n{plain(contact.notes)}" if contact.notes else ""))
 
 
 def show_collections(customer_id: str, today: date) -> None:
@@ -228,20 +232,22 @@ def show_collections(customer_id: str, today: date) -> None:
             why = "the collections policy has no stage for it yet"
         st.markdown(f"No collections stage: {why}.")
     else:
-        overdue = money(found.currency, Decimal(assessed.overdue_cents) / 100)
+        overdue = plain(money(found.currency, Decimal(assessed.overdue_cents) / 100))
         st.markdown(
-            f"Stage **{assessed.stage.name}** since {assessed.entered_stage_on:%d %b %Y}: {overdue} overdue, "
+            f"Stage **{plain(assessed.stage.name)}** since {assessed.entered_stage_on:%d %b %Y}: {overdue} overdue, "
             f"{assessed.days_past_due} days past due."
         )
     if assessed.promise is not None:
-        promised = money(found.currency, Decimal(assessed.promise.amount_cents) / 100)
+        promised = plain(money(found.currency, Decimal(assessed.promise.amount_cents) / 100))
         st.markdown(f"A promise to pay {promised} by {assessed.promise.promised_for:%d %b %Y} stands.")
     if assessed.due_now:
         st.markdown(f"Due now: **{policy.ACTION_LABELS[assessed.due_now]}**.")
     elif assessed.stage is not None:
         st.markdown("Nothing due now.")
     if assessed.next_step is not None:
-        st.markdown(f"Next step: **{assessed.next_step.stage.name}** on {assessed.next_step.on:%d %b %Y}.")
+        st.markdown(
+            f"Next step: **{plain(assessed.next_step.stage.name)}** on {assessed.next_step.on:%d %b %Y}."
+        )
 
 
 def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
@@ -261,7 +267,7 @@ def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
         with st.spinner("Preparing the statement…"):
             found, pdf, csv = cached_statement(actor, actor.username, status.customer_id, start, end, today)
     except (PermissionDenied, InvalidAction) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     summary = pd.DataFrame(
         [
@@ -348,7 +354,7 @@ text = st.text_input(
 )
 found = cached_search(actor, actor.username, text) if text.strip() else first
 if found.empty:
-    st.warning(f"No customer's name, domain, tenant id or customer id contains “{text.strip()}”.")
+    st.warning(f"No customer's name, domain, tenant id or customer id contains “{plain(text.strip())}”.")
     st.stop()
 
 labels = {
@@ -369,15 +375,15 @@ try:
     with st.spinner("Reading the customer's account…"):
         status = cached_status(actor, actor.username, customer_id, today)
 except (PermissionDenied, InvalidAction) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 
-st.header(status.name, divider="gray")
+st.header(plain(status.name), divider="gray")
 st.markdown(standing_badges(status))
-st.caption(identity(status))
+st.caption(plain(identity(status)))
 contact = ", ".join(c for c in (status.billing_contact_name, status.billing_contact_email) if c)
 if contact:
-    st.markdown(f"Billing contact: {contact}")
+    st.text(f"Billing contact: {contact}")
 st.caption(f"Balances at {today:%d %b %Y}. Amounts in different currencies are never added together.")
 show_metrics(status)
 show_service(status)

@@ -9,6 +9,7 @@ from app_pages.common import cached, current_actor
 from data_access import escalations
 from data_access.errors import InvalidAction
 from data_access.models import EscalationKind, Severity
+from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
 
 ALL = "All"
@@ -55,7 +56,8 @@ def done(message: str) -> None:
 
 def card(row: pd.Series) -> None:
     lines = (
-        f"**{row.case_number}** · {row.severity}  \n{row.customer} ({row.customer_id})  \n{row.vehicle}  \n"
+        f"**{plain(row.case_number)}** · {row.severity}  \n{plain(row.customer)} ({plain(row.customer_id)})  \n"
+        f"{plain(row.vehicle)}  \n"
         f"Age {escalations.duration(row.age)} · in status {escalations.duration(row.time_in_status)}"
     )
     if row.waiting_on_partner:
@@ -85,7 +87,7 @@ def escalate_form(actor: Actor) -> None:
         st.markdown("**Escalate a ticket to Microsoft**")
         st.caption(
             "Commercial escalations are open to every CSP partner; technical ones go through a support vehicle "
-            f"the partner holds ({', '.join(vehicles) or 'none set up'})."
+            f"the partner holds ({plain(', '.join(vehicles)) or 'none set up'})."
         )
         left, right = st.columns(2)
         ticket_id = left.text_input("Ticket ID", key="escalations_ticket")
@@ -131,7 +133,7 @@ def update_form(actor: Actor, table: pd.DataFrame) -> None:
 actor = current_actor()
 st.title("Escalations")
 if message := st.session_state.pop(FLASH, None):
-    st.success(message)
+    st.success(plain(message))
 now = datetime.now(UTC).replace(second=0, microsecond=0)
 with st.spinner("Reading escalations…"):
     everyone = cached_board(actor, actor.username, now, None, None)
@@ -180,4 +182,4 @@ if allowed(actor, "ticket.escalate"):
         with updating:
             update_form(actor, table)
     except (PermissionDenied, InvalidAction) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))

@@ -10,6 +10,7 @@ from data_access import clock
 from data_access.csv_import import KIND_NAMES, import_csv
 from data_access.csv_import.kinds import KINDS, Context
 from data_access.errors import InvalidAction
+from data_access.output import plain
 from data_access.permissions import PermissionDenied
 
 ORDER_HINT = "Import in this order: customers, subscriptions, invoices, payments, credit-notes, tickets."
@@ -42,7 +43,7 @@ try:
     st.subheader("Preview (first rows)")
     st.dataframe(preview, hide_index=True, width="stretch")
 except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-    st.warning(f"The preview could not be drawn ({exc}); the check below says what is wrong.")
+    st.warning(f"The preview could not be drawn ({plain(exc)}); the check below says what is wrong.")
 
 options = {"date_format": date_format or None, "update": update}
 total_rows = max(data.count(b"\n") - 1, 1)
@@ -50,9 +51,9 @@ total_rows = max(data.count(b"\n") - 1, 1)
 
 def show(report) -> None:  # type: ignore[no-untyped-def]
     for warning in report.warnings:
-        st.warning(warning)
+        st.warning(plain(warning))
     if report.ok:
-        st.success(report.summary())
+        st.success(plain(report.summary()))
     else:
         st.error(f"{len(report.errors)} bad row(s); nothing was written. Fix them and try again.")
         st.dataframe(
@@ -81,4 +82,4 @@ try:
         bar.progress(1.0, text="Done")
         show(report)
 except (PermissionDenied, InvalidAction) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages.common import cached, current_actor
 from data_access import clock
+from data_access.output import chart_text, csv_bytes, plain
 from data_access.payables import (
     cash_cover,
     microsoft_invoices,
@@ -48,7 +49,7 @@ def cached_monthly(_actor: Actor, username: str, as_of: date, months: int, curre
 
 
 def amount(currency: str, value: Decimal) -> str:
-    return f"{currency} {value:,.2f}"
+    return f"{plain(currency)} {value:,.2f}"
 
 
 def days(count: int) -> str:
@@ -91,13 +92,15 @@ if payment is None:
     currency = invoices.currency.mode().iloc[0]
 else:
     currency = payment.currency
-    st.subheader(f"Next payment to Microsoft: invoice {payment.number}")
+    st.subheader(f"Next payment to Microsoft: invoice {plain(payment.number)}")
     overdue = invoices[invoices.status == "overdue"].sort_values("due_date")
     if not overdue.empty:
         owed = " and ".join(
             amount(c, sum(rows.amount, Decimal(0))) for c, rows in overdue.groupby("currency")
         )
-        listed = ", ".join(f"{row.number} (due {row.due_date:%d %b %Y})" for row in overdue.itertuples())
+        listed = ", ".join(
+            f"{plain(row.number)} (due {row.due_date:%d %b %Y})" for row in overdue.itertuples()
+        )
         st.error(f"The partner is late paying Microsoft: {owed} overdue on {listed}.")
     left, middle, right = st.columns(3)
     left.metric("Amount due", amount(currency, payment.amount), border=True)
@@ -115,7 +118,7 @@ else:
         delta_color="off",
         delta_arrow="off",
         border=True,
-        help=f"Open balances of customer invoices in {currency} due on or before that date.",
+        help=f"Open balances of customer invoices in {plain(currency)} due on or before that date.",
     )
     middle.metric(
         "Already overdue",
@@ -140,11 +143,11 @@ else:
     others = others[others.currency != currency]
     if not others.empty:
         listed = " · ".join(
-            f"{row.currency} {row.due_before:,.2f} ({row.already_overdue:,.2f} overdue)"
+            f"{plain(row.currency)} {row.due_before:,.2f} ({row.already_overdue:,.2f} overdue)"
             for row in others.itertuples()
         )
         st.caption(
-            f"Only customer invoices in {currency} count above. Also due by then in other currencies, "
+            f"Only customer invoices in {plain(currency)} count above. Also due by then in other currencies, "
             f"not converted: {listed}."
         )
 
@@ -166,14 +169,14 @@ figure = px.bar(
     y="amount",
     color="series",
     barmode="group",
-    labels={"month": "Month", "amount": f"Amount ({currency})", "series": ""},
+    labels={"month": "Month", "amount": f"Amount ({chart_text(currency)})", "series": ""},
     color_discrete_map={PAYABLES: "#C50F1F", COLLECTIONS: "#0F6CBD"},
 )
 figure.update_xaxes(dtick="M1", tickformat="%b %Y")
 figure.update_layout(legend={"orientation": "h", "y": 1.1})
 st.plotly_chart(figure, width="stretch")
 st.caption(
-    f"{currency} only. A Microsoft invoice counts in the month it falls due, when its cash must leave, so a "
+    f"{plain(currency)} only. A Microsoft invoice counts in the month it falls due, when its cash must leave, so a "
     "month can hold two invoices or none; collections are customer payments received in the month (this month "
     "up to today)."
 )
@@ -197,7 +200,7 @@ st.dataframe(
 )
 st.download_button(
     "Download CSV",
-    invoices.to_csv(index=False),
+    csv_bytes(invoices),
     file_name=f"microsoft-invoices-{as_of}.csv",
     mime="text/csv",
     key="payables_download",

@@ -12,6 +12,7 @@ from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.aging import AgingFilter
 from data_access.collections import accounts_per_stage
+from data_access.output import chart_text, plain
 from data_access.overview import (
     escalations_by_status,
     overview,
@@ -99,7 +100,9 @@ with st.spinner("Reading the figures…"):
     currencies = cached_currencies(actor, roles, as_of) if sees_receivables else []
     currency = currencies[0] if currencies else None
     if len(currencies) > 1:
-        picked = st.segmented_control("Currency", currencies, default=currencies[0], key="overview_currency")
+        picked = st.segmented_control(
+            "Currency", currencies, default=currencies[0], format_func=plain, key="overview_currency"
+        )
         currency = picked or currencies[0]
     figures = cached_overview(actor, roles, as_of, currency)
 now, before = figures.now, figures.last_month
@@ -110,13 +113,13 @@ st.caption(
 cards = []
 if now.total_receivables is not None:
     cards += [
-        (f"Total receivables ({currency})", money(now.total_receivables),
+        (f"Total receivables ({plain(currency)})", money(now.total_receivables),
          change(now.total_receivables, before.total_receivables), "off"),
-        (f"Overdue ({currency})", money(now.overdue), change(now.overdue, before.overdue), "inverse"),
+        (f"Overdue ({plain(currency)})", money(now.overdue), change(now.overdue, before.overdue), "inverse"),
         ("Overdue share", f"{now.overdue_share:.1%}",
          change((now.overdue_share or 0) * 100, (before.overdue_share or 0) * 100, " pts"), "inverse"),
         ("Days sales outstanding", f"{now.dso_days} days", change(now.dso_days, before.dso_days), "inverse"),
-        (f"Collected this month ({currency})", money(now.collected_this_month),
+        (f"Collected this month ({plain(currency)})", money(now.collected_this_month),
          change(now.collected_this_month, before.collected_this_month), "normal"),
     ]  # fmt: skip
 if now.suspended_subscriptions is not None:
@@ -134,7 +137,7 @@ if now.open_escalations is not None:
                   change(now.open_escalations, before.open_escalations), "inverse"))  # fmt: skip
 if allowed(actor, "payables.view"):
     payment = now.next_microsoft_payment
-    label = "Next Microsoft payment" + ("" if payment is None else f" ({payment.currency})")
+    label = "Next Microsoft payment" + ("" if payment is None else f" ({plain(payment.currency)})")
     cards.append((label, "none due" if payment is None else money(payment.amount),
                   None if payment is None else f"due {payment.due_date:%d %b %Y}", "off"))  # fmt: skip
 
@@ -154,7 +157,7 @@ if sees_receivables:
         left, right = st.columns(2)
         aging = px.bar(summary.assign(amount=summary.amount.astype(float)), x="bucket", y="amount",
                        text_auto=",.0f", title="Receivables aging (days past due)",
-                       labels={"bucket": "Days past due", "amount": f"Open ({currency})"})  # fmt: skip
+                       labels={"bucket": "Days past due", "amount": f"Open ({chart_text(currency)})"})  # fmt: skip
         aging.update_traces(marker_color=[BLUE] + [RED] * (len(summary) - 1))
         left.plotly_chart(aging, width="stretch")
         trend = cached_trend(actor, roles, as_of, currency)
@@ -162,7 +165,8 @@ if sees_receivables:
                           value_name="amount")  # fmt: skip
         line = px.line(long.assign(amount=long.amount.astype(float)), x="month_end", y="amount", color="figure",
                        markers=True, title="Receivables and overdue, last 12 month ends",
-                       labels={"month_end": "Month end", "amount": f"Amount ({currency})", "figure": ""},
+                       labels={"month_end": "Month end", "amount": f"Amount ({chart_text(currency)})",
+                               "figure": ""},
                        color_discrete_map={"receivables": BLUE, "overdue": RED})  # fmt: skip
         right.plotly_chart(line, width="stretch")
         with left:
@@ -179,7 +183,8 @@ if sees_receivables:
 if allowed(actor, "collections.view"):
     stages = cached_stages(actor, roles, as_of)
     if stages.accounts.sum():
-        bars = px.bar(stages, x="stage", y="accounts", text_auto=True, title="Overdue accounts by collections stage",
+        bars = px.bar(stages.assign(stage=stages.stage.map(chart_text)), x="stage", y="accounts", text_auto=True,
+                      title="Overdue accounts by collections stage",
                       labels={"stage": "Stage (the policy's order)", "accounts": "Accounts"})  # fmt: skip
         bars.update_traces(marker_color=[*[RED] * (len(stages) - 1), GREY])
         st.plotly_chart(bars, width="stretch")

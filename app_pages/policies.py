@@ -11,6 +11,7 @@ from app_pages.common import cached, current_actor
 from data_access import clock, policy_store
 from data_access.errors import InvalidAction
 from data_access.models import Severity, StageAction, SupportVehicle
+from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.policy import ACTION_LABELS, PLACEHOLDERS, Stage
 
@@ -82,8 +83,8 @@ def show_policy(view: policy_store.PolicyView) -> None:
     )
     changed = f" on {view.updated_at:%d %b %Y %H:%M} UTC" if view.updated_at else ""
     st.caption(
-        f"{view.name}. Exempt customers get the reminders and final notices but never reach suspension or "
-        f"review for cancellation. Last changed by {view.updated_by or 'the import'}{changed}."
+        f"{plain(view.name)}. Exempt customers get the reminders and final notices but never reach suspension "
+        f"or review for cancellation. Last changed by {plain(view.updated_by or 'the import')}{changed}."
     )
 
 
@@ -153,7 +154,7 @@ def edit_form(view: policy_store.PolicyView | None) -> None:
                     statement_intro=intro,
                 )
             except (PermissionDenied, InvalidAction) as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
                 st.session_state[SAVED] = True
                 st.rerun()
@@ -188,9 +189,9 @@ def statement(view: policy_store.PolicyView) -> None:
 
 
 def show_offering(offering: policy_store.SupportOfferingView) -> None:
-    st.subheader(offering.name)
+    st.subheader(plain(offering.name))
     hours, targets = st.columns(2)
-    hours.markdown(f"**Service hours** ({offering.time_zone})")
+    hours.markdown(f"**Service hours** ({plain(offering.time_zone)})")
     hours.dataframe(
         pd.DataFrame(
             [(day, f"{span[0]}–{span[1]}" if span else "Closed") for day, span in offering.business_hours],
@@ -218,9 +219,9 @@ def show_offering(offering: policy_store.SupportOfferingView) -> None:
         key="policies_support_contacts",
     )
     st.markdown("**Pricing**")
-    st.write(offering.pricing or "Not set out.")
+    st.markdown(plain(offering.pricing) or "Not set out.")
     st.markdown("**Escalation entitlements with Microsoft**")
-    st.markdown("\n".join(f"- {e}" for e in offering.entitlements) or "Commercial escalations only.")
+    st.markdown("\n".join(f"- {plain(e)}" for e in offering.entitlements) or "Commercial escalations only.")
     upcoming = [(day, name) for day, name in offering.holidays if day >= clock.today()]
     st.markdown("**Upcoming holidays** (no business hours)")
     if upcoming:
@@ -302,7 +303,7 @@ def edit_offering(offering: policy_store.SupportOfferingView | None) -> None:
                     pricing=pricing,
                 )  # fmt: skip
             except (InvalidAction, PermissionDenied, ValueError) as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
                 st.success("Support offering saved.")
 

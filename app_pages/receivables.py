@@ -16,6 +16,7 @@ from data_access import receivables_detail as detail
 from data_access.accounts import NO_STAGE
 from data_access.aging import DEFAULT_BUCKETS, AgingFilter, parse_buckets
 from data_access.errors import InvalidAction
+from data_access.output import chart_text, plain
 from data_access.permissions import Actor, allowed
 from data_access.receivables import receivables_by_customer, receivables_summary
 
@@ -105,7 +106,7 @@ if not has_invoices:
 try:
     default_edges = detail.default_buckets()
 except InvalidAction as exc:
-    st.warning(f"{exc} The standard buckets are used instead.")
+    st.warning(f"{plain(exc)} The standard buckets are used instead.")
     default_edges = DEFAULT_BUCKETS
 managers, countries = cached_choices(actor, actor.username)
 
@@ -146,7 +147,7 @@ if stage != ALL:
 try:
     buckets = parse_buckets(bucket_text)
 except InvalidAction as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 
 every_currency = AgingFilter(
@@ -184,19 +185,20 @@ for start in range(0, len(per_currency), 4):
         overdue = sum(rows[rows.bucket != "current"].amount, Decimal(0))
         share = overdue / total if total else Decimal(0)
         card.metric(
-            f"Open receivables ({code})",
+            f"Open receivables ({plain(code)})",
             f"{total:,.2f}",
             delta=f"{overdue:,.2f} overdue ({share:.1%})",
             delta_color="red" if overdue else "off",
             delta_arrow="off",
             border=True,
-            help=f"Everything open in {code} at the as-of date; overdue is what was past its due date then.",
+            help=f"Everything open in {plain(code)} at the as-of date; overdue is what was past its due date then.",
         )
 
 chart = summary.assign(
     amount=summary.amount.astype(float),
     share=summary.amount / summary.groupby("currency").amount.transform("sum"),
-    label=[money(a, c) for a, c in zip(summary.amount, summary.currency, strict=True)],
+    label=[chart_text(money(a, c)) for a, c in zip(summary.amount, summary.currency, strict=True)],
+    currency=summary.currency.map(chart_text),
 )
 figure = px.bar(
     chart.assign(share=chart.share.astype(float)),
@@ -279,10 +281,10 @@ if picked:
         invoices, movements = cached_customer(
             actor, actor.username, str(chosen.customer_id), replace(flt, currency=code)
         )
-    st.subheader(f"{chosen.customer_name} ({chosen.customer_id})")
+    st.subheader(plain(f"{chosen.customer_name} ({chosen.customer_id})"))
     st.caption(
-        f"{code} invoices open at {as_of:%d %b %Y}{', disputed only' if disputed_only else ''}: "
-        f"{money(sum(invoices.open_at_as_of, Decimal(0)), code)}, the customer's total above. "
+        f"{plain(code)} invoices open at {as_of:%d %b %Y}{', disputed only' if disputed_only else ''}: "
+        f"{plain(money(sum(invoices.open_at_as_of, Decimal(0)), code))}, the customer's total above. "
         f"Buckets count {age_unit}."
     )
     st.dataframe(

@@ -8,6 +8,7 @@ import streamlit as st
 from app_pages.common import cached, current_actor
 from data_access import clock, suspensions
 from data_access.errors import InvalidAction
+from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
 
 OUTCOME = "suspensions_outcome"
@@ -59,7 +60,8 @@ def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
     for (customer_id, name, tenant), rows in customers:
         products = ", ".join(rows["product"])
         st.markdown(
-            f"**Suspend {name}** ({customer_id}, tenant {tenant_of(tenant) or 'not on file'}): {products}"
+            f"**Suspend {plain(name)}** ({plain(customer_id)}, tenant {plain(tenant_of(tenant) or 'not on file')}): "
+            f"{plain(products)}"
         )
     st.warning(f"{CONSEQUENCE} The customer loses access to these subscriptions as soon as you set them to "
                "Suspended in Partner Center.", icon=":material/block:")  # fmt: skip
@@ -67,8 +69,8 @@ def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
     st.markdown("**Then, in Partner Center** (its API is the system of record for access):")
     for row in chosen.itertuples():
         step = suspensions.PartnerCenterStep(tenant_of(row.tenant_id), str(row.subscription_id), "Suspended")
-        st.markdown(f"- {step.instruction()}")
-    st.caption(f"Reason on the record: {reason}")
+        st.markdown(f"- {plain(step.instruction())}")
+    st.caption(f"Reason on the record: {plain(reason)}")
     confirm, cancel = st.columns(2)
     if cancel.button("Cancel", key="suspensions_cancel"):
         forget_pending()
@@ -100,9 +102,9 @@ st.caption(
 if OUTCOME in st.session_state:
     done, failed = st.session_state.pop(OUTCOME)
     for message in done:
-        st.success(message)
+        st.success(plain(message))
     for message in failed:
-        st.error(message)
+        st.error(plain(message))
 
 with st.spinner("Assessing overdue accounts…"):
     eligible = cached_eligible(actor, actor.username, today)
@@ -146,7 +148,7 @@ else:
         elif not reason.strip():
             st.error("Give a reason for the suspension; it goes on the record.")
         elif not allowed(actor, "subscription.suspend"):
-            st.error(f"{actor.username} may not suspend subscriptions.")
+            st.error(f"{plain(actor.username)} may not suspend subscriptions.")
         else:
             st.session_state[PENDING] = (tuple(picked), reason.strip())
     if PENDING in st.session_state:
@@ -159,12 +161,12 @@ if suspended.empty:
 else:
     st.caption(f"{DELETION} {NEW_COMMERCE}")
     for row in suspended[suspended.warning != ""].itertuples():
-        st.warning(f"{row.customer_name}: {row.product} ({row.subscription_id}) has been suspended "
-                   f"{row.days_suspended} days: {row.warning}.", icon=":material/warning:")  # fmt: skip
+        st.warning(plain(f"{row.customer_name}: {row.product} ({row.subscription_id}) has been suspended "
+                         f"{row.days_suspended} days: {row.warning}."), icon=":material/warning:")  # fmt: skip
     ready = suspended[suspended.ready_to_reinstate]
     if not ready.empty:
         names = "; ".join(label(row) for _, row in ready.iterrows())
-        st.success(f"Ready to reinstate, the overdue balance is now paid: {names}.")
+        st.success(f"Ready to reinstate, the overdue balance is now paid: {plain(names)}.")
     st.dataframe(
         suspended.drop(columns=["currency", "tenant_id"]),
         hide_index=True,
@@ -203,7 +205,7 @@ else:
                 try:
                     step = suspensions.reinstate_subscription(actor, subscription_id=str(chosen), reason=why)
                 except (InvalidAction, PermissionDenied) as exc:
-                    st.error(str(exc))
+                    st.error(plain(exc))
                 else:
                     finish([f"Reinstated {choices[str(chosen)]}. {step.instruction()}"], [])
 

@@ -11,6 +11,7 @@ from app_pages.common import cached, current_actor
 from data_access import tickets
 from data_access.errors import InvalidAction
 from data_access.models import Severity, TicketCategory, TicketStatus
+from data_access.output import chart_text, plain
 from data_access.permissions import Actor, PermissionDenied, allowed
 
 ALL = "All"
@@ -97,7 +98,7 @@ def create_form(actor: Actor) -> None:
                     channel=str(channel),
                 )
             except (PermissionDenied, InvalidAction) as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
                 done(f"Ticket {created} created.")
 
@@ -134,14 +135,14 @@ def act(actor: Actor, row: pd.Series) -> None:
             tickets.reopen(actor, ticket_id=ticket_id)
             done(f"Ticket {ticket_id} reopened.")
     except (PermissionDenied, InvalidAction) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
 actor = current_actor()
 st.title("Tickets")
 now = datetime.now(UTC).replace(second=0, microsecond=0)
 if flash := st.session_state.pop(FLASH, None):
-    st.success(flash)
+    st.success(plain(flash))
 may_create = allowed(actor, "ticket.create")
 may_update = allowed(actor, "ticket.update")
 if may_create:
@@ -179,7 +180,7 @@ with volume_col:
         st.info("No tickets were opened in this range.")
     else:
         figure = px.bar(
-            volumes,
+            volumes.assign(**{colour: volumes[colour].map(chart_text)}),
             x="period",
             y="opened",
             color=colour,
@@ -220,7 +221,7 @@ try:
         status == OPEN_BACKLOG,
     )
 except InvalidAction as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 if listed.empty:
     st.info("No tickets match these filters." if (status, category, severity, customer) != (ALL, ALL, ALL, "")
@@ -274,15 +275,16 @@ if picked is None:
     st.stop()
 row = listed[listed.ticket_id == picked].iloc[0]
 st.markdown(
-    f"**{row.title}** · {row.customer_name} ({row.customer_id}) · {row.category} · {row.severity} · "
-    f"**{row.status}** · assigned to {row.assignee if pd.notna(row.assignee) else 'nobody'}"
+    f"**{plain(row.title)}** · {plain(row.customer_name)} ({plain(row.customer_id)}) · {row.category} · "
+    f"{row.severity} · **{row.status}** · assigned to {plain(row.assignee) if pd.notna(row.assignee) else 'nobody'}"
 )
 if pd.notna(row.description) and row.description:
     st.text(row.description)
 if row.category in BILLING_CATEGORIES and allowed(actor, "customers.view"):
     st.page_link(
         "app_pages/customers.py",
-        label=f"See the invoices of {row.customer_name} (customer {row.customer_id}) on the Customers page",
+        label=f"See the invoices of {plain(row.customer_name)} (customer {plain(row.customer_id)}) on the "
+        "Customers page",
         icon=":material/receipt:",
     )
 if may_update:

@@ -6,6 +6,7 @@ from app_pages.common import current_actor
 from app_pages.state import USERS_ONE_TIME_PASSWORD
 from data_access import users
 from data_access.errors import InvalidAction
+from data_access.output import plain
 from data_access.permissions import GLOBAL_ADMIN, ROLES, PermissionDenied
 
 actor = current_actor()
@@ -14,14 +15,14 @@ st.title("Users")
 if shown := st.session_state.pop(USERS_ONE_TIME_PASSWORD, None):
     username, password = shown
     st.success(
-        f"Temporary password for **{username}**: `{password}`  \n"
+        f"Temporary password for **{plain(username)}**: `{password}`  \n"
         "It is shown once. Give it to the user; they choose their own at first sign-in."
     )
 
 try:
     table = users.list_users(actor)
 except PermissionDenied as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 
 st.dataframe(
@@ -45,11 +46,11 @@ def act(success: str, action, *args, **kwargs) -> None:  # type: ignore[no-untyp
     try:
         result = action(actor, *args, **kwargs)
     except (PermissionDenied, InvalidAction) as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     if isinstance(result, str):
         st.session_state[USERS_ONE_TIME_PASSWORD] = (kwargs.get("username") or args[0], result)
-    st.toast(success)
+    st.toast(plain(success))
     st.rerun()
 
 

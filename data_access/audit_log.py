@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, func, literal, or_, select
 
 from data_access.db import read_session
 from data_access.models import AuditEvent, Customer, Invoice, SupportOffering
+from data_access.output import csv_bytes
 from data_access.permissions import Actor, requires
 
 COLUMNS = ["occurred_at", "actor", "roles", "action", "target", "details"]
@@ -144,10 +145,10 @@ def audit_filters(actor: Actor) -> AuditFilters:
 @requires("audit.view")
 def export_csv(actor: Actor, frame: pd.DataFrame) -> bytes:
     """The events exactly as shown (columns, rows, order) as UTF-8 CSV with a byte-order mark; times are ISO 8601
-    with their UTC offset, details the same JSON text."""
+    with their UTC offset, details the same JSON text, and a target or detail that starts like a formula opens as
+    text."""
     shown = frame.copy()
     for name in shown.columns:
         if isinstance(shown[name].dtype, pd.DatetimeTZDtype):
             shown[name] = shown[name].map(lambda moment: moment.isoformat())
-    text: str = shown.to_csv(index=False, lineterminator="\r\n")
-    return text.encode("utf-8-sig")
+    return csv_bytes(shown)

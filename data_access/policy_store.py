@@ -35,6 +35,7 @@ from data_access.models import (
     utcnow,
 )
 from data_access.money import InvalidAmount, from_cents, to_cents
+from data_access.output import WORD_JOINER, plain
 from data_access.permissions import Actor, requires
 from data_access.sla import Calendar
 
@@ -235,7 +236,7 @@ def _stage_lines(rules: policy.Policy) -> list[str]:
                 if grace
                 else " We may suspend them from that day if the balance is still unpaid, without further notice."
             )
-        lines.append(f"- **{days} past due ({stage.name}).** {what}")
+        lines.append(f"- **{days} past due ({plain(stage.name)}).** {what}")
     return lines
 
 
@@ -243,7 +244,8 @@ def _contact_lines(offering: SupportOfferingView | None) -> list[str]:
     if offering is None or not offering.contact_methods:
         return ["Contact your account manager, or reply to any reminder we send you."]
     return [
-        f"- {c.method.capitalize()}: {c.value}" + (f" ({c.availability})" if c.availability else "")
+        f"- {plain(c.method.capitalize())}: {plain(c.value)}"
+        + (f" ({plain(c.availability)})" if c.availability else "")
         for c in offering.contact_methods
     ]
 
@@ -253,7 +255,7 @@ def collections_statement_markdown(actor: Actor, *, partner_name: str = "Your CS
     """The customer-facing statement of the policy: each stage in plain words, the minimum, the grace days,
     disputes and promises to pay, and how to reach us."""
     view = current_policy(actor)
-    partner = partner_name.strip() or "Your CSP partner"
+    partner = plain(partner_name.strip() or "Your CSP partner")
     title = f"# {partner}: collections statement"
     if view is None or not view.policy.stages:
         return "\n\n".join(
@@ -278,7 +280,7 @@ def collections_statement_markdown(actor: Actor, *, partner_name: str = "Your CS
     )
     sections = [
         title,
-        view.statement_intro
+        plain(view.statement_intro)
         or "Please pay every invoice by the due date shown on it. When a balance stays unpaid, we take the steps "
         "below.",
         "## The steps we take",
@@ -304,6 +306,7 @@ def collections_statement_markdown(actor: Actor, *, partner_name: str = "Your CS
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 _HTML_PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -324,11 +327,13 @@ h1 {{ font-size: 1.6rem; }} h2 {{ font-size: 1.2rem; margin-top: 1.6rem; }}
 
 
 def _inline(text: str) -> str:
-    return _BOLD.sub(r"<strong>\1</strong>", html.escape(text))
+    marked_up = _BOLD.sub(r"<strong>\1</strong>", html.escape(text))
+    return _ESCAPED.sub(r"\1", marked_up).replace(WORD_JOINER, "")
 
 
 def collections_statement_html(markdown_text: str) -> str:
-    """The statement as one self-contained HTML page (headings, paragraphs, lists, bold); all text escaped."""
+    """The statement as one self-contained HTML page (headings, paragraphs, lists, bold, Markdown's backslash
+    escapes); all text escaped."""
     body: list[str] = []
     paragraph: list[str] = []
     in_list = False
@@ -366,7 +371,7 @@ def collections_statement_html(markdown_text: str) -> str:
                 close()
             paragraph.append(line)
     close()
-    return _HTML_PAGE.format(title=html.escape(title), body="\n".join(body))
+    return _HTML_PAGE.format(title=_inline(title), body="\n".join(body))
 
 
 def _offering() -> SupportOfferingView | None:
@@ -488,18 +493,19 @@ def support_statement_markdown(actor: Actor, *, partner_name: str = "Your CSP pa
     """The customer-facing support statement: hours, holidays, how to reach us, targets in business hours."""
     offering = _offering()
     if offering is None:
-        return f"# Support from {partner_name}\n\nNo support offering has been set out yet.\n"
-    lines = [f"# Support from {partner_name}", "",
-             f"We answer support requests during these hours ({offering.time_zone} time):", ""]  # fmt: skip
+        return f"# Support from {plain(partner_name)}\n\nNo support offering has been set out yet.\n"
+    lines = [f"# Support from {plain(partner_name)}", "",
+             f"We answer support requests during these hours ({plain(offering.time_zone)} time):", ""]  # fmt: skip
     lines += [
         f"- **{day}:** {f'{span[0]} to {span[1]}' if span else 'closed'}"
         for day, span in offering.business_hours
     ]
-    upcoming = [f"- {day:%d %B %Y}: {name}" for day, name in offering.holidays]
+    upcoming = [f"- {day:%d %B %Y}: {plain(name)}" for day, name in offering.holidays]
     if upcoming:
         lines += ["", "We are closed on these holidays:", "", *upcoming]
     lines += ["", "## How to reach us", ""]
-    lines += [f"- **{c.method.capitalize()}:** {c.value}" + (f" ({c.availability})" if c.availability else "")
+    lines += [f"- **{plain(c.method.capitalize())}:** {plain(c.value)}"
+              + (f" ({plain(c.availability)})" if c.availability else "")
               for c in offering.contact_methods] or ["- Your account manager."]  # fmt: skip
     lines += ["", "## How fast we respond", "",
               "Times count business hours only: a request sent on a Friday evening is answered from Monday morning.",
@@ -508,8 +514,8 @@ def support_statement_markdown(actor: Actor, *, partner_name: str = "Your CSP pa
               f"resolution within {t.resolution_hours}." for t in offering.targets]  # fmt: skip
     if offering.entitlements:
         lines += ["", "Technical issues beyond our support boundary are escalated to Microsoft through "
-                  + ", ".join(offering.entitlements) + "; billing and licensing issues through Microsoft's "
-                  "commercial support."]  # fmt: skip
+                  + ", ".join(map(plain, offering.entitlements))
+                  + "; billing and licensing issues through Microsoft's commercial support."]  # fmt: skip
     if offering.pricing:
-        lines += ["", "## Pricing", "", offering.pricing]
+        lines += ["", "## Pricing", "", plain(offering.pricing)]
     return "\n".join(lines) + "\n"

@@ -8,10 +8,8 @@ per invoice from the customer's own rows (invoices by customer, then allocations
 
 from __future__ import annotations
 
-import io
 import os
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -24,10 +22,10 @@ from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents
+from data_access.output import csv_bytes, xlsx_bytes
 from data_access.permissions import Actor, requires
 
 BUCKETS_SETTING = "BILLING_DESK_AGING_BUCKETS"
-EXCEL_MONEY_FORMAT = "#,##0.00"
 OPEN_INVOICE_COLUMNS = [
     "invoice_number", "currency", "issue_date", "due_date", "days_past_due", "days_since_issue", "bucket",
     "amount", "open_at_as_of", "disputed",
@@ -222,37 +220,19 @@ def customer_movements(
     return pd.DataFrame(records, columns=MOVEMENT_COLUMNS)
 
 
-def _is_money(column: pd.Series) -> bool:
-    values = column.dropna()
-    return column.dtype == object and not values.empty and all(isinstance(v, Decimal) for v in values)
-
-
 @requires("receivables.export")
 def export_csv(actor: Actor, frame: pd.DataFrame) -> bytes:
     """The table exactly as shown (columns, rows, order) as UTF-8 CSV with a byte-order mark, so Excel reads
-    accented names right; amounts are exact decimals (1234.50), dates ISO."""
-    text: str = frame.to_csv(index=False, lineterminator="\r\n")
-    return text.encode("utf-8-sig")
+    accented names right; amounts are exact decimals (1234.50), dates ISO, and a name or reference that starts
+    like a formula opens as text."""
+    return csv_bytes(frame)
 
 
 @requires("receivables.export")
 def export_xlsx(actor: Actor, frame: pd.DataFrame, *, sheet: str = "Receivables") -> bytes:
-    """The table exactly as shown (columns, rows, order) as an Excel workbook. Amounts are written as numbers
-    with a two-decimal format, so they add up in Excel; Excel holds numbers as binary floating point, which
-    keeps every amount below ten trillion exact to the cent."""
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name=sheet)
-        worksheet = writer.sheets[sheet]
-        for position, name in enumerate(frame.columns, start=1):
-            cells = [row[0] for row in worksheet.iter_rows(min_col=position, max_col=position)]
-            if _is_money(frame[name]):
-                for cell in cells[1:]:
-                    cell.number_format = EXCEL_MONEY_FORMAT
-            widest = max((len(str(cell.value)) for cell in cells[:200] if cell.value is not None), default=8)
-            worksheet.column_dimensions[cells[0].column_letter].width = min(max(widest + 2, 10), 60)
-        worksheet.freeze_panes = "A2"
-    return buffer.getvalue()
+    """The table exactly as shown (columns, rows, order) as an Excel workbook: amounts as numbers that add up,
+    text as text, never a formula."""
+    return xlsx_bytes(frame, sheet=sheet)
 
 
 @requires("receivables.view")
