@@ -212,7 +212,7 @@ def test_every_other_kind_imports(database: str, tmp_path: Path) -> None:
          ["line 2: quantity '2.5' is not a whole number of zero or more; status 'Cancelled' is not a subscription "
           "status; use one of: Active, Suspended, Pending, Expired, Deleted, Disabled"]),
         ("customers", "customer_id,name,country\nC9,Nine,United States\n",
-         ["line 2: country 'United States' is not a two-letter country code"]),
+         ["line 2: country 'United States' is not a two-letter country code (ISO 3166, e.g. US, DE)"]),
     ],
 )  # fmt: skip
 def test_each_kind_of_bad_row_is_reported_and_nothing_is_written(
@@ -241,7 +241,7 @@ def test_a_row_the_database_refuses_while_writing_rolls_back_the_whole_file(
 ) -> None:
     load_all(tmp_path)
     before = counts()
-    from data_access.csv_import import kinds
+    from data_access.csv_import import money_kinds as kinds
     from data_access.errors import InvalidAction
 
     real = kinds.ledger.apply_credit_note
@@ -270,7 +270,9 @@ def test_dry_run_reports_and_writes_nothing(database: str, tmp_path: Path) -> No
 def test_encodings_and_unknown_columns(database: str, tmp_path: Path) -> None:
     latin = import_csv(BILLING, "customers", write(tmp_path, "l.csv", "customer_id,name\nC7,Société\n",
                                                    encoding="latin-1"))  # fmt: skip
-    assert "not UTF-8" in str(latin.errors[0])
+    assert [str(e) for e in latin.errors] == [
+        "line 2: The file is not UTF-8 text; save it as 'CSV UTF-8' and try again."
+    ]
     report = import_csv(BILLING, "customers", write(tmp_path, "u.csv", "Customer ID,Name,Notes\nC7,Société,x\n",
                                                     bom=True))  # fmt: skip
     assert report.ok and report.warnings == ["column 'notes' is not used and was ignored"]
@@ -298,3 +300,170 @@ def test_the_cli_imports_and_rejects_with_line_numbers(sqlite_database: str, tmp
     missing = cli("import", "invoices", str(tmp_path / "nope.csv"), database_url=sqlite_database)
     assert missing.returncode == 1 and "There is no file" in missing.stderr
     assert ROOT.exists()
+
+
+def test_update_changes_only_what_the_file_states(database: str, tmp_path: Path) -> None:
+    load_all(tmp_path)
+    names = "customer_id,name,country\nC2,Fabrikam AG,\nC3,Three,AT\n"
+    report = import_csv(BILLING, "customers", write(tmp_path, "names.csv", names), update=True)
+    assert (report.ok, report.added, report.updated) == (True, 1, 1), report.errors
+    amounts = "invoice_number,customer_id,issue_date,due_date,amount\nINV-2,C1,2026-08-01,2026-08-31,600.50\n"
+    assert import_csv(BILLING, "invoices", write(tmp_path, "amounts.csv", amounts), update=True).ok
+    with read_session() as session:
+        fabrikam = session.scalars(select(Customer).where(Customer.external_id == "C2")).one()
+        three = session.scalars(select(Customer).where(Customer.external_id == "C3")).one()
+        inv2 = session.scalars(select(Invoice).where(Invoice.number == "INV-2")).one()
+    assert (fabrikam.name, fabrikam.currency, fabrikam.country, fabrikam.domain) == (
+        "Fabrikam AG", "EUR", "DE", "fabrikam.de",
+    )  # fmt: skip
+    assert (three.currency, three.country) == ("USD", "AT")
+    # wire-2 paid 100.00 of INV-2; the new amount keeps it paid, and the dispute the file did not mention stays.
+    assert (inv2.amount_cents, inv2.open_cents, inv2.disputed, inv2.currency) == (60_050, 50_050, True, "USD")
+
+
+def test_moving_an_invoice_with_payments_or_credit_notes_is_refused(database: str, tmp_path: Path) -> None:
+    load_all(tmp_path)
+    before = counts()
+    header = "invoice_number,customer_id,issue_date,due_date,amount,currency\n"
+    # INV-1 is paid by wire-1 and wire-2, INV-3 credited by CN-1; INV-4, paid on 2026-10-05, may be reissued earlier.
+    moves = header + (
+        "INV-1,C2,2026-07-01,2026-07-31,1000.00,\n"
+        "INV-3,C1,2026-10-01,2026-10-31,200.00,EUR\n"
+        "INV-4,C2,2026-09-05,2026-10-01,250.25,\n"
+    )
+    report = import_csv(BILLING, "invoices", write(tmp_path, "moves.csv", moves), update=True)
+    assert [str(e) for e in report.errors] == [
+        "line 2: invoice INV-1 has payments or credit notes, so it cannot move to another customer or currency; "
+        "reverse them first",
+        "line 3: invoice INV-3 has payments or credit notes, so it cannot move to another customer or currency; "
+        "reverse them first",
+    ]
+    late = header + "INV-4,C2,2026-10-06,2026-11-01,250.25,\n"
+    report = import_csv(BILLING, "invoices", write(tmp_path, "late.csv", late), update=True)
+    assert [str(e) for e in report.errors] == [
+        "line 2: issue_date 2026-10-06 is after a payment or credit note on it dated 2026-10-05"
+    ]
+    assert counts() == before
+    import_csv(
+        BILLING, "invoices", write(tmp_path, "new.csv", header + "INV-9,C1,2026-11-01,2026-12-01,5,\n")
+    )
+    moved = import_csv(BILLING, "invoices", write(tmp_path, "move.csv", header + "INV-9,C2,2026-11-01,2026-12-01,5,EUR\n"),
+                       update=True)  # fmt: skip
+    assert moved.ok and moved.updated == 1, moved.errors
+    with read_session() as session:
+        inv9 = session.scalars(select(Invoice).where(Invoice.number == "INV-9")).one()
+        assert (inv9.customer.external_id, inv9.currency) == ("C2", "EUR")
+
+
+def test_a_payment_that_lands_between_check_and_write_is_judged_again(database: str, tmp_path: Path) -> None:
+    from data_access import receivables
+
+    load_all(tmp_path)
+    before = counts()
+    lower = "invoice_number,customer_id,issue_date,due_date,amount\nINV-3,C1,2026-10-01,2026-10-31,100.00\n"
+
+    def pay_meanwhile(phase: str, rows: int) -> None:
+        if phase == "checking":
+            receivables.record_payment(BILLING, customer_id="C1", amount=Decimal("60.00"), received_on=AS_OF,
+                                       invoice_number="INV-3", reference="meanwhile", today=AS_OF)  # fmt: skip
+
+    report = import_csv(
+        BILLING, "invoices", write(tmp_path, "lower.csv", lower), update=True, progress=pay_meanwhile
+    )
+    assert [str(e) for e in report.errors] == ["line 2: amount is below the 110.00 already paid or credited"]
+    assert (report.added, report.updated) == (0, 0)
+    paid = ("payments", "payment_allocations", "audit_events", "data_version")
+    assert {k: v for k, v in counts().items() if k not in paid} == {
+        k: v for k, v in before.items() if k not in paid
+    }
+
+
+def test_the_entry_key_alone_records_an_imported_payment_once(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data_access.csv_import.money_kinds import ADD, Payments
+
+    load_all(tmp_path)
+    before = counts()
+    real = Payments.classify
+
+    def blind(self, session, planned, context):  # type: ignore[no-untyped-def]
+        real(self, session, planned, context)
+        for p in planned:
+            p.action = ADD
+
+    monkeypatch.setattr(Payments, "classify", blind)
+    report = import_csv(BILLING, "payments", write(tmp_path, "again.csv", PAYMENTS))
+    assert report.ok and (report.added, report.skipped) == (0, 3), report.errors
+    assert {k: v for k, v in counts().items() if k != "audit_events"} == {
+        k: v for k, v in before.items() if k != "audit_events"
+    }
+
+
+def test_a_repeated_header_column_rejects_the_file(database: str, tmp_path: Path) -> None:
+    load_all(tmp_path)
+    text = "invoice_number,customer_id,issue_date,due_date,amount, Amount \nX,C1,2026-01-01,2026-02-01,1,2\n"
+    report = import_csv(BILLING, "invoices", write(tmp_path, "twice.csv", text))
+    assert [str(e) for e in report.errors] == [
+        "line 1: The header names column 'amount' twice (columns 5 and 6); name each column once."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("invoices", "invoice_number,customer_id,issue_date,due_date,amount,currency\n"
+                     "X,C1,2026-01-01,2026-02-01,50000000000000000.00,XYZ\n"
+                     "Y,C1,2026-01-01,2026-02-01,92233720368547758.08,ÄÖÜ\n"
+                     "Z,C1,2026-01-01,2026-02-01,²,ßp\n",
+         ["line 2: amount 50000000000000000.00 is more than the largest amount, 1,000,000,000.00; currency 'XYZ' "
+          "is not an ISO 4217 currency code (e.g. USD, EUR)",
+          "line 3: amount 92233720368547758.08 is more than the largest amount, 1,000,000,000.00; currency 'ÄÖÜ' "
+          "is not an ISO 4217 currency code (e.g. USD, EUR)",
+          "line 4: amount '²' is not an amount (digits with a dot decimal, e.g. 1234.50); currency 'ßp' is not "
+          "an ISO 4217 currency code (e.g. USD, EUR)"]),
+        ("invoices", "invoice_number,customer_id,issue_date,due_date,amount\n"
+                     "X\x00,NOPE,٢٠٢٦-٠١-٠١,2026-01-01,١٢\n",
+         ["line 2: invoice_number contains control characters (U+0000); issue_date '٢٠٢٦-٠١-٠١' is not a date in "
+          "the form YYYY-MM-DD; amount '١٢' is not an amount (digits with a dot decimal, e.g. 1234.50); customer "
+          "'NOPE' is unknown; import customers first"]),
+        ("subscriptions", "subscription_id,customer_id,product,sku,quantity,unit_price,billing_cycle,status\n"
+                          "S1,C1,p,s,2147483648,1,monthly,active\nS2,C1,p,s,²,1,monthly,active\n"
+                          "S3,C1,p\u202e,s,1000001,1,monthly,active\n",
+         ["line 2: quantity 2147483648 is more than 1,000,000",
+          "line 3: quantity '²' is not a whole number of zero or more",
+          "line 4: product contains control characters (U+202E); quantity 1000001 is more than 1,000,000"]),
+        ("customers", "customer_id,name,tenant_id,email,currency\n"
+                      "C8,Eight,8f2d2c4e-0000-4000-8000-00000000000,ap@contoso,usd\n",
+         ["line 2: tenant_id '8f2d2c4e-0000-4000-8000-00000000000' is not a tenant id (a GUID like "
+          "8f2d2c4e-0000-4000-8000-000000000001); email 'ap@contoso' is not an e-mail address"]),
+        ("tickets", "ticket_id,customer_id,title,category,severity,status,created_at\n"
+                    "T,C1,a\x1bb,other,minimal,open,0001-01-01T00:00+01:00\n",
+         ["line 2: title contains control characters (U+001B); created_at '0001-01-01T00:00+01:00' is not "
+          "between 2000-01-01 and 2099-12-31"]),
+        ("payments", "invoice_number,paid_on,amount,customer_id\nINV-404,2026-01-01,0,NOPE\n",
+         ["line 2: amount must be more than zero; invoice 'INV-404' is unknown; customer 'NOPE' is unknown; "
+          "import customers first"]),
+        ("microsoft-invoices", "invoice_number,period_start,period_end,amount,currency,due_date\n"
+                               "MS-9,2026-10-31,2026-10-01,1,XAU,2026-11-30\n",
+         ["line 2: currency 'XAU' is not an ISO 4217 currency code (e.g. USD, EUR); period_end is before "
+          "period_start"]),
+    ],
+)  # fmt: skip
+def test_hostile_cells_are_refused_with_every_reason_of_the_row(
+    database: str, tmp_path: Path, kind: str, text: str, expected: list[str]
+) -> None:
+    load_all(tmp_path)
+    before = counts()
+    report = import_csv(BILLING, kind, write(tmp_path, "hostile.csv", text))
+    assert [str(error) for error in report.errors] == expected
+    assert counts() == before
+
+
+def test_a_byte_that_is_not_utf8_is_reported_on_its_line(database: str, tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"customer_id,name\nC7,Seven\nC8,Soci\xe9t\xe9\n")
+    assert [str(e) for e in import_csv(BILLING, "customers", path).errors] == [
+        "line 3: The file is not UTF-8 text; save it as 'CSV UTF-8' and try again."
+    ]
+    assert counts()["customers"] == 0

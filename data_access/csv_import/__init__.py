@@ -1,21 +1,41 @@
 """CSV import, all-or-nothing per file: every row is checked first (a streaming pass), then written in chunks
-inside one transaction; any bad row rejects the file with its line number and reason, and nothing is written."""
+inside one transaction; any bad row rejects the file with its line number and every reason, and nothing is
+written.
+
+The write holds a lock for its kind (the money kinds share one) from its first statement, and plans each chunk
+again under it, so two imports of one file at the same moment serialise: the second finds the first's rows and
+adds nothing, and its report counts what it really added, updated and skipped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from data_access import clock
 from data_access.audit import record_event
-from data_access.csv_import.kinds import ADD, KINDS, SKIP, UPDATE, Context, RowRefused, load_customers
+from data_access.csv_import.kinds import (
+    ADD,
+    KINDS,
+    SKIP,
+    UPDATE,
+    Context,
+    Planned,
+    RowRefused,
+    load_customers,
+)
 from data_access.csv_import.reader import FileProblem, RowError, Source, chunks, header_of
-from data_access.db import analyze, read_session, transaction
+from data_access.db import analyze, hold_lock, read_session, refusal, transaction
 from data_access.errors import InvalidAction
 from data_access.permissions import Actor, requires
 
 Progress = Callable[[str, int], None]
+BULK_ROWS = 1000
+"""An import that writes at least this many rows refreshes the planner's statistics; smaller ones leave them be
+(ANALYZE reads the whole database, which takes longer than a small import itself)."""
 
 
 @dataclass
@@ -40,31 +60,31 @@ class ImportReport:
             f"{self.skipped} {verb} skipped (already there)."
         )
 
+    def count(self, planned: Sequence[Planned]) -> None:
+        self.added += sum(p.action == ADD for p in planned)
+        self.updated += sum(p.action == UPDATE for p in planned)
+        self.skipped += sum(p.action == SKIP for p in planned)
+
 
 def _check(
     kind_name: str, source: Source, context: Context, report: ImportReport, progress: Progress
 ) -> None:
     kind = KINDS[kind_name]
-    columns = kind.columns(context)
     seen: dict[tuple[object, ...], int] = {}
     with read_session() as session:
         context.customers = load_customers(session)
-        for chunk in chunks(source, columns):
+        for chunk in chunks(source, kind.columns(context)):
             report.errors.extend(chunk.errors)
-            unique = []
             for row in chunk.rows:
                 key = kind.file_key(row)
-                if key in seen:
-                    report.errors.append(RowError(row.line, f"duplicate of line {seen[key]} in this file"))
-                else:
+                if key is not None and key in seen:
+                    row.problems.append(f"duplicate of line {seen[key]} in this file")
+                elif key is not None and not row.problems:
                     seen[key] = row.line
-                    unique.append(row)
-            planned, errors = kind.plan(session, unique, context)
+            planned, errors = kind.plan(session, chunk.rows, context)
             report.errors.extend(errors)
             report.rows += len(chunk.rows) + len(chunk.errors)
-            report.added += sum(p.action == ADD for p in planned)
-            report.updated += sum(p.action == UPDATE for p in planned)
-            report.skipped += sum(p.action == SKIP for p in planned)
+            report.count(planned)
             progress("checking", report.rows)
     report.errors.sort(key=lambda error: error.line)
 
@@ -73,15 +93,25 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
            progress: Progress) -> None:  # fmt: skip
     kind = KINDS[kind_name]
     context.credit_open = {}
+    report.added = report.updated = report.skipped = 0
     done = 0
     with transaction() as session:
+        hold_lock(session, kind.lock)
         context.customers = load_customers(session)
         for chunk in chunks(source, kind.columns(context)):
             planned, errors = kind.plan(session, chunk.rows, context)
             if errors or chunk.errors:
-                raise RowRefused((chunk.errors or errors)[0])
-            kind.write(session, planned, context)
-            session.flush()
+                raise RowRefused([*chunk.errors, *errors])
+            try:
+                kind.write(session, planned, context)
+                session.flush()
+            except DBAPIError as error:
+                refused = refusal(error)
+                if refused is None or not chunk.rows:
+                    raise
+                first, last = chunk.rows[0].line, chunk.rows[-1].line
+                raise RowRefused(RowError(first, f"{refused} (a row on lines {first} to {last})")) from error
+            report.count(planned)
             done += len(chunk.rows)
             progress("importing", done)
         name = source.name if isinstance(source, Path) else "upload"
@@ -101,7 +131,8 @@ def import_csv(
     update: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Check every row, then (unless a dry run, and only if nothing is wrong) write them all in one transaction."""
+    """Check every row, then (unless a dry run, and only if nothing is wrong) write them all in one transaction;
+    the counts reported are those of the write, judged under the import's lock."""
     if kind not in KINDS:
         raise InvalidAction(f"{kind!r} is not an import kind; use one of: {', '.join(KINDS)}.")
     report = ImportReport(kind=kind, dry_run=dry_run)
@@ -112,11 +143,13 @@ def import_csv(
         _check(kind, source, context, report, step)
         if report.ok and not dry_run:
             _write(kind, source, context, report, actor, step)
-            analyze()  # after the commit: the planner must know about what was just written
+            if report.added + report.updated >= BULK_ROWS:
+                analyze()  # after the commit: the planner must know about what was just written
     except FileProblem as exc:
-        report.errors = [RowError(1, str(exc))]
+        report.errors = [RowError(exc.line, str(exc))]
     except RowRefused as exc:
-        report.errors = [exc.error]
+        report.errors = exc.errors
+        report.added = report.updated = report.skipped = 0
     return report
 
 

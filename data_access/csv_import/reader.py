@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from data_access.csv_import.fields import BadValue, Parser
+from data_access.checks import control_characters
+from data_access.csv_import.fields import BadValue, Parser, shown
 
 Source = Path | bytes
+NOT_UTF8 = "The file is not UTF-8 text; save it as 'CSV UTF-8' and try again."
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,13 @@ class RowError:
 
 @dataclass
 class Row:
+    """A row's parsed cells (None when empty; absent when the file lacks the column or the cell is unreadable)
+    and what is wrong with its cells."""
+
     line: int
     values: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -43,11 +50,28 @@ class Chunk:
 
 
 class FileProblem(ValueError):
-    """The file as a whole cannot be read (encoding, header)."""
+    """The file as a whole cannot be read (encoding, header, quoting); `line` is where reading stopped."""
+
+    def __init__(self, message: str, line: int = 1) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def _normalise(header: str) -> str:
     return "_".join(header.strip().lower().replace("-", "_").split())
+
+
+def _names(header: list[str]) -> list[str]:
+    names = [_normalise(name) for name in header]
+    first: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name and name in first:
+            raise FileProblem(
+                f"The header names column {shown(name)} twice (columns {first[name]} and {position}); name each "
+                "column once."
+            )
+        first.setdefault(name, position)
+    return names
 
 
 def _open(source: Source) -> IO[str]:
@@ -56,19 +80,33 @@ def _open(source: Source) -> IO[str]:
     return source.open(encoding="utf-8-sig", newline="")
 
 
+def _undecodable_line(source: Source) -> int:
+    """The first line that is not UTF-8 (a newline byte never occurs inside a UTF-8 character)."""
+    raw = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+    with raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
+
+
 def header_of(source: Source, columns: list[Column]) -> tuple[list[str], list[str]]:
     """The file's columns that are used, and a warning for each column that is not."""
     with _open(source) as handle:
         try:
             header = next(csv.reader(handle), None)
         except UnicodeDecodeError:
-            raise FileProblem("The file is not UTF-8 text; save it as 'CSV UTF-8' and try again.") from None
+            raise FileProblem(NOT_UTF8, _undecodable_line(source)) from None
+        except csv.Error as exc:
+            raise FileProblem(f"The header line is not valid CSV: {exc}.") from None
     if not header:
         raise FileProblem("The file is empty; the first line must name the columns.")
-    names = [_normalise(name) for name in header]
+    names = _names(header)
     known = {column.name for column in columns}
     warnings = [
-        f"column {name!r} is not used and was ignored" for name in names if name and name not in known
+        f"column {shown(name)} is not used and was ignored" for name in names if name and name not in known
     ]
     missing = [column.name for column in columns if column.required and column.name not in names]
     if missing:
@@ -77,12 +115,13 @@ def header_of(source: Source, columns: list[Column]) -> tuple[list[str], list[st
 
 
 def chunks(source: Source, columns: list[Column], size: int = 5000) -> Iterator[Chunk]:
-    """Parsed rows in chunks; a row that cannot be parsed becomes an error for its line instead."""
+    """Parsed rows in chunks; each row carries what is wrong with its cells, a ragged row becomes an error."""
     by_name = {column.name: column for column in columns}
     with _open(source) as handle:
         reader = csv.reader(handle)
+        line = 1
         try:
-            names = [_normalise(name) for name in next(reader)]
+            names = _names(next(reader))
             chunk = Chunk()
             line = reader.line_num + 1
             for cells in reader:
@@ -94,9 +133,9 @@ def chunks(source: Source, columns: list[Column], size: int = 5000) -> Iterator[
                     chunk = Chunk()
             yield chunk
         except UnicodeDecodeError:
-            raise FileProblem("The file is not UTF-8 text; save it as 'CSV UTF-8' and try again.") from None
+            raise FileProblem(NOT_UTF8, _undecodable_line(source)) from None
         except csv.Error as exc:
-            raise FileProblem(f"The file is not valid CSV near line {reader.line_num}: {exc}.") from None
+            raise FileProblem(f"The file is not valid CSV from this line on: {exc}.", line) from None
 
 
 def _parse(chunk: Chunk, line: int, names: list[str], cells: list[str], by_name: dict[str, Column]) -> None:
@@ -105,22 +144,25 @@ def _parse(chunk: Chunk, line: int, names: list[str], cells: list[str], by_name:
         return
     values: dict[str, Any] = {}
     reasons: list[str] = []
+    unreadable: set[str] = set()
     for name, cell in zip(names, cells, strict=False):
         column = by_name.get(name)
         if column is None:
             continue
+        bad = control_characters(cell.strip(" \t"))
         cell = cell.strip()
-        if not cell:
+        if bad:
+            reasons.append(f"{name} contains control characters ({', '.join(bad)})")
+            unreadable.add(name)
+        elif not cell:
             values[name] = None
-            continue
-        try:
-            values[name] = column.parse(name, cell)
-        except BadValue as exc:
-            reasons.append(str(exc))
+        else:
+            try:
+                values[name] = column.parse(name, cell)
+            except BadValue as exc:
+                reasons.append(str(exc))
+                unreadable.add(name)
     for column in by_name.values():
-        if column.required and values.get(column.name) is None and not any(column.name in r for r in reasons):
+        if column.required and values.get(column.name) is None and column.name not in unreadable:
             reasons.append(f"{column.name} is missing")
-    if reasons:
-        chunk.errors.append(RowError(line, "; ".join(reasons)))
-    else:
-        chunk.rows.append(Row(line, values))
+    chunk.rows.append(Row(line, values, reasons, unreadable))
