@@ -150,10 +150,12 @@ def sign_in_form(authenticator: stauth.Authenticate) -> bool:
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
+        st.session_state.pop(SIGNIN_MESSAGE, None)
         if authenticator.authentication_controller.login(username, password):
             return True
         st.error(st.session_state.get(SIGNIN_MESSAGE) or OUTCOME_MESSAGES[signin.Outcome.WRONG])
-    elif message := st.session_state.pop(SIGNIN_MESSAGE, None):
+    elif message := st.session_state.get(SIGNIN_MESSAGE):
+        # Kept until the next attempt: the rerun that the cookie component starts would wipe it at once.
         st.info(message)
     return False
 

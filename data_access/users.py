@@ -231,7 +231,13 @@ def enable_user(actor: Actor, username: str) -> None:
 
 @requires("users.manage")
 def reset_password(actor: Actor, username: str) -> str:
-    """A new temporary password (returned once), to be changed at the next sign-in; every earlier session ends."""
+    """A new temporary password (returned once), to be changed at the next sign-in; every earlier session ends,
+    so nobody resets their own (it would sign them out before they saw the new one)."""
+    if username == actor.username:
+        raise InvalidAction(
+            "You cannot reset your own password: it would sign you out before you saw the new one. Ask another "
+            "user-management admin, or run `python -m data_access users reset-password` on the server."
+        )
     password = _temporary_password()
 
     def edit(document: CommentedMap) -> None:

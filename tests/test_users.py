@@ -51,6 +51,7 @@ def test_add_user_keeps_comments_and_order_and_the_new_user_signs_in(database: s
         (lambda: users.set_roles(USERMGR, "admin", ["Sales agent"]), "Only a Global"),
         (lambda: users.disable_user(USERMGR, "admin"), "Only a Global"),
         (lambda: users.reset_password(USERMGR, "admin"), "Only a Global"),
+        (lambda: users.reset_password(USERMGR, "usermgr"), "your own password"),
         (lambda: users.set_roles(ADMIN, "admin", ["Billing admin"]), "last active Global admin"),
         (lambda: users.set_roles(ADMIN, "sales", ["Chief"]), "is not a role"),
         (lambda: users.set_roles(ADMIN, "sales", []), "at least one role"),
