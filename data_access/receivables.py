@@ -40,7 +40,7 @@ def record_payment(
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         invoice = (
-            ledger.invoice_by_number(session, invoice_number, for_update=True) if invoice_number else None
+            ledger.invoice_by_number(session, invoice_number) if invoice_number else None
         )
         payment = ledger.apply_payment(
             session,
@@ -175,8 +175,7 @@ def issue_credit_note(
 ) -> int:
     """A credit (or write-off) against one invoice, never more than what is open on it."""
     with transaction() as session:
-        invoice = ledger.invoice_by_number(session, invoice_number, for_update=True)
-        before = invoice.open_cents
+        invoice = ledger.invoice_by_number(session, invoice_number)
         note = ledger.apply_credit_note(
             session,
             invoice=invoice,
@@ -193,7 +192,7 @@ def issue_credit_note(
             details={
                 "credit_note": number,
                 "amount": str(from_cents(note.amount_cents)),
-                "open_before": str(from_cents(before)),
+                "open_before": str(from_cents(invoice.open_cents + note.amount_cents)),
                 "open_after": str(from_cents(invoice.open_cents)),
                 "reason": reason,
             },

@@ -194,17 +194,9 @@ def update_file(folder: Path, numbers: list[str], round_: int) -> Path:
 
 
 def test_a_payments_import_racing_the_payment_form_on_the_same_invoices(
-    accounts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    accounts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A scheduled import of the bank's payments while a billing admin records one on an invoice it also pays."""
-    if "postgresql" in request.node.name:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="receivables.record_payment locks the invoice before its customer, the ledger and the "
-                "import the customer first: PostgreSQL finds a deadlock and the form's payment fails",
-            )
-        )
     monkeypatch.setattr("data_access.clock.today", lambda: TODAY)
     for round_ in range(ROUNDS):
         path, references = payments_file(tmp_path, round_)

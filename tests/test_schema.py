@@ -34,7 +34,7 @@ def test_sqlite_connections_enforce_foreign_keys(database: str) -> None:
     from data_access.db import DatabaseRefused, transaction
     from data_access.models import Subscription
 
-    with pytest.raises(DatabaseRefused, match="FOREIGN KEY|foreign key"), transaction() as session:
+    with pytest.raises(DatabaseRefused, match=r"FOREIGN KEY|foreign key"), transaction() as session:
         session.add(Subscription(external_id="S-1", customer_id=999, product="M365", sku="E3", quantity=1,
                                  unit_price_cents=100))  # fmt: skip
 
