@@ -39,9 +39,7 @@ def record_payment(
     reference = clean_text(reference, "The reference", 200)
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
-        invoice = (
-            ledger.invoice_by_number(session, invoice_number) if invoice_number else None
-        )
+        invoice = ledger.invoice_by_number(session, invoice_number) if invoice_number else None
         payment = ledger.apply_payment(
             session,
             customer=customer,
