@@ -105,6 +105,33 @@ def test_two_threads_importing_one_payments_file_record_each_payment_once(
         check_round(round_, references, [outcome(report) for report in reports])
 
 
+def numbered_file(folder: Path, kind: str, round_: int) -> Path:
+    """Three new invoices, or three credit notes on the accounts' invoices, numbered for the round."""
+    if kind == "invoices":
+        header = "invoice_number,customer_id,issue_date,due_date,amount\n"
+        rows = [f"N{round_}-{n},R{1 + n % 2},2026-11-01,2026-12-01,{10 + n}.00" for n in range(3)]
+    else:
+        header = "credit_note_number,invoice_number,issued_on,amount\n"
+        rows = [f"CN{round_}-{n},R{1 + n % 2}-{n},2026-11-01,0.{10 + n}" for n in range(3)]
+    path = folder / f"{kind}-{round_}.csv"
+    path.write_text(header + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["invoices", "credit-notes"])
+def test_two_threads_importing_one_file_of_numbered_rows_add_them_once(
+    accounts: str, tmp_path: Path, kind: str
+) -> None:
+    """Without the import's lock the second import fails on PostgreSQL (a duplicate number, or a credit note
+    that exists already) instead of finding the first's rows and skipping them."""
+    for round_ in range(ROUNDS):
+        path = numbered_file(tmp_path, kind, round_)
+        reports = at_once(*[lambda path=path: import_csv(BILLING, kind, path)] * 2)
+        outcomes = sorted(outcome(report) for report in reports)
+        assert outcomes == [(0, 3, []), (3, 0, [])], (round_, outcomes)
+        assert ledger_problems() == [], f"round {round_}"
+
+
 def _import_worker(barrier: Any, tasks: Any, results: Any) -> None:
     from data_access import clock
 
