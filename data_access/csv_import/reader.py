@@ -149,7 +149,7 @@ def _parse(chunk: Chunk, line: int, names: list[str], cells: list[str], by_name:
         column = by_name.get(name)
         if column is None:
             continue
-        bad = control_characters(cell.strip(" \t"))
+        bad = [] if cell.isprintable() else control_characters(cell.strip(" \t"))
         cell = cell.strip()
         if bad:
             reasons.append(f"{name} contains control characters ({', '.join(bad)})")
