@@ -10,9 +10,10 @@ import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
 from app_pages.state import ACTOR, READ_FLOOR, SIGN_OUT_REQUESTED, SIGNED_IN_AT, SIGNIN_MESSAGE
-from data_access import db, signin, users, userstore
+from data_access import db
+from data_access.auth import signin, users, userstore
 from data_access.config import cookie_key, settings
-from data_access.output import plain
+from data_access.documents.exports import plain
 from data_access.permissions import Actor, allowed
 
 # (module, title, icon, URL path, permission that opens it); order is the navigation's order.

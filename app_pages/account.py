@@ -4,9 +4,9 @@ import streamlit as st
 
 from app_pages.common import current_actor
 from app_pages.state import SIGNED_IN_AT
-from data_access import userstore
+from data_access.auth import userstore
+from data_access.auth.users import MIN_PASSWORD_LENGTH, change_own_password
 from data_access.errors import InvalidAction
-from data_access.users import MIN_PASSWORD_LENGTH, change_own_password
 
 actor = current_actor()
 user = userstore.users()[actor.username]

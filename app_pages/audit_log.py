@@ -5,9 +5,10 @@ from datetime import date
 import streamlit as st
 
 from app_pages.common import cached, current_actor
-from data_access import audit_log, clock
-from data_access.audit_log import AuditFilters, AuditPage
+from data_access import clock
 from data_access.permissions import Actor
+from data_access.queries import audit_log
+from data_access.queries.audit_log import AuditFilters, AuditPage
 
 ALL = "All"
 PAGE_SIZES = [100, 500, 1000]

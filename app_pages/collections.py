@@ -10,21 +10,26 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import cached, current_actor
-from data_access import clock, collections
+from data_access import clock
+from data_access.actions.collections import (
+    add_note,
+    log_contact,
+    open_dispute,
+    record_promise,
+    resolve_dispute,
+    send_reminder,
+    set_up_payment_plan,
+)
+from data_access.actions.credit_notes import issue_credit_note, reverse_credit_note
+from data_access.actions.payments import apply_credit, record_payment, reverse_payment
+from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.ledger import AlreadyRecorded, PossibleDuplicate
 from data_access.money import from_cents, to_cents
-from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.receivables import (
-    apply_credit,
-    customer_credit_notes,
-    customer_payments,
-    issue_credit_note,
-    record_payment,
-    reverse_credit_note,
-    reverse_payment,
-)
+from data_access.queries.collections import activities, open_invoices, worklist
+from data_access.queries.credit_notes import customer_credit_notes
+from data_access.queries.payments import customer_payments
 
 ALL = "All"
 NO_STAGE = "(no stage)"
@@ -59,14 +64,14 @@ WORKLIST_COLUMNS = {
 def cached_worklist(
     _actor: Actor, username: str, as_of: date, manager: str | None, stage: str | None, due_only: bool
 ) -> pd.DataFrame:
-    return collections.worklist(_actor, as_of=as_of, account_manager=manager, stage=stage, due_only=due_only)
+    return worklist(_actor, as_of=as_of, account_manager=manager, stage=stage, due_only=due_only)
 
 
 @cached(ttl=30)
 def cached_customer(_actor: Actor, username: str, customer_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return (
-        collections.open_invoices(_actor, customer_id=customer_id),
-        collections.activities(_actor, customer_id=customer_id),
+        open_invoices(_actor, customer_id=customer_id),
+        activities(_actor, customer_id=customer_id),
     )
 
 
@@ -139,7 +144,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
             )
             notes = st.text_area("What was said", key="collections_contact_notes")
             if st.form_submit_button("Log contact", key="collections_contact_submit"):
-                collections.log_contact(actor, customer_id=customer_id, kind=kind or "", notes=notes)
+                log_contact(actor, customer_id=customer_id, kind=kind or "", notes=notes)
                 done(f"{(kind or '').capitalize()} logged.")
         with tabs["Reminder"]:
             if given(row.stage):
@@ -147,7 +152,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                     f"Sends the **{plain(row.stage)}** message, filled in with today's figures, and records it."
                 )
             if st.button("Send reminder", key="collections_send_reminder", disabled=not given(row.stage)):
-                text = collections.send_reminder(actor, customer_id=customer_id, as_of=today)
+                text = send_reminder(actor, customer_id=customer_id, as_of=today)
                 done(f"{row.stage} reminder sent to {row['name']}.", text)
         with tabs["Promise to pay"], st.form("collections_promise_form", clear_on_submit=True):
             promised = st.text_input(f"Amount ({plain(currency)})", key="collections_promise_amount")
@@ -155,7 +160,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                 "Promised for", value=today + timedelta(days=7), key="collections_promise_date"
             )
             if st.form_submit_button("Record promise to pay", key="collections_promise_submit"):
-                collections.record_promise(
+                record_promise(
                     actor,
                     customer_id=customer_id,
                     amount=amount(promised),
@@ -169,7 +174,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
             plan_notes = st.text_input("Notes", key="collections_plan_notes")
             if st.form_submit_button("Set up payment plan", key="collections_plan_submit"):
                 installments = [parse_installment(line) for line in lines.splitlines() if line.strip()]
-                collections.set_up_payment_plan(
+                set_up_payment_plan(
                     actor, customer_id=customer_id, installments=installments, notes=plan_notes, today=today
                 )
                 done("Payment plan set up.")
@@ -184,15 +189,15 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
             why = st.text_input("Reason or resolution", key="collections_dispute_text")
             opening, resolving = st.columns(2)
             if opening.form_submit_button("Open dispute", key="collections_dispute_open"):
-                collections.open_dispute(actor, invoice_number=str(number), reason=why)
+                open_dispute(actor, invoice_number=str(number), reason=why)
                 done(f"Invoice {number} is disputed; it is off the collections clock until resolved.")
             if resolving.form_submit_button("Resolve dispute", key="collections_dispute_resolve"):
-                collections.resolve_dispute(actor, invoice_number=str(number), resolution=why)
+                resolve_dispute(actor, invoice_number=str(number), resolution=why)
                 done(f"The dispute on invoice {number} is resolved.")
         with tabs["Note"], st.form("collections_note_form", clear_on_submit=True):
             note = st.text_area("Note", key="collections_note_text")
             if st.form_submit_button("Add note", key="collections_note_submit"):
-                collections.add_note(actor, customer_id=customer_id, notes=note)
+                add_note(actor, customer_id=customer_id, notes=note)
                 done("Note added.")
         if "Payment" in tabs:
             with tabs["Payment"]:

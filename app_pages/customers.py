@@ -8,12 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import cached, current_actor
-from data_access import accounts, clock, policy
-from data_access.customers import CustomerStatus, customer_status, search_customers
+from data_access import clock
+from data_access.documents.exports import plain
+from data_access.documents.statement import Statement, statement, statement_csv, statement_pdf
 from data_access.errors import InvalidAction
-from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.statement import Statement, statement, statement_csv, statement_pdf
+from data_access.queries import assessments as accounts
+from data_access.queries.customers import CustomerStatus, customer_status, search_customers
+from data_access.rules import policy
 
 SEARCH_LIMIT = 50
 BADGES = {

@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import cached, current_actor
-from data_access import escalations
+from data_access.actions.escalations import FINISHED, escalate, update_status
+from data_access.documents.exports import plain
+from data_access.enums import EscalationKind, Severity
 from data_access.errors import InvalidAction
-from data_access.models import EscalationKind, Severity
-from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.queries.escalations import COMMERCIAL, STATUSES, available_vehicles, board, duration
 
 ALL = "All"
 NO_VEHICLE = "None (commercial)"
@@ -39,12 +40,12 @@ TABLE_COLUMNS = {
 def cached_board(
     _actor: Actor, username: str, now: datetime, vehicle: str | None, customer_id: str | None
 ) -> pd.DataFrame:
-    return escalations.board(_actor, now=now, vehicle=vehicle, customer_id=customer_id)
+    return board(_actor, now=now, vehicle=vehicle, customer_id=customer_id)
 
 
 @cached(ttl=30)
 def cached_vehicles(_actor: Actor, username: str) -> tuple[str, ...]:
-    return escalations.available_vehicles(_actor)
+    return available_vehicles(_actor)
 
 
 def done(message: str) -> None:
@@ -58,7 +59,7 @@ def card(row: pd.Series) -> None:
     lines = (
         f"**{plain(row.case_number)}** · {row.severity}  \n{plain(row.customer)} ({plain(row.customer_id)})  \n"
         f"{plain(row.vehicle)}  \n"
-        f"Age {escalations.duration(row.age)} · in status {escalations.duration(row.time_in_status)}"
+        f"Age {duration(row.age)} · in status {duration(row.time_in_status)}"
     )
     if row.waiting_on_partner:
         st.warning(lines, icon=":material/pending_actions:")
@@ -69,9 +70,9 @@ def card(row: pd.Series) -> None:
 
 def status_board(table: pd.DataFrame) -> None:
     """One column per status: open ones oldest first, finished ones latest first, a few cards each."""
-    for status, column in zip(escalations.STATUSES, st.columns(len(escalations.STATUSES)), strict=True):
+    for status, column in zip(STATUSES, st.columns(len(STATUSES)), strict=True):
         rows = table[table.status == status]
-        if status in escalations.FINISHED:
+        if status in FINISHED:
             rows = rows.sort_values("status_changed_at", ascending=False)
         with column:
             st.markdown(f"**{status.capitalize()}** · {len(rows)}")
@@ -99,7 +100,7 @@ def escalate_form(actor: Actor) -> None:
         severity = left.selectbox("Severity", Severity.values(), index=1, key="escalations_severity")
         notes = st.text_area("Notes", key="escalations_notes")
         if st.form_submit_button("Escalate", key="escalations_escalate_submit"):
-            escalations.escalate(
+            escalate(
                 actor,
                 ticket_id=ticket_id,
                 kind=str(kind),
@@ -121,12 +122,12 @@ def update_form(actor: Actor, table: pd.DataFrame) -> None:
         picked = st.selectbox(
             "Escalation", list(labels), format_func=labels.__getitem__, key="escalations_update_pick"
         )
-        status = st.selectbox("New status", escalations.STATUSES, key="escalations_update_status")
+        status = st.selectbox("New status", STATUSES, key="escalations_update_status")
         notes = st.text_input("Notes", key="escalations_update_notes")
         if st.form_submit_button("Update status", key="escalations_update_submit", disabled=not labels):
             if picked is None:
                 raise InvalidAction("Choose the escalation to update.")
-            escalations.update_status(actor, escalation_id=int(picked), status=str(status), notes=notes)
+            update_status(actor, escalation_id=int(picked), status=str(status), notes=notes)
             done(f"Escalation {labels[int(picked)].split(' · ')[0]} is now {status}.")
 
 
@@ -143,9 +144,7 @@ if everyone.empty:
     table = everyone
 else:
     by_vehicle, by_customer = st.columns(2)
-    vehicles: list[str] = sorted(
-        {str(v) for v in everyone.vehicle}, key=lambda v: (v != escalations.COMMERCIAL, v)
-    )
+    vehicles: list[str] = sorted({str(v) for v in everyone.vehicle}, key=lambda v: (v != COMMERCIAL, v))
     customers = {str(row.customer_id): str(row.customer) for row in everyone.itertuples()}
     vehicle = by_vehicle.selectbox("Vehicle", [ALL, *vehicles], key="escalations_filter_vehicle")
     customer_id = by_customer.selectbox(
@@ -167,9 +166,7 @@ else:
         "UTC." + (f" **{waiting} wait(s) on us**: highlighted." if waiting else "")
     )
     status_board(table)
-    shown = table.assign(
-        age=table.age.map(escalations.duration), time_in_status=table.time_in_status.map(escalations.duration)
-    )
+    shown = table.assign(age=table.age.map(duration), time_in_status=table.time_in_status.map(duration))
     st.dataframe(
         shown, hide_index=True, width="stretch", key="escalations_table", column_config=TABLE_COLUMNS
     )

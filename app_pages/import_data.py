@@ -9,8 +9,8 @@ from app_pages.common import current_actor
 from data_access import clock
 from data_access.csv_import import KIND_NAMES, import_csv
 from data_access.csv_import.kinds import KINDS, Context
+from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
-from data_access.output import plain
 from data_access.permissions import PermissionDenied
 
 ORDER_HINT = "Import in this order: customers, subscriptions, invoices, payments, credit-notes, tickets."

@@ -9,15 +9,15 @@ import streamlit as st
 
 from app_pages.common import cached, current_actor
 from data_access import clock
-from data_access.output import chart_text, csv_bytes, plain
-from data_access.payables import (
+from data_access.documents.exports import chart_text, csv_bytes, plain
+from data_access.permissions import Actor
+from data_access.queries.microsoft_payables import (
     cash_cover,
     microsoft_invoices,
     monthly_payables_and_collections,
     next_microsoft_payment,
     receivables_due_by,
 )
-from data_access.permissions import Actor
 
 PAYABLES = "Microsoft payables (by due date)"
 COLLECTIONS = "Customer collections (by date received)"

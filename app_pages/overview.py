@@ -10,18 +10,14 @@ import streamlit as st
 
 from app_pages.common import cached, current_actor
 from data_access import clock
-from data_access.aging import AgingFilter
-from data_access.collections import accounts_per_stage
-from data_access.output import chart_text, plain
-from data_access.overview import (
-    escalations_by_status,
-    overview,
-    receivables_trend,
-    ticket_volume,
-)
+from data_access.documents.exports import chart_text, plain
 from data_access.permissions import Actor, allowed
-from data_access.receivables import receivables_summary, unapplied_credit
-from data_access.tickets import tickets_report
+from data_access.queries.aging import AgingFilter
+from data_access.queries.collections import accounts_per_stage
+from data_access.queries.overview import escalations_by_status, overview, receivables_trend, ticket_volume
+from data_access.queries.payments import unapplied_credit
+from data_access.queries.receivables import receivables_summary
+from data_access.queries.tickets import tickets_report
 
 BLUE, RED, GREY = "#0F6CBD", "#C50F1F", "#8A8886"
 PAGES = Path(__file__).resolve().parent

@@ -8,12 +8,26 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import cached, current_actor
-from data_access import clock, policy_store
+from data_access import clock
+from data_access.actions.policies import save_policy, save_support_offering
+from data_access.documents.customer_statements import (
+    collections_statement_html,
+    collections_statement_markdown,
+    support_statement_markdown,
+)
+from data_access.documents.exports import plain
+from data_access.enums import Severity, StageAction, SupportVehicle
 from data_access.errors import InvalidAction
-from data_access.models import Severity, StageAction, SupportVehicle
-from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.policy import ACTION_LABELS, PLACEHOLDERS, Stage
+from data_access.queries.policies import (
+    WEEKDAYS,
+    PolicyView,
+    ResponseTarget,
+    SupportOfferingView,
+    current_policy,
+    support_offering,
+)
+from data_access.rules.policy import ACTION_LABELS, PLACEHOLDERS, Stage
 
 SAVED = "policies_saved"
 STAGE_COLUMNS = ["name", "days_past_due", "action", "message_template"]
@@ -21,21 +35,21 @@ DEFAULT_PARTNER = "Your CSP partner"
 
 
 @cached(ttl=60)
-def cached_policy(_actor: Actor, username: str) -> policy_store.PolicyView | None:
-    return policy_store.current_policy(_actor)
+def cached_policy(_actor: Actor, username: str) -> PolicyView | None:
+    return current_policy(_actor)
 
 
 @cached(ttl=60)
 def cached_statement(_actor: Actor, username: str, partner_name: str) -> str:
-    return policy_store.collections_statement_markdown(_actor, partner_name=partner_name)
+    return collections_statement_markdown(_actor, partner_name=partner_name)
 
 
 @cached(ttl=300)
-def cached_offering(_actor: Actor, username: str) -> policy_store.SupportOfferingView | None:
-    return policy_store.support_offering(_actor)
+def cached_offering(_actor: Actor, username: str) -> SupportOfferingView | None:
+    return support_offering(_actor)
 
 
-def stages_frame(view: policy_store.PolicyView | None) -> pd.DataFrame:
+def stages_frame(view: PolicyView | None) -> pd.DataFrame:
     stages = view.policy.stages if view else ()
     return pd.DataFrame(
         [(s.name, s.days_past_due, s.action, s.message_template) for s in stages], columns=STAGE_COLUMNS
@@ -63,7 +77,7 @@ def edited_stages(frame: pd.DataFrame) -> list[Stage]:
     ]
 
 
-def show_policy(view: policy_store.PolicyView) -> None:
+def show_policy(view: PolicyView) -> None:
     rules = view.policy
     minimum, grace, disputes = st.columns(3)
     minimum.metric("Minimum overdue balance", f"{Decimal(rules.minimum_overdue_cents) / 100:,.2f}")
@@ -88,7 +102,7 @@ def show_policy(view: policy_store.PolicyView) -> None:
     )
 
 
-def edit_form(view: policy_store.PolicyView | None) -> None:
+def edit_form(view: PolicyView | None) -> None:
     rules = view.policy if view else None
     version = view.updated_at.isoformat() if view and view.updated_at else "new"
     with st.form("policies_edit"):
@@ -145,7 +159,7 @@ def edit_form(view: policy_store.PolicyView | None) -> None:
         )
         if st.form_submit_button("Save policy", type="primary", key="policies_save"):
             try:
-                policy_store.save_policy(
+                save_policy(
                     actor,
                     stages=edited_stages(edited),
                     minimum_overdue=Decimal(str(minimum)),
@@ -160,7 +174,7 @@ def edit_form(view: policy_store.PolicyView | None) -> None:
                 st.rerun()
 
 
-def statement(view: policy_store.PolicyView) -> None:
+def statement(view: PolicyView) -> None:
     st.subheader("Collections statement for customers")
     partner = st.text_input("Partner name", value=DEFAULT_PARTNER, key="policies_partner_name")
     markdown = cached_statement(actor, actor.username, partner)
@@ -178,7 +192,7 @@ def statement(view: policy_store.PolicyView) -> None:
     )
     as_html.download_button(
         "Download (HTML)",
-        policy_store.collections_statement_html(markdown),
+        collections_statement_html(markdown),
         file_name="collections-statement.html",
         mime="text/html",
         key="policies_download_html",
@@ -188,7 +202,7 @@ def statement(view: policy_store.PolicyView) -> None:
     )
 
 
-def show_offering(offering: policy_store.SupportOfferingView) -> None:
+def show_offering(offering: SupportOfferingView) -> None:
     st.subheader(plain(offering.name))
     hours, targets = st.columns(2)
     hours.markdown(f"**Service hours** ({plain(offering.time_zone)})")
@@ -257,12 +271,12 @@ with collections_tab:
         statement(view)
 
 
-def edit_offering(offering: policy_store.SupportOfferingView | None) -> None:
+def edit_offering(offering: SupportOfferingView | None) -> None:
     """Billing and Global admins change hours, targets, entitlements and pricing; contacts and holidays stay."""
     spans = dict(offering.business_hours) if offering else {}
     hours = pd.DataFrame(
         [(label, (spans.get(label) or ("", ""))[0], (spans.get(label) or ("", ""))[1])
-         for _, label in policy_store.WEEKDAYS],
+         for _, label in WEEKDAYS],
         columns=["Day", "Opens", "Closes"],
     )  # fmt: skip
     known = {t.severity: t for t in offering.targets} if offering else {}
@@ -287,9 +301,9 @@ def edit_offering(offering: policy_store.SupportOfferingView | None) -> None:
             "Pricing", value=offering.pricing if offering else "", key="policies_support_pricing"
         )
         if st.form_submit_button("Save support offering", type="primary"):
-            by_label = {label: key for key, label in policy_store.WEEKDAYS}
+            by_label = {label: key for key, label in WEEKDAYS}
             try:
-                policy_store.save_support_offering(
+                save_support_offering(
                     actor,
                     time_zone=zone.strip(),
                     business_hours={
@@ -297,7 +311,7 @@ def edit_offering(offering: policy_store.SupportOfferingView | None) -> None:
                         if str(row.Opens or "").strip() else None
                         for row in new_hours.itertuples()
                     },
-                    targets=[policy_store.ResponseTarget(str(row[1]), int(row[2]), int(row[3]))
+                    targets=[ResponseTarget(str(row[1]), int(row[2]), int(row[3]))
                              for row in new_targets.itertuples()],
                     entitlements=vehicles,
                     pricing=pricing,
@@ -314,13 +328,13 @@ with support_tab:
         st.info("No support offering yet. It comes with the demo data or a later import.")
     else:
         show_offering(offering)
-        support_text = policy_store.support_statement_markdown(actor)
+        support_text = support_statement_markdown(actor)
         with st.expander("Customer-facing support statement"):
             st.markdown(support_text)
         left, right = st.columns(2)
         left.download_button("Download (Markdown)", support_text, file_name="support-statement.md",
                              mime="text/markdown", key="policies_support_md")  # fmt: skip
-        right.download_button("Download (HTML)", policy_store.collections_statement_html(support_text),
+        right.download_button("Download (HTML)", collections_statement_html(support_text),
                               file_name="support-statement.html", mime="text/html",
                               key="policies_support_html")  # fmt: skip
     if allowed(actor, "policies.edit"):

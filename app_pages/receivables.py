@@ -12,13 +12,13 @@ from plotly.colors import sample_colorscale
 
 from app_pages.common import cached, current_actor
 from data_access import clock
-from data_access import receivables_detail as detail
-from data_access.accounts import NO_STAGE
-from data_access.aging import DEFAULT_BUCKETS, AgingFilter, parse_buckets
+from data_access.documents.exports import chart_text, plain
 from data_access.errors import InvalidAction
-from data_access.output import chart_text, plain
 from data_access.permissions import Actor, allowed
-from data_access.receivables import receivables_by_customer, receivables_summary
+from data_access.queries import receivables as detail
+from data_access.queries.aging import DEFAULT_BUCKETS, AgingFilter, parse_buckets
+from data_access.queries.assessments import NO_STAGE
+from data_access.queries.receivables import receivables_by_customer, receivables_summary
 
 HEADERS = {
     "customer_id": "Customer ID",

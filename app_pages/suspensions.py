@@ -6,10 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import cached, current_actor
-from data_access import clock, suspensions
+from data_access import clock
+from data_access.actions.suspensions import reinstate_subscription, suspend_subscription
+from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
-from data_access.output import plain
 from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.queries.suspensions import eligible_accounts, suspended_subscriptions, suspension_history
+from data_access.rules.suspension import PartnerCenterStep
 
 OUTCOME = "suspensions_outcome"
 PENDING = "suspensions_pending"
@@ -23,17 +26,17 @@ DELETION = "After 90 days suspended, Microsoft may delete the customer's data."
 
 @cached(ttl=30)
 def cached_eligible(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
-    return suspensions.eligible_accounts(_actor, as_of=as_of)
+    return eligible_accounts(_actor, as_of=as_of)
 
 
 @cached(ttl=30)
 def cached_suspended(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
-    return suspensions.suspended_subscriptions(_actor, as_of=as_of)
+    return suspended_subscriptions(_actor, as_of=as_of)
 
 
 @cached(ttl=30)
 def cached_history(_actor: Actor, username: str) -> pd.DataFrame:
-    return suspensions.suspension_history(_actor)
+    return suspension_history(_actor)
 
 
 def tenant_of(value: object) -> str | None:
@@ -68,7 +71,7 @@ def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
     st.warning(NEW_COMMERCE, icon=":material/payments:")
     st.markdown("**Then, in Partner Center** (its API is the system of record for access):")
     for row in chosen.itertuples():
-        step = suspensions.PartnerCenterStep(tenant_of(row.tenant_id), str(row.subscription_id), "Suspended")
+        step = PartnerCenterStep(tenant_of(row.tenant_id), str(row.subscription_id), "Suspended")
         st.markdown(f"- {plain(step.instruction())}")
     st.caption(f"Reason on the record: {plain(reason)}")
     confirm, cancel = st.columns(2)
@@ -82,7 +85,7 @@ def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
         with st.spinner("Suspending…"):
             for row in chosen.itertuples():
                 try:
-                    step = suspensions.suspend_subscription(
+                    step = suspend_subscription(
                         actor, subscription_id=str(row.subscription_id), reason=reason
                     )
                 except (InvalidAction, PermissionDenied) as exc:
@@ -203,7 +206,7 @@ else:
             why = st.text_input("Reason (required)", key="suspensions_reinstate_reason")
             if st.form_submit_button("Reinstate", icon=":material/restart_alt:"):
                 try:
-                    step = suspensions.reinstate_subscription(actor, subscription_id=str(chosen), reason=why)
+                    step = reinstate_subscription(actor, subscription_id=str(chosen), reason=why)
                 except (InvalidAction, PermissionDenied) as exc:
                     st.error(plain(exc))
                 else:

@@ -8,11 +8,32 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages.common import cached, current_actor
-from data_access import tickets
+from data_access.actions.tickets import (
+    TRANSITIONS,
+    assign,
+    change_status,
+    create_ticket,
+    reopen,
+    resolve,
+    respond,
+)
+from data_access.documents.exports import chart_text, plain
+from data_access.enums import Severity, TicketCategory, TicketStatus
 from data_access.errors import InvalidAction
-from data_access.models import Severity, TicketCategory, TicketStatus
-from data_access.output import chart_text, plain
 from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.queries.tickets import (
+    AGE_BUCKETS,
+    ATTRIBUTES,
+    DONE,
+    Attainment,
+    OpenClocks,
+    backlog_by_age,
+    display_time_zone,
+    open_clocks,
+    sla_attainment,
+    tickets,
+    tickets_report,
+)
 
 ALL = "All"
 OPEN_BACKLOG = "Open (not resolved or closed)"
@@ -24,24 +45,22 @@ RANGES = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timed
 
 
 @cached(ttl=30)
-def cached_headline(
-    _actor: Actor, username: str, now: datetime
-) -> tuple[tickets.OpenClocks, tickets.Attainment]:
+def cached_headline(_actor: Actor, username: str, now: datetime) -> tuple[OpenClocks, Attainment]:
     today = now.date()
     return (
-        tickets.open_clocks(_actor, now=now),
-        tickets.sla_attainment(_actor, start=today - timedelta(days=29), end=today),
+        open_clocks(_actor, now=now),
+        sla_attainment(_actor, start=today - timedelta(days=29), end=today),
     )
 
 
 @cached(ttl=30)
 def cached_report(_actor: Actor, username: str, start: date, end: date, by: str, split: str) -> pd.DataFrame:
-    return tickets.tickets_report(_actor, start=start, end=end, by=by, split=split)
+    return tickets_report(_actor, start=start, end=end, by=by, split=split)
 
 
 @cached(ttl=30)
 def cached_backlog(_actor: Actor, username: str, now: datetime) -> pd.DataFrame:
-    return tickets.backlog_by_age(_actor, now=now)
+    return backlog_by_age(_actor, now=now)
 
 
 @cached(ttl=30)
@@ -55,7 +74,7 @@ def cached_list(
     customer_id: str | None,
     open_only: bool,
 ) -> pd.DataFrame:
-    return tickets.tickets(
+    return tickets(
         _actor,
         now=now,
         status=status,
@@ -88,7 +107,7 @@ def create_form(actor: Actor) -> None:
         channel = channel_col.selectbox("Channel", CHANNELS, key="tickets_new_channel")
         if st.form_submit_button("Create ticket", type="primary", key="tickets_new_submit"):
             try:
-                created = tickets.create_ticket(
+                created = create_ticket(
                     actor,
                     customer_id=customer_id,
                     title=title,
@@ -111,28 +130,28 @@ def act(actor: Actor, row: pd.Series) -> None:
         with assign_col, st.form("tickets_assign_form", clear_on_submit=True):
             assignee = st.text_input("Assign to (username)", key="tickets_assignee")
             if st.form_submit_button("Assign", key="tickets_assign_submit"):
-                tickets.assign(actor, ticket_id=ticket_id, assignee=assignee)
+                assign(actor, ticket_id=ticket_id, assignee=assignee)
                 done(f"Ticket {ticket_id} assigned to {assignee.strip()}.")
         with status_col, st.form("tickets_status_form"):
-            options = list(tickets.TRANSITIONS[status])
+            options = list(TRANSITIONS[status])
             chosen = st.selectbox("New status", options, key="tickets_new_status", disabled=not options)
             if st.form_submit_button("Change status", key="tickets_status_submit", disabled=not options):
-                tickets.change_status(actor, ticket_id=ticket_id, status=str(chosen))
+                change_status(actor, ticket_id=ticket_id, status=str(chosen))
                 done(f"Ticket {ticket_id} is now {chosen}.")
         respond_col, resolve_col, reopen_col = st.columns(3)
-        finished = status in tickets.DONE
+        finished = status in DONE
         if respond_col.button(
             "Record first response",
             key="tickets_respond",
             disabled=finished or pd.notna(row.first_response_at),
         ):
-            tickets.respond(actor, ticket_id=ticket_id)
+            respond(actor, ticket_id=ticket_id)
             done(f"First response recorded on ticket {ticket_id}.")
         if resolve_col.button("Resolve", key="tickets_resolve", type="primary", disabled=finished):
-            tickets.resolve(actor, ticket_id=ticket_id)
+            resolve(actor, ticket_id=ticket_id)
             done(f"Ticket {ticket_id} resolved.")
         if reopen_col.button("Reopen", key="tickets_reopen", disabled=not finished):
-            tickets.reopen(actor, ticket_id=ticket_id)
+            reopen(actor, ticket_id=ticket_id)
             done(f"Ticket {ticket_id} reopened.")
     except (PermissionDenied, InvalidAction) as exc:
         st.error(plain(exc))
@@ -168,7 +187,7 @@ with volume_col:
     )
     colour = colour_col.segmented_control(
         "Colour by",
-        list(tickets.ATTRIBUTES),
+        list(ATTRIBUTES),
         default="category",
         key="tickets_colour",
         format_func=str.capitalize,
@@ -198,7 +217,7 @@ with backlog_col:
             x="age",
             y="tickets",
             color="severity",
-            category_orders={"age": [name for name, _ in tickets.AGE_BUCKETS], "severity": Severity.values()},
+            category_orders={"age": [name for name, _ in AGE_BUCKETS], "severity": Severity.values()},
             labels={"age": "Age", "tickets": "Open tickets"},
         )
         st.plotly_chart(figure, key="tickets_backlog_chart")
@@ -228,7 +247,7 @@ if listed.empty:
             else "No tickets yet.")  # fmt: skip
     st.stop()
 
-zone = tickets.display_time_zone(actor)
+zone = display_time_zone(actor)
 shown = listed.copy()
 for column in ("created_at", "first_response_due", "resolution_due", "resolved_at"):
     shown[column] = pd.to_datetime(shown[column], utc=True).dt.tz_convert(zone).dt.tz_localize(None)

@@ -4,9 +4,9 @@ import streamlit as st
 
 from app_pages.common import current_actor
 from app_pages.state import USERS_ONE_TIME_PASSWORD
-from data_access import users
+from data_access.auth import users
+from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
-from data_access.output import plain
 from data_access.permissions import GLOBAL_ADMIN, ROLES, PermissionDenied
 
 actor = current_actor()

@@ -24,8 +24,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.aging import peak_rss_kib  # noqa: E402
+from data_access.auth.users import actor_for  # noqa: E402
 from data_access.permissions import allowed  # noqa: E402
-from data_access.users import actor_for  # noqa: E402
 
 USERNAME = "admin"
 

@@ -12,12 +12,13 @@ from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
-from data_access import aging, clock
+from data_access import clock
 from data_access.config import settings
 from data_access.csv_import.kinds import KINDS
+from data_access.documents.exports import FORMATS, render, to_json
 from data_access.errors import InvalidAction
-from data_access.output import FORMATS, render, to_json
 from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, PermissionDenied
+from data_access.queries import aging
 
 IMPORT_KINDS = tuple(KINDS)
 
@@ -233,7 +234,7 @@ def _cli_actor() -> Actor:
 
 
 def _users(args: argparse.Namespace) -> str:
-    from data_access import users
+    from data_access.auth import users
 
     actor = _cli_actor()
     if args.action == "list":
@@ -277,7 +278,7 @@ def _import(args: argparse.Namespace) -> str:
 
 
 def _report_overview(args: argparse.Namespace) -> str:
-    from data_access.overview import overview, overview_frame
+    from data_access.queries.overview import overview, overview_frame
 
     result = overview(_cli_actor(), as_of=args.as_of or clock.today(), currency=args.currency)
     if args.format == "json":
@@ -286,7 +287,7 @@ def _report_overview(args: argparse.Namespace) -> str:
 
 
 def _report_tickets(args: argparse.Namespace) -> str:
-    from data_access.tickets import tickets_report
+    from data_access.queries.tickets import tickets_report
 
     if args.end < args.start:
         raise InvalidAction(f"--to {args.end} is before --from {args.start}.")
@@ -294,34 +295,29 @@ def _report_tickets(args: argparse.Namespace) -> str:
 
 
 def _report_statement(args: argparse.Namespace) -> str:
-    from data_access.statement import statement, statement_frame
+    from data_access.documents.statement import statement, statement_frame
 
     result = statement(_cli_actor(), customer_id=args.customer, start=args.start, end=args.end)
     return render(statement_frame(result), args.format)
 
 
 def _money(args: argparse.Namespace) -> str:
-    from data_access import receivables
+    from data_access.actions.credit_notes import reverse_credit_note
+    from data_access.actions.payments import apply_credit, reverse_payment
+    from data_access.queries.credit_notes import customer_credit_notes
+    from data_access.queries.payments import customer_payments
 
     actor = _cli_actor()
     if args.command == "credit":
-        applied = receivables.apply_credit(
-            actor, customer_id=args.customer, invoice_numbers=tuple(args.invoice)
-        )
+        applied = apply_credit(actor, customer_id=args.customer, invoice_numbers=tuple(args.invoice))
         return f"Applied {applied} of {args.customer}'s unapplied credit to open invoices.\n"
     if args.action == "list":
-        listing = (
-            receivables.customer_payments if args.command == "payments" else receivables.customer_credit_notes
-        )
+        listing = customer_payments if args.command == "payments" else customer_credit_notes
         return render(listing(actor, customer_id=args.customer), args.format)
     if args.command == "payments":
-        reopened = receivables.reverse_payment(
-            actor, payment_id=args.payment_id, reason=args.reason, reversed_on=args.on
-        )
+        reopened = reverse_payment(actor, payment_id=args.payment_id, reason=args.reason, reversed_on=args.on)
         return f"Payment {args.payment_id} reversed; {reopened} put back on its invoices.\n"
-    reversal = receivables.reverse_credit_note(
-        actor, number=args.number, reason=args.reason, reversed_on=args.on
-    )
+    reversal = reverse_credit_note(actor, number=args.number, reason=args.reason, reversed_on=args.on)
     return f"Credit note {args.number} reversed by {reversal}.\n"
 
 

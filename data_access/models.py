@@ -6,7 +6,6 @@ the enums below, enforced by CHECK constraints so that a bad import cannot slip 
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,6 +27,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from data_access.enums import (
+    ActivityKind,
+    BillingCycle,
+    Choices,
+    EscalationKind,
+    EscalationStatus,
+    Severity,
+    StageAction,
+    SubscriptionStatus,
+    SupportVehicle,
+    TicketCategory,
+    TicketStatus,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -61,87 +74,6 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class Choices(enum.StrEnum):
-    @classmethod
-    def values(cls) -> list[str]:
-        return [member.value for member in cls]
-
-
-class SubscriptionStatus(Choices):
-    ACTIVE = "Active"
-    SUSPENDED = "Suspended"
-    PENDING = "Pending"
-    EXPIRED = "Expired"
-    DELETED = "Deleted"
-    DISABLED = "Disabled"
-
-
-class BillingCycle(Choices):
-    MONTHLY = "monthly"
-    ANNUAL = "annual"
-
-
-class ActivityKind(Choices):
-    REMINDER_SENT = "reminder_sent"
-    CALL = "call"
-    EMAIL = "email"
-    PROMISE_TO_PAY = "promise_to_pay"
-    PAYMENT_PLAN = "payment_plan"
-    DISPUTE_OPENED = "dispute_opened"
-    DISPUTE_RESOLVED = "dispute_resolved"
-    NOTE = "note"
-
-
-class StageAction(Choices):
-    REMINDER = "reminder"
-    FINAL_NOTICE = "final_notice"
-    SUSPENSION_ELIGIBLE = "suspension_eligible"
-    REVIEW_FOR_CANCELLATION = "review_for_cancellation"
-
-
-class TicketCategory(Choices):
-    BILLING_QUESTION = "billing question"
-    INVOICE_DISPUTE = "invoice dispute"
-    PAYMENT = "payment"
-    SUBSCRIPTION_CHANGE = "subscription change"
-    TECHNICAL = "technical"
-    OTHER = "other"
-
-
-class Severity(Choices):
-    CRITICAL = "critical"
-    MODERATE = "moderate"
-    MINIMAL = "minimal"
-
-
-class TicketStatus(Choices):
-    NEW = "new"
-    OPEN = "open"
-    PENDING_CUSTOMER = "pending customer"
-    ESCALATED = "escalated"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-class EscalationKind(Choices):
-    COMMERCIAL = "commercial"
-    TECHNICAL = "technical"
-
-
-class SupportVehicle(Choices):
-    PREMIER = "Premier Support for Partners"
-    ADVANCED = "Advanced Support for Partners"
-    SIGNATURE = "Signature Cloud Support"
-
-
-class EscalationStatus(Choices):
-    SUBMITTED = "submitted"
-    IN_PROGRESS = "in progress"
-    WAITING_ON_PARTNER = "waiting on partner"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
 
 
 def _one_of(column: str, values: type[Choices], name: str) -> CheckConstraint:

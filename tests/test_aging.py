@@ -11,11 +11,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data_access.aging import AgingFilter, aging_by_customer, aging_summary, bucket_labels, parse_buckets
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
 from data_access.errors import InvalidAction
 from data_access.money import from_cents
 from data_access.permissions import Actor
-from data_access.receivables import issue_credit_note, record_payment
+from data_access.queries.aging import (
+    AgingFilter,
+    aging_by_customer,
+    aging_summary,
+    bucket_labels,
+    parse_buckets,
+)
 from tests import factories
 from tests.conftest import empty_all_tables
 
@@ -231,8 +238,8 @@ def test_property_bucket_totals_equal_the_sum_of_open_balances(
 def test_sqlite_reads_open_invoices_from_the_partial_index_alone(sqlite_database: str) -> None:
     from sqlalchemy import text
 
-    from data_access.aging import _summary_query
     from data_access.db import get_engine
+    from data_access.queries.aging import _summary_query
 
     engine = get_engine()
     statement = _summary_query(AgingFilter(as_of=TODAY)).compile(

@@ -12,11 +12,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from data_access import audit_log, clock, users
+from data_access import clock
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
+from data_access.auth import users
 from data_access.db import transaction
 from data_access.models import AuditEvent, SupportOffering
 from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment
+from data_access.queries import audit_log
 from tests import factories
 
 ADMIN = Actor.of("admin", ["Global admin"])

@@ -94,8 +94,8 @@ def test_a_database_without_schema_gets_a_sentence(tmp_path: Path) -> None:
 
 
 def test_report_overview_and_statement_print_the_page_figures(sqlite_database: str) -> None:
-    from data_access.overview import overview
     from data_access.permissions import Actor
+    from data_access.queries.overview import overview
 
     today = date(2026, 11, 24)
     factories.customer("C-1", name="Contoso")

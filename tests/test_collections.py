@@ -10,12 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from data_access import clock, collections, policy
+from data_access import clock
+from data_access.actions import collections as collections_actions
 from data_access.db import read_session, transaction
 from data_access.demo.policy import GRACE_DAYS, MINIMUM_OVERDUE_CENTS, POLICY_STAGES
+from data_access.enums import ActivityKind
 from data_access.errors import InvalidAction, NotFound
 from data_access.models import (
-    ActivityKind,
     AuditEvent,
     CollectionsActivity,
     CollectionsPolicy,
@@ -24,6 +25,8 @@ from data_access.models import (
     PolicyStage,
 )
 from data_access.permissions import BILLING_ADMIN, SALES_AGENT, Actor, PermissionDenied
+from data_access.queries import collections as collections_queries
+from data_access.rules import policy
 from tests import factories
 
 TODAY = clock.today()
@@ -102,7 +105,7 @@ def add_past_promise(customer_id: str, *, made: date, promised_for: date, cents:
 
 def test_the_worklist_stage_is_what_the_policy_engine_says(db: str) -> None:
     overdue_customer("C-020", days=20, cents=12_000)
-    row = collections.worklist(BILLING, as_of=TODAY).iloc[0]
+    row = collections_queries.worklist(BILLING, as_of=TODAY).iloc[0]
     engine = policy.assess(
         RULES,
         policy.Account(
@@ -129,7 +132,7 @@ def test_broken_promises_first_then_overdue_times_days(db: str) -> None:
     add_past_promise(
         "C-C", made=TODAY - timedelta(days=20), promised_for=TODAY - timedelta(days=5), cents=6_000
     )
-    shown = collections.worklist(BILLING, as_of=TODAY)
+    shown = collections_queries.worklist(BILLING, as_of=TODAY)
     assert list(shown.customer_id) == ["C-C", "C-A", "C-B"]
     assert list(shown.broken_promises) == [1, 0, 0]
     assert shown.iloc[0].last_contact == "promise to pay"
@@ -138,7 +141,7 @@ def test_broken_promises_first_then_overdue_times_days(db: str) -> None:
 
 def test_a_promise_is_kept_only_by_money_received_between_the_promise_and_its_date(db: str) -> None:
     """Through the database: payments before the promise do not keep it; one inside its window does."""
-    from data_access.receivables import record_payment
+    from data_access.actions.payments import record_payment
 
     for customer_id in ("C-KEPT", "C-EARLY"):
         overdue_customer(customer_id, days=60, cents=50_000)
@@ -156,7 +159,7 @@ def test_a_promise_is_kept_only_by_money_received_between_the_promise_and_its_da
         add_past_promise(
             customer_id, made=TODAY - timedelta(days=20), promised_for=TODAY - timedelta(days=5), cents=10_000
         )
-    shown = collections.worklist(BILLING, as_of=TODAY).set_index("customer_id")
+    shown = collections_queries.worklist(BILLING, as_of=TODAY).set_index("customer_id")
     assert shown.loc["C-KEPT", "broken_promises"] == 0
     assert shown.loc["C-EARLY", "broken_promises"] == 1
 
@@ -166,24 +169,28 @@ def test_filters(db: str) -> None:
     overdue_customer("C-B", days=40, cents=10_000)
     with transaction() as session:
         session.scalars(select(Customer).where(Customer.external_id == "C-B")).one().account_manager = "ana"
-    assert list(collections.worklist(BILLING, as_of=TODAY, account_manager="ana").customer_id) == ["C-B"]
-    assert list(collections.worklist(BILLING, as_of=TODAY, stage="Friendly reminder").customer_id) == ["C-A"]
-    collections.send_reminder(BILLING, customer_id="C-A", as_of=TODAY)
-    assert list(collections.worklist(BILLING, as_of=TODAY, due_only=True).customer_id) == ["C-B"]
-    assert collections.worklist(BILLING, as_of=TODAY, stage="Suspension").empty
+    assert list(collections_queries.worklist(BILLING, as_of=TODAY, account_manager="ana").customer_id) == [
+        "C-B"
+    ]
+    assert list(
+        collections_queries.worklist(BILLING, as_of=TODAY, stage="Friendly reminder").customer_id
+    ) == ["C-A"]
+    collections_actions.send_reminder(BILLING, customer_id="C-A", as_of=TODAY)
+    assert list(collections_queries.worklist(BILLING, as_of=TODAY, due_only=True).customer_id) == ["C-B"]
+    assert collections_queries.worklist(BILLING, as_of=TODAY, stage="Suspension").empty
 
 
 def test_no_overdue_accounts_is_an_empty_table(db: str) -> None:
     factories.customer("C-1")
     factories.invoice("C-1", "INV-1", issued=TODAY, cents=10_000)
-    shown = collections.worklist(BILLING, as_of=TODAY)
+    shown = collections_queries.worklist(BILLING, as_of=TODAY)
     assert shown.empty
-    assert list(shown.columns) == collections.WORKLIST_COLUMNS
+    assert list(shown.columns) == collections_queries.WORKLIST_COLUMNS
 
 
 def test_a_reminder_is_the_stage_message_filled_in_and_marks_the_stage_done(db: str) -> None:
     overdue_customer("C-020", days=20, cents=12_345, name="Contoso Ltd")
-    text = collections.send_reminder(BILLING, customer_id="C-020", as_of=TODAY)
+    text = collections_actions.send_reminder(BILLING, customer_id="C-020", as_of=TODAY)
     assert "Contoso Ltd" in text and "123.45" in text and "INV-C-020" in text and "20 days" in text
     (activity,) = activities()
     assert activity.kind == ActivityKind.REMINDER_SENT
@@ -191,23 +198,25 @@ def test_a_reminder_is_the_stage_message_filled_in_and_marks_the_stage_done(db: 
     (event,) = audit_events()
     assert event.permission == "collections.act" and event.target == "customer:C-020"
     assert event.details is not None and event.details["text"] == text
-    assert collections.worklist(BILLING, as_of=TODAY).iloc[0].due_now is None
+    assert collections_queries.worklist(BILLING, as_of=TODAY).iloc[0].due_now is None
 
 
 ACTIONS: dict[str, Callable[[], object]] = {
-    "call": lambda: collections.log_contact(BILLING, customer_id="C-1", kind="call", notes="Spoke to AP"),
-    "email": lambda: collections.log_contact(
+    "call": lambda: collections_actions.log_contact(
+        BILLING, customer_id="C-1", kind="call", notes="Spoke to AP"
+    ),
+    "email": lambda: collections_actions.log_contact(
         BILLING, customer_id="C-1", kind="email", notes="Sent statement"
     ),
-    "reminder": lambda: collections.send_reminder(BILLING, customer_id="C-1", as_of=TODAY),
-    "promise": lambda: collections.record_promise(
+    "reminder": lambda: collections_actions.send_reminder(BILLING, customer_id="C-1", as_of=TODAY),
+    "promise": lambda: collections_actions.record_promise(
         BILLING,
         customer_id="C-1",
         amount=Decimal("50.00"),
         promised_for=TODAY + timedelta(days=7),
         today=TODAY,
     ),
-    "plan": lambda: collections.set_up_payment_plan(
+    "plan": lambda: collections_actions.set_up_payment_plan(
         BILLING,
         customer_id="C-1",
         installments=[
@@ -217,8 +226,10 @@ ACTIONS: dict[str, Callable[[], object]] = {
         notes="Two halves",
         today=TODAY,
     ),
-    "dispute": lambda: collections.open_dispute(BILLING, invoice_number="INV-C-1", reason="Wrong seats"),
-    "note": lambda: collections.add_note(BILLING, customer_id="C-1", notes="CFO back on Monday"),
+    "dispute": lambda: collections_actions.open_dispute(
+        BILLING, invoice_number="INV-C-1", reason="Wrong seats"
+    ),
+    "note": lambda: collections_actions.add_note(BILLING, customer_id="C-1", notes="CFO back on Monday"),
 }
 
 
@@ -240,7 +251,7 @@ def test_a_promise_holds_the_account(db: str) -> None:
     ACTIONS["promise"]()
     (activity,) = activities()
     assert activity.promised_amount_cents == 5_000 and activity.promised_for == TODAY + timedelta(days=7)
-    row = collections.worklist(BILLING, as_of=TODAY).iloc[0]
+    row = collections_queries.worklist(BILLING, as_of=TODAY).iloc[0]
     assert row.held_by_promise and row.due_now is None
 
 
@@ -260,14 +271,14 @@ def test_a_payment_plan_keeps_its_installments(db: str) -> None:
 
 REFUSED: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "negative promise": (
-        lambda: collections.record_promise(
+        lambda: collections_actions.record_promise(
             BILLING, customer_id="C-1", amount=Decimal("-5"), promised_for=TODAY, today=TODAY
         ),
         InvalidAction,
         "positive amount",
     ),
     "promise in the past": (
-        lambda: collections.record_promise(
+        lambda: collections_actions.record_promise(
             BILLING,
             customer_id="C-1",
             amount=Decimal("5"),
@@ -278,44 +289,44 @@ REFUSED: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
         "in the past",
     ),
     "promise above the balance": (
-        lambda: collections.record_promise(
+        lambda: collections_actions.record_promise(
             BILLING, customer_id="C-1", amount=Decimal("120.01"), promised_for=TODAY, today=TODAY
         ),
         InvalidAction,
         "more than",
     ),
     "unknown customer": (
-        lambda: collections.add_note(BILLING, customer_id="C-404", notes="Hello"),
+        lambda: collections_actions.add_note(BILLING, customer_id="C-404", notes="Hello"),
         NotFound,
         "no customer",
     ),
     "unknown invoice": (
-        lambda: collections.open_dispute(BILLING, invoice_number="INV-404", reason="Wrong"),
+        lambda: collections_actions.open_dispute(BILLING, invoice_number="INV-404", reason="Wrong"),
         NotFound,
         "no invoice",
     ),
     "resolving an undisputed invoice": (
-        lambda: collections.resolve_dispute(BILLING, invoice_number="INV-C-1", resolution="Credited"),
+        lambda: collections_actions.resolve_dispute(BILLING, invoice_number="INV-C-1", resolution="Credited"),
         InvalidAction,
         "not disputed",
     ),
     "empty note": (
-        lambda: collections.add_note(BILLING, customer_id="C-1", notes="  "),
+        lambda: collections_actions.add_note(BILLING, customer_id="C-1", notes="  "),
         InvalidAction,
         "empty",
     ),
     "dispute without a reason": (
-        lambda: collections.open_dispute(BILLING, invoice_number="INV-C-1", reason=""),
+        lambda: collections_actions.open_dispute(BILLING, invoice_number="INV-C-1", reason=""),
         InvalidAction,
         "why",
     ),
     "unknown contact kind": (
-        lambda: collections.log_contact(BILLING, customer_id="C-1", kind="fax", notes="Sent"),
+        lambda: collections_actions.log_contact(BILLING, customer_id="C-1", kind="fax", notes="Sent"),
         InvalidAction,
         "call or an email",
     ),
     "plan out of order": (
-        lambda: collections.set_up_payment_plan(
+        lambda: collections_actions.set_up_payment_plan(
             BILLING,
             customer_id="C-1",
             installments=[
@@ -328,7 +339,7 @@ REFUSED: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
         "after the one before",
     ),
     "plan above the balance": (
-        lambda: collections.set_up_payment_plan(
+        lambda: collections_actions.set_up_payment_plan(
             BILLING,
             customer_id="C-1",
             installments=[(TODAY, Decimal("100")), (TODAY + timedelta(days=30), Decimal("20.01"))],
@@ -338,12 +349,14 @@ REFUSED: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
         "more than",
     ),
     "empty plan": (
-        lambda: collections.set_up_payment_plan(BILLING, customer_id="C-1", installments=[], today=TODAY),
+        lambda: collections_actions.set_up_payment_plan(
+            BILLING, customer_id="C-1", installments=[], today=TODAY
+        ),
         InvalidAction,
         "at least one",
     ),
     "sales agent": (
-        lambda: collections.add_note(SALES, customer_id="C-1", notes="Hello"),
+        lambda: collections_actions.add_note(SALES, customer_id="C-1", notes="Hello"),
         PermissionDenied,
         "collections.act",
     ),
@@ -363,17 +376,17 @@ def test_bad_input_is_refused_and_writes_nothing(db: str, case: str) -> None:
 def test_no_reminder_without_a_stage(db: str) -> None:
     overdue_customer("C-1", days=20, cents=4_000)  # below the 50.00 minimum
     with pytest.raises(InvalidAction, match="no collections stage"):
-        collections.send_reminder(BILLING, customer_id="C-1", as_of=TODAY)
+        collections_actions.send_reminder(BILLING, customer_id="C-1", as_of=TODAY)
     assert counts() == (0, 0)
 
 
 def test_a_dispute_stops_the_clock_until_resolved(db: str) -> None:
     overdue_customer("C-1", days=40, cents=12_000)
     factories.invoice("C-1", "INV-2", issued=TODAY - timedelta(days=50), cents=9_000)  # 20 days past due
-    assert collections.worklist(BILLING, as_of=TODAY).iloc[0].stage == "Final notice"
+    assert collections_queries.worklist(BILLING, as_of=TODAY).iloc[0].stage == "Final notice"
 
-    collections.open_dispute(BILLING, invoice_number="INV-C-1", reason="Seats never delivered")
-    row = collections.worklist(BILLING, as_of=TODAY).iloc[0]
+    collections_actions.open_dispute(BILLING, invoice_number="INV-C-1", reason="Seats never delivered")
+    row = collections_queries.worklist(BILLING, as_of=TODAY).iloc[0]
     assert (row.stage, row.days_past_due, row.overdue, row.disputed) == (
         "Second reminder",
         20,
@@ -381,10 +394,12 @@ def test_a_dispute_stops_the_clock_until_resolved(db: str) -> None:
         Decimal("120.00"),
     )
     with pytest.raises(InvalidAction, match="already disputed"):
-        collections.open_dispute(BILLING, invoice_number="INV-C-1", reason="Again")
+        collections_actions.open_dispute(BILLING, invoice_number="INV-C-1", reason="Again")
 
-    collections.resolve_dispute(BILLING, invoice_number="INV-C-1", resolution="Seats confirmed delivered")
-    assert collections.worklist(BILLING, as_of=TODAY).iloc[0].stage == "Final notice"
+    collections_actions.resolve_dispute(
+        BILLING, invoice_number="INV-C-1", resolution="Seats confirmed delivered"
+    )
+    assert collections_queries.worklist(BILLING, as_of=TODAY).iloc[0].stage == "Final notice"
     assert [a.kind for a in activities()] == [ActivityKind.DISPUTE_OPENED, ActivityKind.DISPUTE_RESOLVED]
     assert [e.target for e in audit_events()] == ["invoice:INV-C-1", "invoice:INV-C-1"]
     with read_session() as session:
@@ -393,24 +408,24 @@ def test_a_dispute_stops_the_clock_until_resolved(db: str) -> None:
 
 def test_a_wholly_disputed_account_stays_on_the_list_without_a_stage(db: str) -> None:
     overdue_customer("C-1", days=40, cents=12_000)
-    collections.open_dispute(BILLING, invoice_number="INV-C-1", reason="Wrong seats")
-    row = collections.worklist(BILLING, as_of=TODAY).iloc[0]
+    collections_actions.open_dispute(BILLING, invoice_number="INV-C-1", reason="Wrong seats")
+    row = collections_queries.worklist(BILLING, as_of=TODAY).iloc[0]
     assert row.stage is None and row.overdue == Decimal("0.00") and row.disputed == Decimal("120.00")
     with pytest.raises(InvalidAction, match="no collections stage"):
-        collections.send_reminder(BILLING, customer_id="C-1", as_of=TODAY)
+        collections_actions.send_reminder(BILLING, customer_id="C-1", as_of=TODAY)
 
 
 def test_reading_needs_collections_view(db: str) -> None:
     with pytest.raises(PermissionDenied):
-        collections.worklist(SALES, as_of=TODAY)
+        collections_queries.worklist(SALES, as_of=TODAY)
     overdue_customer("C-1", days=20, cents=12_000)
-    collections.add_note(BILLING, customer_id="C-1", notes="Called twice")
-    assert list(collections.activities(BILLING, customer_id="C-1").notes) == ["Called twice"]
-    assert list(collections.open_invoices(BILLING, customer_id="C-1").invoice_number) == ["INV-C-1"]
+    collections_actions.add_note(BILLING, customer_id="C-1", notes="Called twice")
+    assert list(collections_queries.activities(BILLING, customer_id="C-1").notes) == ["Called twice"]
+    assert list(collections_queries.open_invoices(BILLING, customer_id="C-1").invoice_number) == ["INV-C-1"]
 
 
 def test_accounts_per_stage_counts_the_worklist(db: str) -> None:
-    from data_access.collections import accounts_per_stage, worklist
+    from data_access.queries.collections import accounts_per_stage, worklist
 
     overdue_customer("C-20", days=20, cents=90_000)
     overdue_customer("C-50", days=50, cents=90_000)

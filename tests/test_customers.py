@@ -9,15 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from sqlalchemy import select
 
-from data_access.customers import (
-    CollectionsContact,
-    CurrencyBalance,
-    OpenEscalation,
-    OpenTicket,
-    customer_status,
-    search_customers,
-    year_before,
-)
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
 from data_access.db import transaction
 from data_access.errors import NotFound
 from data_access.models import (
@@ -29,7 +22,15 @@ from data_access.models import (
     Ticket,
 )
 from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment
+from data_access.queries.customers import (
+    CollectionsContact,
+    CurrencyBalance,
+    OpenEscalation,
+    OpenTicket,
+    customer_status,
+    search_customers,
+    year_before,
+)
 from tests import factories
 
 BILLING = Actor.of("billing", ["Billing admin"])

@@ -14,9 +14,9 @@ from sqlalchemy import event
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock, db
+from data_access.actions.payments import record_payment
 from data_access.errors import InvalidAction
 from data_access.permissions import Actor
-from data_access.receivables import record_payment
 from tests import factories
 from tests.contexts import in_fresh_context
 from tests.pages import signed_in

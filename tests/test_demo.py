@@ -13,6 +13,14 @@ from sqlalchemy import select
 
 from data_access.db import get_engine, transaction
 from data_access.demo import database_is_empty, seed_demo
+from data_access.enums import (
+    EscalationStatus,
+    Severity,
+    SubscriptionStatus,
+    SupportVehicle,
+    TicketCategory,
+    TicketStatus,
+)
 from data_access.errors import InvalidAction
 from data_access.models import (
     Base,
@@ -20,17 +28,11 @@ from data_access.models import (
     CreditNote,
     Customer,
     Escalation,
-    EscalationStatus,
     Invoice,
     Payment,
     PaymentAllocation,
-    Severity,
     Subscription,
-    SubscriptionStatus,
-    SupportVehicle,
     Ticket,
-    TicketCategory,
-    TicketStatus,
 )
 
 TODAY = date(2026, 11, 24)

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from data_access import escalations, ledger
+from data_access import ledger
+from data_access.actions import escalations as escalations_actions
 from data_access.db import read_session, transaction
+from data_access.enums import SupportVehicle
 from data_access.errors import InvalidAction, NotFound
-from data_access.models import AuditEvent, Escalation, SupportOffering, SupportVehicle, Ticket
+from data_access.models import AuditEvent, Escalation, SupportOffering, Ticket
 from data_access.permissions import (
     BILLING_ADMIN,
     HELPDESK_AGENT,
@@ -19,6 +21,7 @@ from data_access.permissions import (
     Actor,
     PermissionDenied,
 )
+from data_access.queries import escalations as escalations_queries
 from tests import factories
 
 HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
@@ -91,21 +94,21 @@ def escalate(**overrides: object) -> int:
         "now": NOW,
     }
     arguments.update(overrides)
-    return escalations.escalate(HELPDESK, **arguments)  # type: ignore[arg-type]
+    return escalations_actions.escalate(HELPDESK, **arguments)  # type: ignore[arg-type]
 
 
 def test_entitlements_come_from_the_support_offering_in_vehicle_order(db: str) -> None:
     with read_session() as session:
-        assert escalations.entitlements(session) == (
+        assert escalations_queries.entitlements(session) == (
             SupportVehicle.PREMIER.value,
             SupportVehicle.ADVANCED.value,
         )
-    assert escalations.available_vehicles(HELPDESK) == escalations.available_vehicles(BILLING)
+    assert escalations_queries.available_vehicles(HELPDESK) == escalations_queries.available_vehicles(BILLING)
 
 
 def test_no_support_offering_means_no_technical_vehicle(database: str) -> None:
     with read_session() as session:
-        assert escalations.entitlements(session) == ()
+        assert escalations_queries.entitlements(session) == ()
 
 
 def test_commercial_escalation_is_recorded_audited_and_escalates_the_ticket(db: str) -> None:
@@ -212,7 +215,7 @@ def test_a_case_number_already_used_is_refused(db: str) -> None:
 def test_update_status_stamps_times_and_audits(db: str) -> None:
     escalation_id = escalate()
     later = NOW + timedelta(hours=5)
-    escalations.update_status(
+    escalations_actions.update_status(
         BILLING,
         escalation_id=escalation_id,
         status="waiting on partner",
@@ -243,8 +246,8 @@ def test_update_status_stamps_times_and_audits(db: str) -> None:
     assert counts() == (1, 2)
 
     resolved = later + timedelta(days=1)
-    escalations.update_status(HELPDESK, escalation_id=escalation_id, status="resolved", now=resolved)
-    escalations.update_status(
+    escalations_actions.update_status(HELPDESK, escalation_id=escalation_id, status="resolved", now=resolved)
+    escalations_actions.update_status(
         HELPDESK, escalation_id=escalation_id, status="closed", now=resolved + timedelta(hours=2)
     )
     with read_session() as session:
@@ -255,10 +258,10 @@ def test_update_status_stamps_times_and_audits(db: str) -> None:
 
 def test_reopening_a_resolved_escalation_clears_its_resolution(db: str) -> None:
     escalation_id = escalate()
-    escalations.update_status(
+    escalations_actions.update_status(
         HELPDESK, escalation_id=escalation_id, status="resolved", now=NOW + timedelta(hours=1)
     )
-    escalations.update_status(
+    escalations_actions.update_status(
         HELPDESK, escalation_id=escalation_id, status="in progress", now=NOW + timedelta(hours=2)
     )
     with read_session() as session:
@@ -276,10 +279,10 @@ def test_reopening_a_resolved_escalation_clears_its_resolution(db: str) -> None:
 def test_update_status_refusals_write_nothing(db: str, first: str | None, then: str, sentence: str) -> None:
     escalation_id = escalate()
     if first:
-        escalations.update_status(HELPDESK, escalation_id=escalation_id, status=first, now=NOW)
+        escalations_actions.update_status(HELPDESK, escalation_id=escalation_id, status=first, now=NOW)
     before = counts()
     with pytest.raises(InvalidAction, match=sentence):
-        escalations.update_status(
+        escalations_actions.update_status(
             HELPDESK, escalation_id=escalation_id, status=then, now=NOW + timedelta(hours=1)
         )
     assert counts() == before
@@ -287,7 +290,7 @@ def test_update_status_refusals_write_nothing(db: str, first: str | None, then: 
 
 def test_update_status_of_an_unknown_escalation(db: str) -> None:
     with pytest.raises(NotFound, match="no escalation with id 999"):
-        escalations.update_status(HELPDESK, escalation_id=999, status="closed")
+        escalations_actions.update_status(HELPDESK, escalation_id=999, status="closed")
 
 
 def test_board_ages_and_time_in_status_at_now(db: str) -> None:
@@ -299,12 +302,12 @@ def test_board_ages_and_time_in_status_at_now(db: str) -> None:
         case_number="2611200000000002",
         now=NOW - timedelta(hours=10),
     )
-    escalations.update_status(
+    escalations_actions.update_status(
         HELPDESK, escalation_id=first, status="waiting on partner", now=NOW - timedelta(hours=7)
     )
 
-    board = escalations.board(HELPDESK, now=NOW)
-    assert list(board.columns) == escalations.BOARD_COLUMNS
+    board = escalations_queries.board(HELPDESK, now=NOW)
+    assert list(board.columns) == escalations_queries.BOARD_COLUMNS
     assert list(board.id) == [second, first]  # status order: submitted before waiting on partner
     rows = board.set_index("id")
     assert rows.loc[first, "age"] == timedelta(days=2, hours=3)
@@ -316,26 +319,28 @@ def test_board_ages_and_time_in_status_at_now(db: str) -> None:
     assert rows.loc[second, "time_in_status"] == timedelta(hours=10)
     assert bool(rows.loc[second, "waiting_on_partner"]) is False
     assert rows.loc[second, "vehicle"] == SupportVehicle.PREMIER.value
-    assert escalations.duration(timedelta(days=2, hours=3, minutes=59)) == "2d 3h"
-    assert escalations.duration(timedelta(hours=10)) == "10h"
+    assert escalations_queries.duration(timedelta(days=2, hours=3, minutes=59)) == "2d 3h"
+    assert escalations_queries.duration(timedelta(hours=10)) == "10h"
 
-    assert list(escalations.board(HELPDESK, now=NOW, vehicle="Commercial").id) == [first]
-    assert list(escalations.board(HELPDESK, now=NOW, vehicle=SupportVehicle.PREMIER.value).id) == [second]
-    assert list(escalations.board(HELPDESK, now=NOW, customer_id="C-002").id) == [second]
-    assert escalations.board(HELPDESK, now=NOW, customer_id="C-404").empty
+    assert list(escalations_queries.board(HELPDESK, now=NOW, vehicle="Commercial").id) == [first]
+    assert list(escalations_queries.board(HELPDESK, now=NOW, vehicle=SupportVehicle.PREMIER.value).id) == [
+        second
+    ]
+    assert list(escalations_queries.board(HELPDESK, now=NOW, customer_id="C-002").id) == [second]
+    assert escalations_queries.board(HELPDESK, now=NOW, customer_id="C-404").empty
 
 
 def test_permissions(db: str) -> None:
     with pytest.raises(PermissionDenied, match=r"ticket\.escalate"):
-        escalations.escalate(
+        escalations_actions.escalate(
             SALES, ticket_id="T-1", kind="commercial", vehicle=None, case_number="1", severity="minimal"
         )
     with pytest.raises(PermissionDenied, match=r"ticket\.escalate"):
-        escalations.update_status(SALES, escalation_id=1, status="closed")
+        escalations_actions.update_status(SALES, escalation_id=1, status="closed")
     with pytest.raises(PermissionDenied, match=r"escalations\.view"):
-        escalations.board(SALES, now=NOW)
+        escalations_queries.board(SALES, now=NOW)
     with pytest.raises(PermissionDenied, match=r"escalations\.view"):
-        escalations.available_vehicles(SALES)
+        escalations_queries.available_vehicles(SALES)
     assert counts() == (0, 0)
     escalate()
-    assert len(escalations.board(HELPDESK, now=NOW)) == 1
+    assert len(escalations_queries.board(HELPDESK, now=NOW)) == 1

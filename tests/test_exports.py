@@ -14,18 +14,24 @@ import openpyxl
 import pandas as pd
 
 from data_access import clock
-from data_access.aging import AgingFilter
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
 from data_access.audit import record_event
-from data_access.audit_log import audit_events
-from data_access.audit_log import export_csv as audit_csv
 from data_access.db import transaction
+from data_access.documents.exports import FORMULA_STARTS, csv_bytes, formula_safe, render, xlsx_bytes
+from data_access.documents.statement import statement, statement_csv
 from data_access.models import MicrosoftInvoice
-from data_access.output import FORMULA_STARTS, csv_bytes, formula_safe, render, xlsx_bytes
-from data_access.payables import microsoft_invoices
 from data_access.permissions import BILLING_ADMIN, GLOBAL_ADMIN, Actor
-from data_access.receivables import issue_credit_note, receivables_by_customer, record_payment
-from data_access.receivables_detail import export_csv, export_xlsx, largest_overdue_first
-from data_access.statement import statement, statement_csv
+from data_access.queries.aging import AgingFilter
+from data_access.queries.audit_log import audit_events
+from data_access.queries.audit_log import export_csv as audit_csv
+from data_access.queries.microsoft_payables import microsoft_invoices
+from data_access.queries.receivables import (
+    export_csv,
+    export_xlsx,
+    largest_overdue_first,
+    receivables_by_customer,
+)
 from tests import factories
 
 TODAY = clock.today()

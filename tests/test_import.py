@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from data_access.aging import AgingFilter, aging_by_customer
 from data_access.csv_import import import_csv
 from data_access.db import read_session
 from data_access.models import (
@@ -23,6 +22,7 @@ from data_access.models import (
     Ticket,
 )
 from data_access.permissions import Actor, PermissionDenied
+from data_access.queries.aging import AgingFilter, aging_by_customer
 from tests.conftest import ROOT
 
 BILLING = Actor.of("billing", ["Billing admin"])
@@ -356,7 +356,7 @@ def test_moving_an_invoice_with_payments_or_credit_notes_is_refused(database: st
 
 
 def test_a_payment_that_lands_between_check_and_write_is_judged_again(database: str, tmp_path: Path) -> None:
-    from data_access import receivables
+    from data_access.actions import payments as receivables
 
     load_all(tmp_path)
     before = counts()

@@ -22,20 +22,8 @@ from sqlalchemy import select
 from data_access.checks import COUNTRIES, CURRENCIES
 from data_access.csv_import import import_csv
 from data_access.db import dispose_engines, read_session
-from data_access.models import (
-    BillingCycle,
-    CreditNote,
-    Customer,
-    Invoice,
-    MicrosoftInvoice,
-    Payment,
-    Severity,
-    Subscription,
-    SubscriptionStatus,
-    Ticket,
-    TicketCategory,
-    TicketStatus,
-)
+from data_access.enums import BillingCycle, Severity, SubscriptionStatus, TicketCategory, TicketStatus
+from data_access.models import CreditNote, Customer, Invoice, MicrosoftInvoice, Payment, Subscription, Ticket
 from data_access.permissions import Actor
 from tests import factories
 from tests.conftest import IN_CI

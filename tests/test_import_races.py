@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from data_access import receivables
+from data_access.actions import payments as receivables
 from data_access.csv_import import ImportReport, import_csv
 from data_access.db import read_session
 from data_access.models import Invoice, Payment

@@ -28,18 +28,19 @@ Task = tuple[Any, ...]
 
 def act(task: Task) -> str:
     """One action as a user's request would run it; a refusal is a sentence, anything else is a crash."""
-    from data_access import receivables
+    from data_access.actions.credit_notes import issue_credit_note
+    from data_access.actions.payments import record_payment
 
     try:
         if task[0] == "payment":
             _, customer_id, invoice_number, cents, entry_key = task
-            receivables.record_payment(
+            record_payment(
                 BILLING, customer_id=customer_id, amount=Decimal(cents) / 100, received_on=TODAY,
                 invoice_number=invoice_number, reference=None, today=TODAY, entry_key=entry_key,
             )  # fmt: skip
         else:
             _, invoice_number, note_number, cents = task
-            receivables.issue_credit_note(
+            issue_credit_note(
                 BILLING, invoice_number=invoice_number, number=note_number, amount=Decimal(cents) / 100,
                 issued_on=TODAY, reason="race",
             )  # fmt: skip

@@ -18,10 +18,11 @@ from ipykernel.kernelspec import write_kernel_spec
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
-from data_access import clock, overview
-from data_access.aging import AgingFilter, aging_by_customer, aging_summary
+from data_access import clock
 from data_access.db import dispose_engines
 from data_access.permissions import GLOBAL_ADMIN, Actor
+from data_access.queries import overview
+from data_access.queries.aging import AgingFilter, aging_by_customer, aging_summary
 from tests.conftest import ROOT
 
 NOTEBOOK = ROOT / "notebooks" / "receivables_review.ipynb"

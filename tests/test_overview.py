@@ -10,13 +10,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from data_access.aging import AgingFilter, aging_summary
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
 from data_access.db import transaction
 from data_access.models import Customer, Escalation, MicrosoftInvoice, Subscription, Ticket
 from data_access.money import from_cents
-from data_access.overview import month_earlier, month_ends, overview, receivables_trend
 from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment
+from data_access.queries.aging import AgingFilter, aging_summary
+from data_access.queries.overview import month_earlier, month_ends, overview, receivables_trend
 from tests import factories
 
 ADMIN = Actor.of("admin", ["Global admin"])

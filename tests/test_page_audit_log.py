@@ -12,11 +12,13 @@ import streamlit as st
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from data_access import clock, users
+from data_access import clock
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
+from data_access.auth import users
 from data_access.db import transaction
 from data_access.models import AuditEvent
 from data_access.permissions import Actor
-from data_access.receivables import issue_credit_note, record_payment
 from tests import factories, pages
 
 ROOT = Path(__file__).resolve().parent.parent

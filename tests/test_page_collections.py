@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from data_access import clock, collections
+from data_access import clock
 from data_access.db import read_session
 from data_access.demo import seed_demo
-from data_access.models import ActivityKind, AuditEvent, CollectionsActivity, CreditNote
+from data_access.enums import ActivityKind
+from data_access.models import AuditEvent, CollectionsActivity, CreditNote
 from data_access.permissions import BILLING_ADMIN, Actor
+from data_access.queries import collections
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/collections.py"

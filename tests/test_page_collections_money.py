@@ -9,10 +9,12 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from data_access import clock, receivables
+from data_access import clock
+from data_access.actions.payments import record_payment
 from data_access.db import read_session
 from data_access.models import Payment
 from data_access.permissions import BILLING_ADMIN, Actor
+from data_access.queries.payments import customer_payments, unapplied_credit
 from tests import factories
 from tests.ledger_check import ledger_problems
 from tests.test_page_collections import fill, open_page, run, select_row
@@ -63,7 +65,7 @@ def test_a_look_alike_payment_is_recorded_again_only_when_confirmed(database: st
 
 def test_a_payment_is_reversed_from_the_page(database: str) -> None:
     overdue_customer()
-    payment_id = receivables.record_payment(
+    payment_id = record_payment(
         BILLING, customer_id="C-1", amount=Decimal("100.00"), received_on=TODAY, invoice_number="INV-1"
     )
     app = select_row(open_page(), 0)
@@ -78,14 +80,14 @@ def test_a_payment_is_reversed_from_the_page(database: str) -> None:
     assert f"Payment {payment_id} reversed; 100.00 put back on its invoices." in [
         s.value for s in app.success
     ]
-    shown = receivables.customer_payments(BILLING, customer_id="C-1")
+    shown = customer_payments(BILLING, customer_id="C-1")
     assert shown.reversed_on.tolist() == [TODAY]
     assert ledger_problems(database) == []
 
 
 def test_unapplied_credit_is_shown_and_applied_from_the_page(database: str) -> None:
     factories.customer("C-1")
-    receivables.record_payment(
+    record_payment(
         BILLING, customer_id="C-1", amount=Decimal("80.00"), received_on=TODAY - timedelta(days=100)
     )
     factories.invoice("C-1", "INV-1", issued=TODAY - timedelta(days=90), cents=50_000)
@@ -96,5 +98,5 @@ def test_unapplied_credit_is_shown_and_applied_from_the_page(database: str) -> N
     run(app)
     assert not app.error, [e.value for e in app.error]
     assert "USD 80.00 of unapplied credit applied." in [s.value for s in app.success]
-    assert receivables.unapplied_credit(BILLING).empty
+    assert unapplied_credit(BILLING).empty
     assert ledger_problems(database) == []

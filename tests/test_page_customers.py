@@ -10,10 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock
+from data_access.actions.payments import record_payment
 from data_access.db import transaction
 from data_access.models import Customer, Escalation, Subscription, Ticket
 from data_access.permissions import Actor
-from data_access.receivables import record_payment
 from tests import factories, pages
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from data_access import clock, escalations
+from data_access import clock
 from data_access.db import read_session
 from data_access.demo import seed_demo
 from data_access.models import AuditEvent, Escalation, Ticket
 from data_access.permissions import HELPDESK_AGENT, Actor
+from data_access.queries import escalations
 from tests.pages import open_page, signed_in
 
 PAGE = "app_pages/escalations.py"

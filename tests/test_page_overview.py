@@ -57,7 +57,7 @@ def test_a_helpdesk_agent_sees_ticket_figures_but_no_receivables(sqlite_database
 def test_the_overview_shows_the_sla_attainment_trend_from_the_ticket_report(sqlite_database: str) -> None:
     from data_access.demo import seed_demo
     from data_access.permissions import Actor
-    from data_access.tickets import tickets_report
+    from data_access.queries.tickets import tickets_report
 
     seed_demo(customers=20, seed=5)
     app = run_dashboard("helpdesk")

@@ -10,10 +10,18 @@ from decimal import Decimal
 
 from streamlit.testing.v1 import AppTest
 
-from data_access import clock, collections, escalations, policy_store, tickets
-from data_access.output import plain
+from data_access import clock
+from data_access.actions import collections as collections_actions
+from data_access.actions import escalations as escalations_actions
+from data_access.actions import tickets as tickets_actions
+from data_access.actions.policies import save_policy
+from data_access.documents.customer_statements import (
+    collections_statement_html,
+    collections_statement_markdown,
+)
+from data_access.documents.exports import plain
 from data_access.permissions import BILLING_ADMIN, Actor
-from data_access.policy import Stage
+from data_access.rules.policy import Stage
 from tests import factories
 from tests.pages import open_page
 
@@ -73,7 +81,7 @@ def test_plain_shows_markdown_literally() -> None:
 
 def test_the_customers_page_shows_a_hostile_name_and_note_as_text(database: str) -> None:
     customer_id = hostile_customer()
-    collections.add_note(BILLING, customer_id=customer_id, notes=f"{HOSTILE}\nsecond line")
+    collections_actions.add_note(BILLING, customer_id=customer_id, notes=f"{HOSTILE}\nsecond line")
     app = open_page("app_pages/customers.py", "billing")
     app.selectbox(key="customers_pick").set_value(customer_id).run()
     assert [header.value for header in app.header] == [plain(HOSTILE)]
@@ -83,7 +91,7 @@ def test_the_customers_page_shows_a_hostile_name_and_note_as_text(database: str)
 
 def test_the_tickets_page_shows_a_hostile_title_and_customer_as_text(database: str) -> None:
     customer_id = hostile_customer()
-    ticket_id = tickets.create_ticket(
+    ticket_id = tickets_actions.create_ticket(
         BILLING, customer_id=customer_id, title=HOSTILE, description=HOSTILE, category="billing question",
         severity="moderate", channel="email",
     )  # fmt: skip
@@ -95,11 +103,11 @@ def test_the_tickets_page_shows_a_hostile_title_and_customer_as_text(database: s
 
 def test_the_escalations_board_shows_a_hostile_customer_as_text(database: str) -> None:
     customer_id = hostile_customer()
-    ticket_id = tickets.create_ticket(
+    ticket_id = tickets_actions.create_ticket(
         BILLING, customer_id=customer_id, title="Charged twice", description="", category="billing question",
         severity="moderate", channel="email",
     )  # fmt: skip
-    escalations.escalate(
+    escalations_actions.escalate(
         BILLING, ticket_id=ticket_id, kind="commercial", vehicle=None, case_number="MS-1", severity="moderate",
         now=datetime.now(UTC),
     )  # fmt: skip
@@ -118,13 +126,13 @@ def test_the_collections_page_shows_a_hostile_customer_as_text(database: str) ->
 
 
 def test_the_policies_page_shows_a_hostile_stage_and_introduction_as_text(database: str) -> None:
-    policy_store.save_policy(
+    save_policy(
         BILLING, stages=[Stage(HOSTILE, 10, "reminder", f"Please pay. {HOSTILE}")],
         minimum_overdue=Decimal("0"), grace_days=0, disputes_stop_clock=True, statement_intro=HOSTILE,
     )  # fmt: skip
     app = open_page("app_pages/policies.py", "sales")
     assert_shown_literally(app)
-    statement = policy_store.collections_statement_html(policy_store.collections_statement_markdown(BILLING))
+    statement = collections_statement_html(collections_statement_markdown(BILLING))
     assert "<img" not in statement and "&lt;img src=x&gt;" in statement
     assert "**bold**" in statement and "<strong>bold</strong>" not in statement
     assert "\\" not in statement

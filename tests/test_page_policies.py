@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_access import policy_store
+from data_access.actions.policies import save_policy
 from data_access.demo import seed_demo
 from data_access.permissions import Actor
+from data_access.queries.policies import current_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/policies.py"
@@ -60,14 +61,14 @@ def test_only_editors_get_the_edit_form(demo: str, username: str, edits: bool) -
 
 
 def test_an_invalid_edit_shows_sentences_and_saves_nothing(demo: str) -> None:
-    before = policy_store.current_policy(BILLING)
+    before = current_policy(BILLING)
     app = open_page("billing")
     [grace] = [n for n in app.number_input if str(n.key).startswith("policies_grace_")]
     grace.set_value(-3)
     app.button(key="policies_save").click().run()
     assert not app.exception, app.exception
     assert any("grace days before suspension cannot be negative" in e.value for e in app.error)
-    assert policy_store.current_policy(BILLING) == before
+    assert current_policy(BILLING) == before
 
 
 def test_a_valid_edit_is_saved(demo: str) -> None:
@@ -76,7 +77,7 @@ def test_a_valid_edit_is_saved(demo: str) -> None:
     grace.set_value(9)
     app.button(key="policies_save").click().run()
     assert not app.exception, app.exception
-    saved = policy_store.current_policy(BILLING)
+    saved = current_policy(BILLING)
     assert saved is not None and saved.policy.grace_days_before_suspension == 9
     assert [s.value for s in app.success] == ["Policy saved."]
     assert not app.error
@@ -93,9 +94,9 @@ def test_empty_state_for_viewers_and_editors(database: str) -> None:
 
 
 def test_a_saved_minimum_shows_in_the_statement(database: str) -> None:
-    from data_access.policy import Stage
+    from data_access.rules.policy import Stage
 
-    policy_store.save_policy(
+    save_policy(
         BILLING,
         stages=[Stage("Nudge", 3, "reminder", "Please pay.")],
         minimum_overdue=Decimal("25.50"),

@@ -23,7 +23,7 @@ from data_access.db import read_session
 from data_access.demo import seed_demo
 from data_access.models import Customer, Invoice
 from data_access.money import from_cents
-from data_access.receivables_detail import BUCKETS_SETTING
+from data_access.queries.receivables import BUCKETS_SETTING
 from tests import factories, pages
 from tests.test_cli import cli
 
@@ -320,8 +320,8 @@ def test_a_date_long_ago_works(sqlite_database: str) -> None:
 
 
 def test_the_stage_filter_keeps_the_customers_the_policy_puts_in_that_stage(demo: str) -> None:
-    from data_access.collections import worklist
     from data_access.permissions import Actor
+    from data_access.queries.collections import worklist
 
     stages = worklist(Actor.of("billing", ["Billing admin"]), as_of=TODAY)
     final_notice = set(stages[stages.stage == "Final notice"].customer_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_access import signin, users
+from data_access.auth import signin, users
 from data_access.permissions import Actor
 
 ROOT = Path(__file__).resolve().parent.parent

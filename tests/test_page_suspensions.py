@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_access import clock, suspensions
+from data_access import clock
 from data_access.demo import seed_demo
 from data_access.permissions import BILLING_ADMIN, Actor
+from data_access.queries import suspensions
 from tests import pages
 from tests.test_suspensions import add_policy, overdue_account, status
 

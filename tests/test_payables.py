@@ -9,9 +9,12 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
 from data_access.db import transaction
 from data_access.models import MicrosoftInvoice
-from data_access.payables import (
+from data_access.permissions import Actor, PermissionDenied
+from data_access.queries.microsoft_payables import (
     CashCover,
     NextPayment,
     cash_cover,
@@ -20,8 +23,6 @@ from data_access.payables import (
     next_microsoft_payment,
     receivables_due_by,
 )
-from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment
 from tests import factories
 
 BILLING = Actor.of("billing", ["Billing admin"])

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_access.demo.policy import GRACE_DAYS, MINIMUM_OVERDUE_CENTS, POLICY_STAGES
+from data_access.enums import ActivityKind, StageAction
 from data_access.errors import InvalidAction
-from data_access.models import ActivityKind, StageAction
-from data_access.policy import (
+from data_access.rules.policy import (
     Account,
     Activity,
     OpenInvoice,

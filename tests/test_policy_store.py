@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from data_access import policy_store
+from data_access.actions import policies as policies_actions
 from data_access.db import read_session
+from data_access.documents import customer_statements as customer_statements_documents
+from data_access.enums import StageAction
 from data_access.errors import InvalidAction
-from data_access.models import AuditEvent, CollectionsPolicy, PolicyStage, StageAction
+from data_access.models import AuditEvent, CollectionsPolicy, PolicyStage
 from data_access.permissions import Actor, PermissionDenied
-from data_access.policy import Stage
+from data_access.queries import policies as policies_queries
+from data_access.rules.policy import Stage
 
 BILLING = Actor.of("billing", ["Billing admin"])
 SALES = Actor.of("sales", ["Sales agent"])
@@ -36,7 +39,7 @@ def save(actor: Actor = BILLING, **changes: Any) -> None:
         "disputes_stop_clock": True,
         "statement_intro": "Please pay on time.",
     }
-    policy_store.save_policy(actor, **{**arguments, **changes})
+    policies_actions.save_policy(actor, **{**arguments, **changes})
 
 
 def counts() -> tuple[int, int, int]:
@@ -49,13 +52,16 @@ def counts() -> tuple[int, int, int]:
 
 
 def test_no_policy_reads_as_none_and_the_statement_says_so(database: str) -> None:
-    assert policy_store.current_policy(BILLING) is None
-    assert "has not set out a collections policy" in policy_store.collections_statement_markdown(BILLING)
+    assert policies_queries.current_policy(BILLING) is None
+    assert (
+        "has not set out a collections policy"
+        in customer_statements_documents.collections_statement_markdown(BILLING)
+    )
 
 
 def test_a_saved_policy_reads_back_equal(database: str) -> None:
     save()
-    view = policy_store.current_policy(SALES)
+    view = policies_queries.current_policy(SALES)
     assert view is not None
     assert view.policy.stages == tuple(STAGES)
     assert view.policy.minimum_overdue_cents == 5_000
@@ -65,7 +71,7 @@ def test_a_saved_policy_reads_back_equal(database: str) -> None:
     assert view.updated_by == "billing"
 
     save(stages=STAGES[:2], minimum_overdue=Decimal("0"), grace_days=0, disputes_stop_clock=False)
-    again = policy_store.current_policy(BILLING)
+    again = policies_queries.current_policy(BILLING)
     assert again is not None
     assert again.policy.stages == tuple(STAGES[:2])
     assert (again.policy.minimum_overdue_cents, again.policy.disputes_stop_clock) == (0, False)
@@ -117,12 +123,12 @@ def test_invalid_edits_are_refused_with_sentences_and_nothing_written(
 ) -> None:
     save()
     before = counts()
-    kept = policy_store.current_policy(BILLING)
+    kept = policies_queries.current_policy(BILLING)
     with pytest.raises(InvalidAction, match=sentence) as refused:
         save(**changes)
     assert str(refused.value).endswith(".")
     assert counts() == before
-    assert policy_store.current_policy(BILLING) == kept
+    assert policies_queries.current_policy(BILLING) == kept
 
 
 def test_an_invalid_first_policy_creates_nothing(database: str) -> None:
@@ -133,7 +139,7 @@ def test_an_invalid_first_policy_creates_nothing(database: str) -> None:
 
 def test_the_statement_tells_each_stage_the_minimum_grace_and_disputes(database: str) -> None:
     save()
-    text = policy_store.collections_statement_markdown(SALES, partner_name="Contoso Cloud")
+    text = customer_statements_documents.collections_statement_markdown(SALES, partner_name="Contoso Cloud")
     assert text.startswith("# Contoso Cloud: collections statement")
     for stage in STAGES:
         days = "1 day past due" if stage.days_past_due == 1 else f"{stage.days_past_due} days past due"
@@ -149,8 +155,8 @@ def test_the_html_statement_escapes_what_it_quotes(database: str) -> None:
     save(
         stages=[Stage("<script>alert(1)</script>", 1, StageAction.REMINDER, "Pay.")], statement_intro="A & B"
     )
-    page = policy_store.collections_statement_html(
-        policy_store.collections_statement_markdown(BILLING, partner_name="<b>Partner</b>")
+    page = customer_statements_documents.collections_statement_html(
+        customer_statements_documents.collections_statement_markdown(BILLING, partner_name="<b>Partner</b>")
     )
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -164,10 +170,10 @@ def test_sales_may_view_but_not_save(database: str) -> None:
     save()
     with pytest.raises(PermissionDenied, match=r"policies\.edit"):
         save(SALES, grace_days=9)
-    view = policy_store.current_policy(SALES)
+    view = policies_queries.current_policy(SALES)
     assert view is not None and view.policy.grace_days_before_suspension == 5
-    assert "Final notice" in policy_store.collections_statement_markdown(SALES)
-    assert policy_store.support_offering(SALES) is None
+    assert "Final notice" in customer_statements_documents.collections_statement_markdown(SALES)
+    assert policies_queries.support_offering(SALES) is None
     assert counts()[2] == 1
 
 
@@ -175,7 +181,7 @@ def test_the_support_offering_reads_the_demo_offering(database: str) -> None:
     from data_access.demo import seed_demo
 
     seed_demo(customers=5, seed=1)
-    offering = policy_store.support_offering(Actor.of("usermgr", ["User management admin"]))
+    offering = policies_queries.support_offering(Actor.of("usermgr", ["User management admin"]))
     assert offering is not None
     assert offering.time_zone == "America/New_York"
     assert dict(offering.business_hours)["Monday"] == ("08:00", "18:00")
@@ -185,8 +191,9 @@ def test_the_support_offering_reads_the_demo_offering(database: str) -> None:
 
 
 def test_the_support_offering_is_edited_with_validation_and_audited(database: str) -> None:
+    from data_access.actions.policies import save_support_offering
     from data_access.models import AuditEvent
-    from data_access.policy_store import ResponseTarget, save_support_offering, support_offering
+    from data_access.queries.policies import ResponseTarget, support_offering
 
     editor = Actor.of("billing", ["Billing admin"])
     hours = {"mon": ("08:00", "18:00"), "tue": ("08:00", "18:00"), "wed": None, "thu": ("09:00", "17:00"),
@@ -225,10 +232,10 @@ def test_the_support_statement_gives_hours_targets_and_escalation_routes(databas
     from data_access.demo import seed_demo
 
     seed_demo(customers=5, seed=3)
-    text = policy_store.support_statement_markdown(
+    text = customer_statements_documents.support_statement_markdown(
         Actor.of("sales", ["Sales agent"]), partner_name="Contoso IT"
     )
-    offering = policy_store.support_offering(Actor.of("sales", ["Sales agent"]))
+    offering = policies_queries.support_offering(Actor.of("sales", ["Sales agent"]))
     assert offering is not None and text.startswith("# Support from Contoso IT")
     for target in offering.targets:
         assert f"first response within {target.first_response_hours} business hours" in text

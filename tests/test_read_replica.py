@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import Engine, event
 
 from data_access import clock, db
-from data_access.aging import AgingFilter
+from data_access.actions.payments import record_payment
 from data_access.migrate import upgrade
 from data_access.permissions import Actor
-from data_access.receivables import receivables_summary, record_payment
+from data_access.queries.aging import AgingFilter
+from data_access.queries.receivables import receivables_summary
 from tests import factories
 from tests.contexts import in_fresh_context
 from tests.pages import signed_in

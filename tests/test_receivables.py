@@ -8,11 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
 from data_access.db import read_session
 from data_access.errors import InvalidAction, NotFound
 from data_access.models import AuditEvent, Invoice, Payment, PaymentAllocation
 from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment, unapplied_credit
+from data_access.queries.payments import unapplied_credit
 from tests import factories
 
 BILLING = Actor.of("billing", ["Billing admin"])

@@ -15,12 +15,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from data_access.aging import DEFAULT_BUCKETS, AgingFilter, aging_by_customer, bucket_labels
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
 from data_access.errors import InvalidAction, NotFound
 from data_access.money import from_cents
 from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment
-from data_access.receivables_detail import (
+from data_access.queries.aging import DEFAULT_BUCKETS, AgingFilter, aging_by_customer, bucket_labels
+from data_access.queries.receivables import (
     BUCKETS_SETTING,
     account_managers,
     countries,
@@ -347,7 +348,7 @@ def test_sales_agents_may_read_and_export_and_helpdesk_agents_may_not(database: 
 
 def test_sqlite_reads_one_customers_rows_through_indexes(sqlite_database: str) -> None:
     from data_access.db import get_engine
-    from data_access.receivables_detail import _open_invoices
+    from data_access.queries.receivables import _open_invoices
 
     engine = get_engine()
     statement = _open_invoices(1, TODAY - timedelta(days=100), None, False).compile(

@@ -9,15 +9,18 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from data_access import receivables
-from data_access.aging import AgingFilter, aging_summary
+from data_access.actions.credit_notes import issue_credit_note, reverse_credit_note
+from data_access.actions.payments import apply_credit, record_payment, reverse_payment
 from data_access.cli import main
 from data_access.db import DatabaseRefused, read_session, transaction
 from data_access.errors import InvalidAction
 from data_access.ledger import PossibleDuplicate
 from data_access.models import AuditEvent, Customer, Payment
-from data_access.overview import overview
 from data_access.permissions import BILLING_ADMIN, GLOBAL_ADMIN, Actor
+from data_access.queries.aging import AgingFilter, aging_summary
+from data_access.queries.credit_notes import customer_credit_notes
+from data_access.queries.overview import overview
+from data_access.queries.payments import unapplied_credit
 from tests import factories
 from tests.ledger_check import ledger_problems
 
@@ -41,7 +44,7 @@ def paid_invoice(database: str) -> int:
     """INV-1: 100.00 issued 1 Sep, due 1 Oct, paid in full on 10 Oct."""
     factories.customer("C-1")
     factories.invoice("C-1", "INV-1", issued=date(2026, 9, 1), cents=10_000)
-    return receivables.record_payment(
+    return record_payment(
         BILLING, customer_id="C-1", amount=Decimal("100.00"), received_on=date(2026, 10, 10),
         invoice_number="INV-1", reference="BANK-7", today=TODAY,
     )  # fmt: skip
@@ -50,7 +53,7 @@ def paid_invoice(database: str) -> int:
 def test_a_reversed_payment_reopens_its_invoice_from_the_reversal_date(
     database: str, paid_invoice: int
 ) -> None:
-    reopened = receivables.reverse_payment(
+    reopened = reverse_payment(
         BILLING,
         payment_id=paid_invoice,
         reason="returned by the bank",
@@ -90,30 +93,28 @@ def test_a_payment_is_reversed_once_and_only_from_a_date_that_makes_sense(
         (date(2026, 10, 9), "as late as 2026-10-10"),
     ]:
         with pytest.raises(InvalidAction, match=sentence):
-            receivables.reverse_payment(
-                BILLING, payment_id=paid_invoice, reason="x", reversed_on=when, today=TODAY
-            )
+            reverse_payment(BILLING, payment_id=paid_invoice, reason="x", reversed_on=when, today=TODAY)
     with pytest.raises(InvalidAction, match="Say why"):
-        receivables.reverse_payment(BILLING, payment_id=paid_invoice, reason="  ", today=TODAY)
+        reverse_payment(BILLING, payment_id=paid_invoice, reason="  ", today=TODAY)
     with pytest.raises(InvalidAction, match="control characters"):
-        receivables.reverse_payment(BILLING, payment_id=paid_invoice, reason="bad\x00", today=TODAY)
-    receivables.reverse_payment(BILLING, payment_id=paid_invoice, reason="returned", today=TODAY)
+        reverse_payment(BILLING, payment_id=paid_invoice, reason="bad\x00", today=TODAY)
+    reverse_payment(BILLING, payment_id=paid_invoice, reason="returned", today=TODAY)
     with pytest.raises(InvalidAction, match="reversed on 2026-11-30 already"):
-        receivables.reverse_payment(BILLING, payment_id=paid_invoice, reason="again", today=TODAY)
+        reverse_payment(BILLING, payment_id=paid_invoice, reason="again", today=TODAY)
     with pytest.raises(InvalidAction, match="no payment 999"):
-        receivables.reverse_payment(BILLING, payment_id=999, reason="x", today=TODAY)
+        reverse_payment(BILLING, payment_id=999, reason="x", today=TODAY)
     assert ledger_problems(database) == []
 
 
 def test_reversing_a_payment_with_unapplied_credit_takes_the_credit_away(database: str) -> None:
     factories.customer("C-1")
     factories.invoice("C-1", "INV-1", issued=date(2026, 9, 1), cents=10_000)
-    payment_id = receivables.record_payment(
+    payment_id = record_payment(
         BILLING, customer_id="C-1", amount=Decimal("150.00"), received_on=date(2026, 10, 10), today=TODAY
     )
-    assert receivables.unapplied_credit(BILLING).unapplied.tolist() == [Decimal("50.00")]
-    receivables.reverse_payment(BILLING, payment_id=payment_id, reason="bounced", today=TODAY)
-    assert receivables.unapplied_credit(BILLING).empty
+    assert unapplied_credit(BILLING).unapplied.tolist() == [Decimal("50.00")]
+    reverse_payment(BILLING, payment_id=payment_id, reason="bounced", today=TODAY)
+    assert unapplied_credit(BILLING).empty
     assert open_at(TODAY) == Decimal("100.00")
     assert ledger_problems(database) == []
 
@@ -123,10 +124,10 @@ def test_a_reversed_credit_note_reopens_from_its_date_and_the_reversal_cannot_be
 ) -> None:
     factories.customer("C-1")
     factories.invoice("C-1", "INV-1", issued=date(2026, 9, 1), cents=10_000)
-    receivables.issue_credit_note(
+    issue_credit_note(
         BILLING, invoice_number="INV-1", number="CN-1", amount=Decimal("40.00"), issued_on=date(2026, 9, 15)
     )
-    reversal = receivables.reverse_credit_note(
+    reversal = reverse_credit_note(
         BILLING, number="CN-1", reason="issued in error", reversed_on=date(2026, 10, 15), today=TODAY
     )
     assert reversal == "CN-1-REV"
@@ -135,34 +136,34 @@ def test_a_reversed_credit_note_reopens_from_its_date_and_the_reversal_cannot_be
     assert open_at(date(2026, 10, 15)) == Decimal("100.00")
     assert ledger_problems(database) == []
     with pytest.raises(InvalidAction, match="reversed on 2026-10-15 already"):
-        receivables.reverse_credit_note(BILLING, number="CN-1", reason="again", today=TODAY)
+        reverse_credit_note(BILLING, number="CN-1", reason="again", today=TODAY)
     with pytest.raises(InvalidAction, match="itself a reversal"):
-        receivables.reverse_credit_note(BILLING, number="CN-1-REV", reason="again", today=TODAY)
-    notes = receivables.customer_credit_notes(BILLING, customer_id="C-1")
+        reverse_credit_note(BILLING, number="CN-1-REV", reason="again", today=TODAY)
+    notes = customer_credit_notes(BILLING, customer_id="C-1")
     assert notes.amount.tolist() == [Decimal("-40.00"), Decimal("40.00")]
     assert last_event().permission == "credit_note.reverse"
 
 
 def test_unapplied_credit_is_applied_oldest_first_or_to_the_invoices_chosen(database: str) -> None:
     factories.customer("C-1")
-    receivables.record_payment(
+    record_payment(
         BILLING, customer_id="C-1", amount=Decimal("120.00"), received_on=date(2026, 8, 20), today=TODAY
     )
     factories.invoice("C-1", "INV-OLD", issued=date(2026, 9, 1), cents=10_000)
     factories.invoice("C-1", "INV-NEW", issued=date(2026, 10, 1), cents=5_000)
     with pytest.raises(InvalidAction, match=r"belongs to another customer|no invoice"):
-        receivables.apply_credit(BILLING, customer_id="C-1", invoice_numbers=("INV-NONE",), today=TODAY)
+        apply_credit(BILLING, customer_id="C-1", invoice_numbers=("INV-NONE",), today=TODAY)
 
-    applied = receivables.apply_credit(BILLING, customer_id="C-1", invoice_numbers=("INV-NEW",), today=TODAY)
+    applied = apply_credit(BILLING, customer_id="C-1", invoice_numbers=("INV-NEW",), today=TODAY)
     assert applied == Decimal("50.00")
-    applied = receivables.apply_credit(BILLING, customer_id="C-1", today=TODAY)
+    applied = apply_credit(BILLING, customer_id="C-1", today=TODAY)
     assert applied == Decimal("70.00")
     assert open_at(TODAY) == Decimal("30.00")
     assert open_at(date(2026, 11, 29)) == Decimal("150.00"), "applied from today, not before"
-    assert receivables.unapplied_credit(BILLING).empty
+    assert unapplied_credit(BILLING).empty
     assert ledger_problems(database) == []
     with pytest.raises(InvalidAction, match="no unapplied credit"):
-        receivables.apply_credit(BILLING, customer_id="C-1", today=TODAY)
+        apply_credit(BILLING, customer_id="C-1", today=TODAY)
     assert last_event().permission == "credit.apply"
 
 
@@ -171,10 +172,10 @@ def test_a_look_alike_payment_needs_a_confirmation(database: str) -> None:
     factories.invoice("C-1", "INV-1", issued=date(2026, 9, 1), cents=10_000)
     same = {"customer_id": "C-1", "amount": Decimal("10.00"), "received_on": date(2026, 11, 2), "reference": "R-1",
             "today": TODAY}  # fmt: skip
-    receivables.record_payment(BILLING, **same, confirm_duplicate=False)  # type: ignore[arg-type]
+    record_payment(BILLING, **same, confirm_duplicate=False)  # type: ignore[arg-type]
     with pytest.raises(PossibleDuplicate, match="already recorded for Customer C-1"):
-        receivables.record_payment(BILLING, **same, confirm_duplicate=False)  # type: ignore[arg-type]
-    receivables.record_payment(BILLING, **same, confirm_duplicate=True)  # type: ignore[arg-type]
+        record_payment(BILLING, **same, confirm_duplicate=False)  # type: ignore[arg-type]
+    record_payment(BILLING, **same, confirm_duplicate=True)  # type: ignore[arg-type]
     with read_session() as session:
         assert len(session.scalars(select(Payment)).all()) == 2
     assert open_at(TODAY) == Decimal("80.00")
@@ -185,9 +186,9 @@ def test_the_same_form_submission_records_once(database: str) -> None:
     factories.invoice("C-1", "INV-1", issued=date(2026, 9, 1), cents=10_000)
     args = {"customer_id": "C-1", "amount": Decimal("10.00"), "received_on": date(2026, 11, 2), "today": TODAY,
             "entry_key": "token-1"}  # fmt: skip
-    receivables.record_payment(BILLING, **args)  # type: ignore[arg-type]
+    record_payment(BILLING, **args)  # type: ignore[arg-type]
     with pytest.raises(InvalidAction, match="recorded already"):
-        receivables.record_payment(BILLING, **args)  # type: ignore[arg-type]
+        record_payment(BILLING, **args)  # type: ignore[arg-type]
     assert open_at(TODAY) == Decimal("90.00")
 
 
@@ -204,9 +205,9 @@ def test_the_cli_lists_reverses_and_applies(
     assert "already" in capsys.readouterr().err
     assert main(["credit", "apply", "C-1"]) == 1
     assert "no unapplied credit" in capsys.readouterr().err
-    receivables.record_payment(BILLING, customer_id="C-1", amount=Decimal("30.00"), received_on=date(2026, 11, 20),
+    record_payment(BILLING, customer_id="C-1", amount=Decimal("30.00"), received_on=date(2026, 11, 20),
                                invoice_number="INV-1", today=TODAY)  # fmt: skip
-    receivables.issue_credit_note(BILLING, invoice_number="INV-1", number="CN-9", amount=Decimal("5.00"),
+    issue_credit_note(BILLING, invoice_number="INV-1", number="CN-9", amount=Decimal("5.00"),
                                   issued_on=date(2026, 11, 21))  # fmt: skip
     assert main(["credit-notes", "reverse", "CN-9", "--reason", "wrong invoice"]) == 0
     assert "CN-9-REV" in capsys.readouterr().out
@@ -223,8 +224,8 @@ def test_a_value_the_database_refuses_is_a_sentence_not_an_outage(database: str)
 
 
 def test_text_with_control_characters_is_refused_by_any_write_and_ignored_in_a_search(database: str) -> None:
-    from data_access import collections
-    from data_access.customers import search_customers
+    from data_access.actions import collections
+    from data_access.queries.customers import search_customers
 
     factories.customer("C-1", name="Contoso Ltd")
     for hostile in ("NUL\x00", "escape \x1b[31m", "bidi \u202e"):

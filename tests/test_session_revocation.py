@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from data_access import signin, users
+from data_access.auth import signin, users
 from data_access.errors import InvalidAction
 from data_access.models import utcnow
 from data_access.permissions import Actor

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_access.errors import InvalidAction
-from data_access.sla import (
+from data_access.rules.sla import (
     Calendar,
     SlaStatus,
     add_business_hours,

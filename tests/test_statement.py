@@ -16,11 +16,9 @@ import pandas as pd
 import pytest
 
 from data_access import clock
-from data_access.aging import AgingFilter, aging_by_customer
-from data_access.errors import InvalidAction, NotFound
-from data_access.permissions import Actor, PermissionDenied
-from data_access.receivables import issue_credit_note, record_payment
-from data_access.statement import (
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
+from data_access.documents.statement import (
     FRAME_COLUMNS,
     Statement,
     statement,
@@ -28,6 +26,9 @@ from data_access.statement import (
     statement_frame,
     statement_pdf,
 )
+from data_access.errors import InvalidAction, NotFound
+from data_access.permissions import Actor, PermissionDenied
+from data_access.queries.aging import AgingFilter, aging_by_customer
 from tests import factories
 
 BILLING = Actor.of("billing", ["Billing admin"])

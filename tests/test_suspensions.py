@@ -13,23 +13,26 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from data_access import accounts, clock, suspensions
+import data_access.actions.suspensions
+from data_access import clock
+from data_access.actions.payments import record_payment
+from data_access.actions.suspensions import reinstate_subscription, suspend_subscription
 from data_access.db import read_session, transaction
+from data_access.enums import ActivityKind, StageAction, SubscriptionStatus
 from data_access.errors import InvalidAction
 from data_access.models import (
-    ActivityKind,
     AuditEvent,
     CollectionsActivity,
     CollectionsPolicy,
     Customer,
     Invoice,
     PolicyStage,
-    StageAction,
     Subscription,
-    SubscriptionStatus,
 )
 from data_access.permissions import BILLING_ADMIN, Actor
-from data_access.receivables import record_payment
+from data_access.queries import assessments as accounts
+from data_access.queries.suspensions import eligible_accounts, suspended_subscriptions, suspension_history
+from data_access.rules.suspension import PartnerCenterStep
 from tests import factories
 
 TODAY = clock.today()
@@ -122,7 +125,7 @@ def events(permission: str | None = None) -> list[AuditEvent]:
 
 
 def suspend(subscription_id: str = "SUB-C-001-1", *, reason: str = "90 days unpaid", **kwargs: Any) -> Any:
-    return suspensions.suspend_subscription(BILLING, subscription_id=subscription_id, reason=reason, **kwargs)
+    return suspend_subscription(BILLING, subscription_id=subscription_id, reason=reason, **kwargs)
 
 
 def assert_refused(match: str, action: Callable[[], object], subscription_id: str = "SUB-C-001-1") -> None:
@@ -134,7 +137,7 @@ def assert_refused(match: str, action: Callable[[], object], subscription_id: st
 
 
 def test_an_account_is_eligible_after_the_suspension_stage_and_grace_days_not_before(account: str) -> None:
-    eligible = suspensions.eligible_accounts(BILLING, as_of=TODAY)
+    eligible = eligible_accounts(BILLING, as_of=TODAY)
     assert list(eligible.subscription_id) == ["SUB-C-001-2", "SUB-C-001-1"]
     row = eligible.iloc[0]
     assert (row.customer_id, row.tenant_id, row.overdue, row.days_past_due) == (
@@ -144,7 +147,7 @@ def test_an_account_is_eligible_after_the_suspension_stage_and_grace_days_not_be
         50,
     )
     assert row.eligible_since == TODAY
-    assert suspensions.eligible_accounts(BILLING, as_of=TODAY - timedelta(days=1)).empty
+    assert eligible_accounts(BILLING, as_of=TODAY - timedelta(days=1)).empty
     assert_refused(r"grace period until", lambda: suspend(as_of=TODAY - timedelta(days=1)))
     assert_refused(
         r"not reached the policy's suspension stage", lambda: suspend(as_of=TODAY - timedelta(days=10))
@@ -174,13 +177,13 @@ def test_suspending_changes_the_status_and_audits_with_the_partner_center_step(a
     assert details["after"]["suspension_reason"] == "90 days unpaid"
     assert details["partner_center"]["tenant_id"] == TENANT
     assert details["partner_center"]["status"] == "Suspended"
-    assert list(suspensions.eligible_accounts(BILLING, as_of=TODAY).subscription_id) == ["SUB-C-001-2"]
+    assert list(eligible_accounts(BILLING, as_of=TODAY).subscription_id) == ["SUB-C-001-2"]
 
 
 def test_suspending_twice_is_refused_and_audited_once(account: str) -> None:
     suspend()
     with pytest.raises(InvalidAction, match="already suspended"):
-        suspensions.suspend_subscription(OTHER_BILLING, subscription_id="SUB-C-001-1", reason="again")
+        suspend_subscription(OTHER_BILLING, subscription_id="SUB-C-001-1", reason="again")
     assert len(events("subscription.suspend")) == 1
 
 
@@ -196,7 +199,7 @@ def test_only_an_active_subscription_is_suspended(account: str) -> None:
 
 
 def test_an_account_paid_meanwhile_is_refused(account: str) -> None:
-    eligible = suspensions.eligible_accounts(BILLING, as_of=TODAY)
+    eligible = eligible_accounts(BILLING, as_of=TODAY)
     assert not eligible.empty
     record_payment(BILLING, customer_id="C-001", amount=Decimal("200.00"), received_on=TODAY)
     assert_refused("paid or credited meanwhile", suspend)
@@ -210,14 +213,14 @@ def test_an_account_paid_below_the_minimum_is_refused(account: str) -> None:
 def test_a_disputed_account_is_refused(account: str) -> None:
     with transaction() as session:
         session.execute(update(Invoice).where(Invoice.number == "INV-C-001").values(disputed=True))
-    assert suspensions.eligible_accounts(BILLING, as_of=TODAY).empty
+    assert eligible_accounts(BILLING, as_of=TODAY).empty
     assert_refused("disputed", suspend)
 
 
 def test_an_exempt_account_is_refused(database: str) -> None:
     add_policy()
     overdue_account("C-EX", exempt=True)
-    assert suspensions.eligible_accounts(BILLING, as_of=TODAY).empty
+    assert eligible_accounts(BILLING, as_of=TODAY).empty
     assert_refused("exempt from collections", lambda: suspend("SUB-C-EX-1"), "SUB-C-EX-1")
 
 
@@ -244,7 +247,7 @@ def test_the_status_change_rolls_back_when_its_audit_event_cannot_be_written(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(suspensions, "record_event", broken)
+    monkeypatch.setattr(data_access.actions.suspensions, "record_event", broken)
     with pytest.raises(RuntimeError):
         suspend()
     assert status("SUB-C-001-1") == SubscriptionStatus.ACTIVE
@@ -252,11 +255,11 @@ def test_the_status_change_rolls_back_when_its_audit_event_cannot_be_written(
 
 def test_reinstating_needs_a_suspended_subscription_and_a_reason_and_is_audited(account: str) -> None:
     with pytest.raises(InvalidAction, match="not suspended"):
-        suspensions.reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason="paid")
+        reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason="paid")
     suspend()
     with pytest.raises(InvalidAction, match="Give a reason"):
-        suspensions.reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason=" ")
-    step = suspensions.reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason="Paid in full")
+        reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason=" ")
+    step = reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason="Paid in full")
     assert step.status == "Active"
     assert status("SUB-C-001-1") == SubscriptionStatus.ACTIVE
     [event] = events("subscription.reinstate")
@@ -264,7 +267,7 @@ def test_reinstating_needs_a_suspended_subscription_and_a_reason_and_is_audited(
     assert (details["before"]["status"], details["after"]["status"]) == ("Suspended", "Active")
     assert details["before"]["suspension_reason"] == "90 days unpaid"
     assert details["reason"] == "Paid in full"
-    history = suspensions.suspension_history(BILLING)
+    history = suspension_history(BILLING)
     assert list(history.action) == ["Reinstated", "Suspended"]
     assert list(history.subscription_id) == ["SUB-C-001-1", "SUB-C-001-1"]
     assert list(history.reason) == ["Paid in full", "90 days unpaid"]
@@ -275,17 +278,17 @@ def test_a_suspended_subscription_is_ready_to_reinstate_once_the_overdue_balance
     account: str,
 ) -> None:
     suspend()
-    [row] = suspensions.suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
+    [row] = suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
     assert (row.subscription_id, row.days_suspended, row.warning, row.ready_to_reinstate) == (
         "SUB-C-001-1", 0, "", False,
     )  # fmt: skip
     assert row.overdue == Decimal(200)
     assert "set its status to Suspended" in str(row.partner_center)
     record_payment(BILLING, customer_id="C-001", amount=Decimal("160.00"), received_on=TODAY)
-    [row] = suspensions.suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
+    [row] = suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
     assert row.ready_to_reinstate, "below the policy's minimum counts as paid"
     record_payment(BILLING, customer_id="C-001", amount=Decimal("40.00"), received_on=TODAY)
-    [row] = suspensions.suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
+    [row] = suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
     assert row.ready_to_reinstate and row.overdue == 0
 
 
@@ -302,7 +305,7 @@ def test_a_suspended_subscription_is_ready_to_reinstate_once_the_overdue_balance
 def test_the_suspended_list_warns_as_the_90_days_near_and_pass(account: str, days: int, warning: str) -> None:
     suspend()
     as_of = TODAY + timedelta(days=days)
-    [row] = suspensions.suspended_subscriptions(BILLING, as_of=as_of).itertuples()
+    [row] = suspended_subscriptions(BILLING, as_of=as_of).itertuples()
     assert (row.days_suspended, row.warning) == (days, warning)
 
 
@@ -318,7 +321,7 @@ def test_the_suspended_list_is_longest_first(database: str) -> None:
             .where(Subscription.external_id == "SUB-C-001-1")
             .values(suspended_at=datetime.now(UTC) - timedelta(days=80))
         )
-    table = suspensions.suspended_subscriptions(BILLING, as_of=TODAY)
+    table = suspended_subscriptions(BILLING, as_of=TODAY)
     assert list(table.subscription_id) == ["SUB-C-001-1", "SUB-C-002-1"]
     assert list(table.warning) == ["nearing 90 days", ""]
 
@@ -332,7 +335,7 @@ def slow_assessment(monkeypatch: pytest.MonkeyPatch) -> None:
         time.sleep(0.5)
         return found
 
-    monkeypatch.setattr("data_access.suspensions.assess_customers", slow)
+    monkeypatch.setattr("data_access.queries.suspensions.assess_customers", slow)
 
 
 def race(actions: list[Callable[[], object]]) -> list[object]:
@@ -361,13 +364,11 @@ def test_two_admins_suspending_the_same_subscription_at_once_suspend_it_once(
     slow_assessment(monkeypatch)
     outcomes = race(
         [
-            lambda: suspensions.suspend_subscription(BILLING, subscription_id="SUB-C-001-1", reason="first"),
-            lambda: suspensions.suspend_subscription(
-                OTHER_BILLING, subscription_id="SUB-C-001-1", reason="second"
-            ),
+            lambda: suspend_subscription(BILLING, subscription_id="SUB-C-001-1", reason="first"),
+            lambda: suspend_subscription(OTHER_BILLING, subscription_id="SUB-C-001-1", reason="second"),
         ]
     )
-    succeeded = [o for o in outcomes if isinstance(o, suspensions.PartnerCenterStep)]
+    succeeded = [o for o in outcomes if isinstance(o, PartnerCenterStep)]
     refused = [o for o in outcomes if isinstance(o, InvalidAction)]
     assert (len(succeeded), len(refused)) == (1, 1), outcomes
     assert "suspended" in str(refused[0])
@@ -388,10 +389,8 @@ def test_on_postgresql_the_second_session_waits_for_the_row_lock(
     slow_assessment(monkeypatch)
     outcomes = race(
         [
-            lambda: suspensions.suspend_subscription(BILLING, subscription_id="SUB-C-001-1", reason="first"),
-            lambda: suspensions.suspend_subscription(
-                OTHER_BILLING, subscription_id="SUB-C-001-1", reason="second"
-            ),
+            lambda: suspend_subscription(BILLING, subscription_id="SUB-C-001-1", reason="first"),
+            lambda: suspend_subscription(OTHER_BILLING, subscription_id="SUB-C-001-1", reason="second"),
         ]
     )
     refused = [str(o) for o in outcomes if isinstance(o, InvalidAction)]
@@ -401,6 +400,6 @@ def test_on_postgresql_the_second_session_waits_for_the_row_lock(
 
 
 def test_guarded_queries_read_nothing_for_an_empty_database(database: str) -> None:
-    assert suspensions.eligible_accounts(BILLING, as_of=date(2026, 1, 1)).empty
-    assert suspensions.suspended_subscriptions(BILLING, as_of=date(2026, 1, 1)).empty
-    assert suspensions.suspension_history(BILLING).empty
+    assert eligible_accounts(BILLING, as_of=date(2026, 1, 1)).empty
+    assert suspended_subscriptions(BILLING, as_of=date(2026, 1, 1)).empty
+    assert suspension_history(BILLING).empty

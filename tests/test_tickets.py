@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from data_access import tickets
+from data_access.actions.tickets import assign, change_status, create_ticket, reopen, resolve, respond
 from data_access.db import read_session, transaction
 from data_access.demo.support import SUPPORT_TARGETS
 from data_access.errors import InvalidAction, NotFound
@@ -22,7 +22,18 @@ from data_access.permissions import (
     Actor,
     PermissionDenied,
 )
-from data_access.sla import Calendar, add_business_hours, business_hours_between
+from data_access.queries.tickets import (
+    DEFAULT_CALENDAR,
+    DEFAULT_TARGETS,
+    REPORT_COLUMNS,
+    OpenClocks,
+    open_clocks,
+    sla_breaches,
+    support_calendar,
+    tickets,
+    tickets_report,
+)
+from data_access.rules.sla import Calendar, add_business_hours, business_hours_between
 from tests import factories
 
 HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
@@ -77,7 +88,7 @@ def create(
     channel: str = "email",
     actor: Actor = HELPDESK,
 ) -> str:
-    return tickets.create_ticket(
+    return create_ticket(
         actor,
         customer_id=customer,
         title=f"Question raised {created:%d %b %H:%M}",
@@ -111,20 +122,20 @@ def events() -> list[AuditEvent]:
 
 def test_support_calendar_reads_the_offering(db: str) -> None:
     with read_session() as session:
-        calendar, targets = tickets.support_calendar(session)
+        calendar, targets = support_calendar(session)
     assert calendar == CALENDAR
     assert targets == TARGETS
 
 
 def test_without_an_offering_the_clock_runs_around_the_clock(database: str) -> None:
     with read_session() as session:
-        calendar, targets = tickets.support_calendar(session)
-    assert calendar is tickets.DEFAULT_CALENDAR
-    assert targets == tickets.DEFAULT_TARGETS
+        calendar, targets = support_calendar(session)
+    assert calendar is DEFAULT_CALENDAR
+    assert targets == DEFAULT_TARGETS
     factories.customer("C-001")
     created = utc(2026, 11, 21, 12)  # a Saturday
     ticket_id = create(created, severity="critical")
-    row = tickets.tickets(SALES, now=created).iloc[0]
+    row = tickets(SALES, now=created).iloc[0]
     assert row.ticket_id == ticket_id
     assert row.first_response_due == created + timedelta(hours=1)
     assert row.resolution_due == created + timedelta(hours=8)
@@ -136,19 +147,17 @@ def test_due_times_count_business_hours_and_skip_holidays(db: str) -> None:
     late = create(friday_evening)
     before_holiday = create(wednesday, severity="minimal")
     now = utc(2026, 11, 23, 14)  # Monday 09:00 in New York
-    listed = tickets.tickets(HELPDESK, now=now).set_index("ticket_id")
+    listed = tickets(HELPDESK, now=now).set_index("ticket_id")
     first, resolution = TARGETS["moderate"]
     assert listed.first_response_due[late] == add_business_hours(CALENDAR, friday_evening, first)
     assert listed.first_response_due[late] == utc(2026, 11, 23, 16)  # Monday 11:00 in New York
     assert listed.resolution_due[late] == add_business_hours(CALENDAR, friday_evening, resolution)
     # 1 hour on Friday and 1 on Monday of 4; at risk from 75% of the target (3 hours, Monday 10:00)
     assert listed.first_response_state[late] == "on track"
-    later = tickets.tickets(HELPDESK, now=utc(2026, 11, 23, 15)).set_index("ticket_id")
+    later = tickets(HELPDESK, now=utc(2026, 11, 23, 15)).set_index("ticket_id")
     assert later.first_response_state[late] == "at risk"
     assert (
-        tickets.tickets(HELPDESK, now=utc(2026, 11, 23, 16, 1))
-        .set_index("ticket_id")
-        .first_response_state[late]
+        tickets(HELPDESK, now=utc(2026, 11, 23, 16, 1)).set_index("ticket_id").first_response_state[late]
         == "breached"
     )
     minimal_first, _ = TARGETS["minimal"]
@@ -161,18 +170,18 @@ def test_due_times_count_business_hours_and_skip_holidays(db: str) -> None:
 def test_list_filters(db: str) -> None:
     first = create(utc(2026, 11, 2, 14), category="technical", severity="critical")
     second = create(utc(2026, 11, 3, 14), customer="C-002")
-    tickets.resolve(HELPDESK, ticket_id=second, now=utc(2026, 11, 3, 16))
+    resolve(HELPDESK, ticket_id=second, now=utc(2026, 11, 3, 16))
     now = utc(2026, 11, 4, 12)
-    assert list(tickets.tickets(SALES, now=now).ticket_id) == [second, first]
-    assert list(tickets.tickets(SALES, now=now, category="Technical").ticket_id) == [first]
-    assert list(tickets.tickets(SALES, now=now, severity="moderate").ticket_id) == [second]
-    assert list(tickets.tickets(SALES, now=now, status="resolved").ticket_id) == [second]
-    assert list(tickets.tickets(SALES, now=now, open_only=True).ticket_id) == [first]
-    assert list(tickets.tickets(SALES, now=now, customer_id="C-002").ticket_id) == [second]
+    assert list(tickets(SALES, now=now).ticket_id) == [second, first]
+    assert list(tickets(SALES, now=now, category="Technical").ticket_id) == [first]
+    assert list(tickets(SALES, now=now, severity="moderate").ticket_id) == [second]
+    assert list(tickets(SALES, now=now, status="resolved").ticket_id) == [second]
+    assert list(tickets(SALES, now=now, open_only=True).ticket_id) == [first]
+    assert list(tickets(SALES, now=now, customer_id="C-002").ticket_id) == [second]
     with pytest.raises(NotFound, match="no customer"):
-        tickets.tickets(SALES, now=now, customer_id="C-404")
+        tickets(SALES, now=now, customer_id="C-404")
     with pytest.raises(InvalidAction, match="pending customer"):
-        tickets.tickets(SALES, now=now, status="waiting")
+        tickets(SALES, now=now, status="waiting")
 
 
 # (created, category, severity, channel, responded after hours or None, resolved after hours or None)
@@ -197,9 +206,9 @@ def seed_scenario() -> list[dict[str, Any]]:
         response = created + timedelta(hours=responded) if responded is not None else None
         resolution = created + timedelta(hours=resolved) if resolved is not None else None
         if response is not None:
-            tickets.respond(HELPDESK, ticket_id=ticket_id, now=response)
+            respond(HELPDESK, ticket_id=ticket_id, now=response)
         if resolution is not None:
-            tickets.resolve(HELPDESK, ticket_id=ticket_id, now=resolution)
+            resolve(HELPDESK, ticket_id=ticket_id, now=resolution)
         made.append({"created": created, "category": category, "severity": severity, "channel": channel,
                      "response": response or resolution, "resolution": resolution})  # fmt: skip
     return made
@@ -247,7 +256,7 @@ def as_records(frame: Any) -> list[dict[str, Any]]:
 
 def test_report_by_week_agrees_with_a_plain_count(db: str) -> None:
     made = seed_scenario()
-    report = tickets.tickets_report(SALES, start=START, end=END, by="week")
+    report = tickets_report(SALES, start=START, end=END, by="week")
     assert list(report.columns) == [
         "period",
         "opened",
@@ -268,8 +277,8 @@ def test_report_by_week_agrees_with_a_plain_count(db: str) -> None:
 
 def test_report_by_category_agrees_with_a_plain_count(db: str) -> None:
     made = seed_scenario()
-    report = tickets.tickets_report(HELPDESK, start=START, end=END, by="category")
-    assert list(report.columns) == tickets.REPORT_COLUMNS
+    report = tickets_report(HELPDESK, start=START, end=END, by="category")
+    assert list(report.columns) == REPORT_COLUMNS
     categories = [
         "billing question",
         "invoice dispute",
@@ -283,26 +292,24 @@ def test_report_by_category_agrees_with_a_plain_count(db: str) -> None:
 
 def test_report_by_day_lists_every_day_and_refuses_unknown_groupings(db: str) -> None:
     seed_scenario()
-    report = tickets.tickets_report(SALES, start=START, end=END, by="day")
+    report = tickets_report(SALES, start=START, end=END, by="day")
     assert list(report.period) == [START + timedelta(days=n) for n in range(14)]
-    assert tickets.tickets_report(SALES, start=START, end=END, by="month").period.tolist() == [
-        date(2026, 11, 1)
-    ]
+    assert tickets_report(SALES, start=START, end=END, by="month").period.tolist() == [date(2026, 11, 1)]
     with pytest.raises(InvalidAction, match="day, week, month, category, severity, channel"):
-        tickets.tickets_report(SALES, start=START, end=END, by="year")
+        tickets_report(SALES, start=START, end=END, by="year")
 
 
 def test_sla_breaches_counts_open_tickets_past_a_due_time(db: str) -> None:
     late = create(utc(2026, 11, 2, 14), severity="critical")  # first response due 15:00 UTC
     on_time = create(utc(2026, 11, 2, 14, 30), severity="minimal")
     answered = create(utc(2026, 11, 2, 14), severity="critical")
-    tickets.respond(HELPDESK, ticket_id=answered, now=utc(2026, 11, 2, 14, 30))
+    respond(HELPDESK, ticket_id=answered, now=utc(2026, 11, 2, 14, 30))
     done_late = create(utc(2026, 11, 2, 13), severity="critical")
-    tickets.resolve(HELPDESK, ticket_id=done_late, now=utc(2026, 11, 5, 13))
+    resolve(HELPDESK, ticket_id=done_late, now=utc(2026, 11, 5, 13))
     now = utc(2026, 11, 2, 16)
-    assert tickets.sla_breaches(SALES, now=now) == 1
-    assert tickets.open_clocks(SALES, now=now) == tickets.OpenClocks(open=3, breached=1, at_risk=0)
-    listed = tickets.tickets(SALES, now=now).set_index("ticket_id")
+    assert sla_breaches(SALES, now=now) == 1
+    assert open_clocks(SALES, now=now) == OpenClocks(open=3, breached=1, at_risk=0)
+    listed = tickets(SALES, now=now).set_index("ticket_id")
     assert listed.first_response_state[late] == "breached"
     assert listed.first_response_state[on_time] == "on track"
     assert listed.resolution_state[done_late] == "breached"
@@ -310,12 +317,12 @@ def test_sla_breaches_counts_open_tickets_past_a_due_time(db: str) -> None:
 
 def test_each_action_is_audited(db: str) -> None:
     ticket_id = create(utc(2026, 11, 2, 14))
-    tickets.assign(BILLING, ticket_id=ticket_id, assignee="helpdesk")
-    tickets.respond(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 15))
+    assign(BILLING, ticket_id=ticket_id, assignee="helpdesk")
+    respond(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 15))
     assert stored(ticket_id).status == "open"
-    tickets.change_status(HELPDESK, ticket_id=ticket_id, status="pending_customer")
-    tickets.resolve(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 3, 15))
-    tickets.reopen(HELPDESK, ticket_id=ticket_id)
+    change_status(HELPDESK, ticket_id=ticket_id, status="pending_customer")
+    resolve(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 3, 15))
+    reopen(HELPDESK, ticket_id=ticket_id)
     ticket = stored(ticket_id)
     assert (ticket.status, ticket.resolved_at, ticket.assignee) == ("open", None, "helpdesk")
     assert ticket.first_response_at == utc(2026, 11, 2, 15)
@@ -356,37 +363,37 @@ def test_bad_tickets_are_refused_and_write_nothing(
         "now": utc(2026, 11, 2, 14),
     }
     with pytest.raises(error, match=message):
-        tickets.create_ticket(HELPDESK, **{**given, **changes})
+        create_ticket(HELPDESK, **{**given, **changes})
     assert counts() == (0, 0)
 
 
 def test_bad_updates_are_refused_and_write_nothing(db: str) -> None:
     ticket_id = create(utc(2026, 11, 2, 14))
-    tickets.resolve(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 16))
+    resolve(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 16))
     before = counts()
     with pytest.raises(InvalidAction, match="already resolved"):
-        tickets.resolve(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 17))
+        resolve(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 17))
     with pytest.raises(NotFound, match="no ticket with id 'TCK-404'"):
-        tickets.assign(HELPDESK, ticket_id="TCK-404", assignee="helpdesk")
+        assign(HELPDESK, ticket_id="TCK-404", assignee="helpdesk")
     with pytest.raises(InvalidAction, match="new, open, pending customer, escalated, resolved, closed"):
-        tickets.change_status(HELPDESK, ticket_id=ticket_id, status="done")
+        change_status(HELPDESK, ticket_id=ticket_id, status="done")
     with pytest.raises(InvalidAction, match="reopen it first"):
-        tickets.change_status(HELPDESK, ticket_id=ticket_id, status="open")
+        change_status(HELPDESK, ticket_id=ticket_id, status="open")
     with pytest.raises(InvalidAction, match="resolved"):
-        tickets.respond(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 17))
+        respond(HELPDESK, ticket_id=ticket_id, now=utc(2026, 11, 2, 17))
     with pytest.raises(InvalidAction, match="Name the agent"):
-        tickets.assign(HELPDESK, ticket_id=ticket_id, assignee=" ")
+        assign(HELPDESK, ticket_id=ticket_id, assignee=" ")
     other = create(utc(2026, 11, 3, 14))
     with pytest.raises(InvalidAction, match="nothing to reopen"):
-        tickets.reopen(HELPDESK, ticket_id=other)
+        reopen(HELPDESK, ticket_id=other)
     with pytest.raises(InvalidAction, match="Resolve"):
-        tickets.change_status(HELPDESK, ticket_id=other, status="resolved")
+        change_status(HELPDESK, ticket_id=other, status="resolved")
     with pytest.raises(InvalidAction, match="before the ticket was opened"):
-        tickets.respond(HELPDESK, ticket_id=other, now=utc(2026, 11, 3, 13))
+        respond(HELPDESK, ticket_id=other, now=utc(2026, 11, 3, 13))
     mid = counts()
-    tickets.respond(HELPDESK, ticket_id=other, now=utc(2026, 11, 3, 15))
+    respond(HELPDESK, ticket_id=other, now=utc(2026, 11, 3, 15))
     with pytest.raises(InvalidAction, match="already had its first response"):
-        tickets.respond(HELPDESK, ticket_id=other, now=utc(2026, 11, 3, 16))
+        respond(HELPDESK, ticket_id=other, now=utc(2026, 11, 3, 16))
     assert before[0] + 1 == mid[0] and before[1] + 1 == mid[1]
     assert counts() == (mid[0], mid[1] + 1)
     assert stored(ticket_id).resolved_at == utc(2026, 11, 2, 16)
@@ -395,24 +402,24 @@ def test_bad_updates_are_refused_and_write_nothing(db: str) -> None:
 def test_sales_agents_read_but_do_not_act(db: str) -> None:
     ticket_id = create(utc(2026, 11, 2, 14))
     now = utc(2026, 11, 3, 12)
-    assert len(tickets.tickets(SALES, now=now)) == 1
-    assert tickets.sla_breaches(SALES, now=now) == 1
-    assert len(tickets.tickets_report(SALES, start=START, end=END, by="severity")) == 3
+    assert len(tickets(SALES, now=now)) == 1
+    assert sla_breaches(SALES, now=now) == 1
+    assert len(tickets_report(SALES, start=START, end=END, by="severity")) == 3
     before = counts()
     with pytest.raises(PermissionDenied, match=r"ticket\.create"):
         create(utc(2026, 11, 2, 15), actor=SALES)
     for action, kwargs in (
-        (tickets.assign, {"assignee": "sales"}),
-        (tickets.respond, {}),
-        (tickets.change_status, {"status": "escalated"}),
-        (tickets.resolve, {}),
-        (tickets.reopen, {}),
+        (assign, {"assignee": "sales"}),
+        (respond, {}),
+        (change_status, {"status": "escalated"}),
+        (resolve, {}),
+        (reopen, {}),
     ):
         with pytest.raises(PermissionDenied, match=r"ticket\.update"):
             action(SALES, ticket_id=ticket_id, **kwargs)  # type: ignore[operator]
     assert counts() == before
     nobody = Actor.of("usermgr", ["User management admin"])
     with pytest.raises(PermissionDenied, match=r"tickets\.view"):
-        tickets.tickets(nobody, now=now)
+        tickets(nobody, now=now)
     with pytest.raises(PermissionDenied, match=r"tickets\.view"):
-        tickets.sla_breaches(nobody, now=now)
+        sla_breaches(nobody, now=now)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from data_access import signin, users, userstore
+from data_access.auth import signin, users, userstore
 from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, utcnow

@@ -9,17 +9,8 @@ from data_access.csv_import import fields as f
 from data_access.csv_import.base import ADD, SKIP, UPDATE, Context, Kind, Planned, RowRefused, load_customers
 from data_access.csv_import.money_kinds import CreditNotes, Invoices, Payments
 from data_access.csv_import.reader import Column, Row
-from data_access.models import (
-    BillingCycle,
-    Customer,
-    MicrosoftInvoice,
-    Severity,
-    Subscription,
-    SubscriptionStatus,
-    Ticket,
-    TicketCategory,
-    TicketStatus,
-)
+from data_access.enums import BillingCycle, Severity, SubscriptionStatus, TicketCategory, TicketStatus
+from data_access.models import Customer, MicrosoftInvoice, Subscription, Ticket
 
 __all__ = ["ADD", "KINDS", "SKIP", "UPDATE", "Context", "Kind", "Planned", "RowRefused", "load_customers"]
 

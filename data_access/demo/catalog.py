@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_access.models import SubscriptionStatus
+from data_access.enums import SubscriptionStatus
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from data_access.demo.accounts import DemoCustomer, DemoInvoice
 from data_access.demo.draw import BILLING, Draw, Row
 from data_access.demo.policy import GRACE_DAYS, MINIMUM_OVERDUE_CENTS, POLICY_STAGES, SUSPENSION_DAYS
-from data_access.models import ActivityKind, SubscriptionStatus
+from data_access.enums import ActivityKind, SubscriptionStatus
 from data_access.money import from_cents
 
 

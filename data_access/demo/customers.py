@@ -24,7 +24,7 @@ from data_access.demo.catalog import (
 )
 from data_access.demo.draw import MONTHS, Draw, Row, add_months
 from data_access.demo.policy import OVERDUE_RANGES
-from data_access.models import BillingCycle, SubscriptionStatus
+from data_access.enums import BillingCycle, SubscriptionStatus
 
 SALES_AGENTS = ("sales", "alex.morgan", "jamie.chen", "priya.shah")
 TARGET_MINIMUM_INVOICE_CENTS = 10_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from data_access.demo.draw import Draw, Row
-from data_access.models import (
+from data_access.enums import (
     EscalationKind,
     EscalationStatus,
     Severity,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from data_access.demo.draw import BILLING, Draw, Row
-from data_access.models import StageAction
+from data_access.enums import StageAction
 
 MINIMUM_OVERDUE_CENTS = 5_000
 GRACE_DAYS = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from data_access.demo.draw import BILLING, OFFICE, Draw, Row, add_months
-from data_access.models import Severity, SupportVehicle
+from data_access.enums import Severity, SupportVehicle
 
 SUPPORT_TARGETS: dict[Severity, tuple[int, int]] = {
     Severity.CRITICAL: (1, 8),

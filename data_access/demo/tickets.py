@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from data_access.demo.accounts import DemoCustomer, DemoInvoice
 from data_access.demo.draw import Draw, Row
 from data_access.demo.escalations import EscalationChoice, Escalations
-from data_access.models import EscalationStatus, Severity, SupportVehicle, TicketCategory, TicketStatus
+from data_access.enums import EscalationStatus, Severity, SupportVehicle, TicketCategory, TicketStatus
 
 CHANNELS = ("email", "phone", "web", "chat")
 RESPONSE_MINUTES: dict[str, tuple[int, int]] = {

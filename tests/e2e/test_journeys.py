@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from data_access import clock, suspensions
-from data_access.collections import worklist
+from data_access import clock
 from data_access.permissions import BILLING_ADMIN, Actor
+from data_access.queries import suspensions
+from data_access.queries.collections import worklist
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import (
     pick_option,

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from data_access import clock, collections
+from data_access import clock
+from data_access.actions import collections
 from data_access.permissions import BILLING_ADMIN, Actor
 from tests import factories
 from tests.e2e.conftest import Server

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from data_access import clock, collections, escalations, suspensions, userstore
-from data_access.aging import AgingFilter, aging_by_customer
+from data_access import clock
+from data_access.auth import userstore
 from data_access.permissions import BILLING_ADMIN, HELPDESK_AGENT, Actor
-from data_access.receivables_detail import largest_overdue_first
+from data_access.queries import collections, escalations, suspensions
+from data_access.queries.aging import AgingFilter, aging_by_customer
+from data_access.queries.receivables import largest_overdue_first
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import (
     open_expander,
@@ -176,7 +178,8 @@ def promises(server: Server, customer_id: str) -> list[tuple[int, date, str]]:
         from sqlalchemy import select
 
         from data_access.db import read_session
-        from data_access.models import ActivityKind, CollectionsActivity, Customer
+        from data_access.enums import ActivityKind
+        from data_access.models import CollectionsActivity, Customer
 
         with read_session() as session:
             rows = session.execute(

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from data_access import escalations
-from data_access.overview import escalations_by_status
 from data_access.permissions import HELPDESK_AGENT, Actor
+from data_access.queries import escalations
+from data_access.queries.overview import escalations_by_status
 from tests.e2e.conftest import Server
 from tests.e2e.helpers import (
     open_expander,

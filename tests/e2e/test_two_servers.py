@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from data_access.models import Ticket, TicketStatus
+from data_access.enums import TicketStatus
+from data_access.models import Ticket
 from tests.conftest import IN_CI, POSTGRES_HINT, ROOT, TEST_DATABASE_URL, postgres_server_url
 from tests.e2e.conftest import Server, _free_port, running_server, seed_demo
 from tests.e2e.helpers import open_expander, pick_in, read, screenshots, settle, sign_in

@@ -23,32 +23,32 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, 
 from sqlalchemy.orm import Session
 
 from data_access import ledger
-from data_access.audit import record_event
-from data_access.db import read_session, transaction
-from data_access.errors import InvalidAction, NotFound
-from data_access.models import (
-    Customer,
-    Holiday,
-    Severity,
-    SupportOffering,
-    SupportTarget,
-    Ticket,
-    TicketCategory,
-    TicketStatus,
-)
+from data_access.db import read_session
+from data_access.enums import Severity, TicketCategory, TicketStatus
+from data_access.errors import InvalidAction
+from data_access.models import Customer, Holiday, SupportOffering, SupportTarget, Ticket
 from data_access.permissions import Actor, requires
-from data_access.sla import WEEKDAYS, Calendar, business_hours_between, ticket_sla
+from data_access.rules.sla import WEEKDAYS, Calendar, business_hours_between, ticket_sla
 
 DEFAULT_CALENDAR = Calendar.from_offering("UTC", {day: ["00:00", "24:00"] for day in WEEKDAYS})
+
+
 """Used when no support offering is set up: open around the clock, in UTC, no holidays."""
+
+
 DEFAULT_TARGETS: dict[str, tuple[timedelta, timedelta]] = {
     Severity.CRITICAL.value: (timedelta(hours=1), timedelta(hours=8)),
     Severity.MODERATE.value: (timedelta(hours=4), timedelta(hours=24)),
     Severity.MINIMAL.value: (timedelta(hours=8), timedelta(hours=40)),
 }
+
+
 """First-response and resolution targets by severity when the offering sets none."""
 
+
 DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+
+
 REPORT_COLUMNS = [
     "period",
     "opened",
@@ -58,9 +58,17 @@ REPORT_COLUMNS = [
     "first_response_sla_met",
     "resolution_sla_met",
 ]
+
+
 REPORT_GROUPINGS = ("day", "week", "month", "category", "severity", "channel")
+
+
 ATTRIBUTES = ("category", "severity", "channel")
+
+
 NO_CHANNEL = "(none)"
+
+
 TICKET_COLUMNS = [
     "ticket_id",
     "customer_id",
@@ -81,6 +89,8 @@ TICKET_COLUMNS = [
     "resolution_state",
     "age",
 ]
+
+
 AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
     ("under 1 day", timedelta(days=1)),
     ("1-3 days", timedelta(days=3)),
@@ -88,15 +98,8 @@ AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
     ("7-30 days", timedelta(days=30)),
     ("over 30 days", None),
 )
-# Status changes change_status makes; resolving goes through resolve, reopening through reopen.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    TicketStatus.NEW.value: ("open", "pending customer", "escalated"),
-    TicketStatus.OPEN.value: ("pending customer", "escalated"),
-    TicketStatus.PENDING_CUSTOMER.value: ("open", "escalated"),
-    TicketStatus.ESCALATED.value: ("open", "pending customer"),
-    TicketStatus.RESOLVED.value: ("closed",),
-    TicketStatus.CLOSED.value: (),
-}
+
+
 Targets = dict[str, tuple[timedelta, timedelta]]
 
 
@@ -137,9 +140,6 @@ def _aware(moment: datetime | None) -> datetime:
 
 def _start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-# Queries ---------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -495,188 +495,3 @@ def _sort_key(by: str, value: Any) -> tuple[int, str]:
     else:
         return (0, str(value))
     return (order.index(value) if value in order else len(order), str(value))
-
-
-# Actions ---------------------------------------------------------------------------------------------------
-
-
-def _ticket(session: Session, ticket_id: str) -> Ticket:
-    ticket = session.scalar(select(Ticket).where(Ticket.external_id == ticket_id).with_for_update())
-    if ticket is None:
-        raise NotFound(f"There is no ticket with id {ticket_id!r}.")
-    return ticket
-
-
-def _audit(session: Session, actor: Actor, permission: str, ticket: Ticket, **details: Any) -> None:
-    record_event(
-        session,
-        actor,
-        permission=permission,
-        target=f"ticket:{ticket.external_id}",
-        details={
-            key: value.isoformat() if isinstance(value, datetime) else value for key, value in details.items()
-        },
-    )
-
-
-def _next_external_id(session: Session) -> str:
-    number = (session.scalar(select(func.max(Ticket.id))) or 0) + 1
-    while session.scalar(select(Ticket.id).where(Ticket.external_id == f"TCK-{number:06d}")) is not None:
-        number += 1
-    return f"TCK-{number:06d}"
-
-
-@requires("ticket.create")
-def create_ticket(
-    actor: Actor,
-    *,
-    customer_id: str,
-    title: str,
-    description: str,
-    category: str,
-    severity: str,
-    channel: str,
-    assignee: str | None = None,
-    now: datetime | None = None,
-) -> str:
-    """A new ticket for the customer, opened at now (default: the current time); returns its id (TCK-000123)."""
-    heading = " ".join(title.split())
-    if not heading:
-        raise InvalidAction("Give the ticket a title.")
-    if len(heading) > 300:
-        raise InvalidAction("A ticket title can be at most 300 characters.")
-    chosen_category = _choice(category, "category", TicketCategory.values())
-    chosen_severity = _choice(severity, "severity", Severity.values())
-    via = " ".join(channel.split()).lower()
-    if not via:
-        raise InvalidAction("Say through which channel the customer asked (email, phone, web, chat).")
-    if len(via) > 30:
-        raise InvalidAction("A channel name can be at most 30 characters.")
-    owner = (assignee or "").strip() or None
-    opened = _aware(now)
-    with transaction() as session:
-        customer = ledger.customer_by_external_id(session, customer_id.strip())
-        ticket = Ticket(
-            external_id=_next_external_id(session),
-            customer_id=customer.id,
-            title=heading,
-            description=description.strip() or None,
-            category=chosen_category,
-            severity=chosen_severity,
-            status=TicketStatus.NEW.value,
-            channel=via,
-            assignee=owner,
-            created_at=opened,
-        )
-        session.add(ticket)
-        session.flush()
-        _audit(session, actor, "ticket.create", ticket, action="create", customer_id=customer.external_id,
-               title=heading, category=chosen_category, severity=chosen_severity, channel=via, assignee=owner,
-               created_at=opened)  # fmt: skip
-        return ticket.external_id
-
-
-@requires("ticket.update")
-def assign(actor: Actor, *, ticket_id: str, assignee: str) -> None:
-    """Give the ticket to an agent (a username); closed tickets stay as they are."""
-    owner = assignee.strip()
-    if not owner:
-        raise InvalidAction("Name the agent to assign the ticket to.")
-    if len(owner) > 100:
-        raise InvalidAction("An assignee's name can be at most 100 characters.")
-    with transaction() as session:
-        ticket = _ticket(session, ticket_id)
-        if ticket.status == TicketStatus.CLOSED.value:
-            raise InvalidAction(f"Ticket {ticket_id} is closed; reopen it before assigning it.")
-        if ticket.assignee == owner:
-            raise InvalidAction(f"Ticket {ticket_id} is already assigned to {owner}.")
-        before = ticket.assignee
-        ticket.assignee = owner
-        _audit(session, actor, "ticket.update", ticket, action="assign", before=before, after=owner)
-
-
-@requires("ticket.update")
-def respond(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> None:
-    """Record the first response at now (once per ticket); a new ticket becomes open."""
-    at = _aware(now)
-    with transaction() as session:
-        ticket = _ticket(session, ticket_id)
-        if ticket.first_response_at is not None:
-            raise InvalidAction(
-                f"Ticket {ticket_id} already had its first response, at {ticket.first_response_at:%d %b %Y %H:%M} UTC."
-            )
-        if ticket.status in DONE:
-            raise InvalidAction(f"Ticket {ticket_id} is {ticket.status}; reopen it first.")
-        if at < ticket.created_at:
-            raise InvalidAction(
-                f"A response cannot come before the ticket was opened ({ticket.created_at:%d %b %Y %H:%M} UTC)."
-            )
-        before = ticket.status
-        ticket.first_response_at = at
-        if ticket.status == TicketStatus.NEW.value:
-            ticket.status = TicketStatus.OPEN.value
-        _audit(session, actor, "ticket.update", ticket, action="respond", first_response_at=at,
-               status_before=before, status_after=ticket.status)  # fmt: skip
-
-
-@requires("ticket.update")
-def change_status(actor: Actor, *, ticket_id: str, status: str) -> None:
-    """Move the ticket along `TRANSITIONS` (resolve with `resolve`, reopen with `reopen`)."""
-    wanted = _choice(status, "status", TicketStatus.values())
-    with transaction() as session:
-        ticket = _ticket(session, ticket_id)
-        if wanted == ticket.status:
-            raise InvalidAction(f"Ticket {ticket_id} is already {wanted}.")
-        if wanted == TicketStatus.RESOLVED.value:
-            raise InvalidAction(
-                f"Resolve ticket {ticket_id} with “Resolve”, which records when it was resolved."
-            )
-        allowed = TRANSITIONS[ticket.status]
-        if wanted not in allowed:
-            hint = "; reopen it first" if ticket.status in DONE else ""
-            options = f" It can become: {', '.join(allowed)}." if allowed else ""
-            raise InvalidAction(
-                f"Ticket {ticket_id} cannot go from {ticket.status} to {wanted}{hint}.{options}"
-            )
-        before = ticket.status
-        ticket.status = wanted
-        _audit(session, actor, "ticket.update", ticket, action="change status", before=before, after=wanted)
-
-
-@requires("ticket.update")
-def resolve(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> None:
-    """Resolve the ticket at now; refused when it is already resolved or closed."""
-    at = _aware(now)
-    with transaction() as session:
-        ticket = _ticket(session, ticket_id)
-        if ticket.status in DONE or ticket.resolved_at is not None:
-            raise InvalidAction(
-                f"Ticket {ticket_id} is already {ticket.status}; reopen it to resolve it again."
-            )
-        if at < ticket.created_at:
-            raise InvalidAction(
-                f"A ticket cannot be resolved before it was opened ({ticket.created_at:%d %b %Y %H:%M} UTC)."
-            )
-        before = ticket.status
-        ticket.resolved_at = at
-        ticket.status = TicketStatus.RESOLVED.value
-        _audit(
-            session, actor, "ticket.update", ticket, action="resolve", resolved_at=at, status_before=before
-        )
-
-
-@requires("ticket.update")
-def reopen(actor: Actor, *, ticket_id: str) -> None:
-    """Reopen a resolved or closed ticket: its resolution time is cleared and it is open again."""
-    with transaction() as session:
-        ticket = _ticket(session, ticket_id)
-        if ticket.status not in DONE:
-            raise InvalidAction(
-                f"Ticket {ticket_id} is {ticket.status}, not resolved or closed; nothing to reopen."
-            )
-        before = ticket.status
-        resolved_at = ticket.resolved_at
-        ticket.resolved_at = None
-        ticket.status = TicketStatus.OPEN.value
-        _audit(session, actor, "ticket.update", ticket, action="reopen", status_before=before,
-               resolved_at_before=resolved_at)  # fmt: skip

@@ -44,8 +44,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from data_access.enums import ActivityKind, StageAction
 from data_access.errors import InvalidAction
-from data_access.models import ActivityKind, StageAction
 from data_access.money import from_cents
 
 PLACEHOLDERS: tuple[str, ...] = (
@@ -55,12 +55,16 @@ PLACEHOLDERS: tuple[str, ...] = (
     "days_past_due",
     "oldest_invoice",
 )
+
+
 ACTION_LABELS: Mapping[str, str] = {
     StageAction.REMINDER: "reminder",
     StageAction.FINAL_NOTICE: "final notice",
     StageAction.SUSPENSION_ELIGIBLE: "suspension eligible",
     StageAction.REVIEW_FOR_CANCELLATION: "review for cancellation / agency",
 }
+
+
 DONE_BY: Mapping[str, frozenset[str]] = {
     StageAction.REMINDER: frozenset({ActivityKind.REMINDER_SENT}),
     StageAction.FINAL_NOTICE: frozenset({ActivityKind.REMINDER_SENT, ActivityKind.EMAIL}),
@@ -69,8 +73,14 @@ DONE_BY: Mapping[str, frozenset[str]] = {
         {ActivityKind.REMINDER_SENT, ActivityKind.EMAIL, ActivityKind.NOTE}
     ),
 }
+
+
 _ENFORCEMENT = frozenset({StageAction.SUSPENSION_ELIGIBLE, StageAction.REVIEW_FOR_CANCELLATION})
+
+
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
 _ONE_DAY = timedelta(days=1)
 
 

@@ -12,14 +12,16 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from data_access import userstore
 from data_access.audit import record_event
+from data_access.auth import userstore
 from data_access.config import settings
 from data_access.db import get_engine, read_session, transaction
 from data_access.models import LoginAttempt, utcnow
 from data_access.permissions import Actor
 
 SYSTEM = Actor.of("system", [])
+
+
 # Compared against when the username is unknown, so that a wrong name costs as long as a wrong password.
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(rounds=12))
 

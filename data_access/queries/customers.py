@@ -18,27 +18,31 @@ from sqlalchemy import CompoundSelect, case, func, literal_column, or_, select, 
 from data_access import ledger
 from data_access.checks import control_characters
 from data_access.db import read_session
+from data_access.enums import EscalationStatus, SubscriptionStatus, TicketStatus
 from data_access.models import (
     CollectionsActivity,
     CreditNote,
     Customer,
     Escalation,
-    EscalationStatus,
     Invoice,
     Payment,
     PaymentAllocation,
     Subscription,
-    SubscriptionStatus,
     SupportOffering,
     Ticket,
-    TicketStatus,
 )
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
 
 SEARCH_COLUMNS = ["customer_id", "name", "domain", "tenant_id", "country", "currency", "account_manager"]
+
+
 Standing = Literal["good standing", "overdue", "suspended"]
+
+
 CLOSED_TICKETS = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+
+
 CLOSED_ESCALATIONS = (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
 
 

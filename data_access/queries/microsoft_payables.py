@@ -42,6 +42,8 @@ INVOICE_COLUMNS = [
     "status",
     "days_until_due",
 ]
+
+
 MONTHLY_COLUMNS = ["month", "currency", "microsoft_payables", "collections"]
 
 

@@ -16,9 +16,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal_column, or_, select
 
-from data_access import payables, tickets
-from data_access.aging import AgingFilter, aging_summary
 from data_access.db import read_session
+from data_access.enums import SubscriptionStatus, TicketStatus
 from data_access.models import (
     CreditNote,
     Escalation,
@@ -26,15 +25,20 @@ from data_access.models import (
     Payment,
     PaymentAllocation,
     Subscription,
-    SubscriptionStatus,
     Ticket,
-    TicketStatus,
 )
 from data_access.money import from_cents
 from data_access.permissions import Actor, allowed, requires
+from data_access.queries import microsoft_payables as payables
+from data_access.queries import tickets
+from data_access.queries.aging import AgingFilter, aging_summary
 
 CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+
+
 CLOSED_ESCALATION = ("resolved", "closed")
+
+
 TREND_MONTHS = 12
 
 

@@ -16,16 +16,34 @@ from typing import Any
 import pandas as pd
 
 FORMATS = ("table", "csv", "json")
+
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 EXCEL_MONEY_FORMAT = "#,##0.00"
+
+
 WORD_JOINER = "\u2060"
+
+
 _MARK = "\x00"
+
+
 _MARKED_NUMBER = re.compile(r'"\\u0000(-?[0-9.]+)\\u0000"')
+
+
 # Backslash escapes stop what Markdown's parser reads; Streamlit and GFM also rewrite finished text (emoji and
 # icon shortcodes, :streamlit:, bare URLs and e-mail addresses, arrows), which an invisible word joiner breaks.
 _MARKDOWN_SYNTAX = re.compile(r"[\\`*_\[\]<>$~|]|&(?=#?\w+;)")
+
+
 _REWRITTEN = re.compile(r"(?<=[:@])(?!\s)|(?<=www)(?=\.)|(?<=[-<>~])(?=[-<>=])", re.IGNORECASE)
+
+
 _BLOCK_MARK = re.compile(r"^[#+=-]")
+
+
 _LIST_NUMBER = re.compile(r"^(\d+)([.)])")
 
 

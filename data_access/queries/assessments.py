@@ -16,10 +16,10 @@ from sqlalchemy import Select, func, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from data_access import clock, policy
+from data_access import clock
 from data_access.db import read_session
+from data_access.enums import ActivityKind
 from data_access.models import (
-    ActivityKind,
     CollectionsActivity,
     CollectionsPolicy,
     CreditNote,
@@ -28,8 +28,11 @@ from data_access.models import (
     Payment,
     PaymentAllocation,
 )
+from data_access.rules import policy
 
 _CHUNK = 500
+
+
 # Which customers to read rows for: a list of ids, or a query that yields them.
 CustomerIds = Sequence[int] | Select[int]
 

@@ -39,12 +39,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from data_access.errors import InvalidAction
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 SEARCH_LIMIT = timedelta(days=3 * 366)
+
+
 State = Literal["met", "breached", "at risk", "on track"]
 
+
 _CLOCK_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
 _MIDNIGHT = time(0)
+
+
 _ONE_DAY = timedelta(days=1)
+
+
 _NO_TIME = timedelta(0)
 
 

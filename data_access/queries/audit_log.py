@@ -18,8 +18,8 @@ import pandas as pd
 from sqlalchemy import ColumnElement, func, literal, or_, select
 
 from data_access.db import read_session
+from data_access.documents.exports import csv_bytes
 from data_access.models import AuditEvent, Customer, Invoice, SupportOffering
-from data_access.output import csv_bytes
 from data_access.permissions import Actor, requires
 
 COLUMNS = ["occurred_at", "actor", "roles", "action", "target", "details"]

@@ -19,23 +19,33 @@ from fpdf import FPDF, FontFace
 from sqlalchemy import func, literal_column, select, union_all
 
 from data_access import clock, ledger
-from data_access.aging import AgingFilter, aging_by_customer
 from data_access.db import read_session
+from data_access.documents.exports import render
 from data_access.errors import InvalidAction
 from data_access.models import CreditNote, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents
-from data_access.output import render
 from data_access.permissions import Actor, requires
+from data_access.queries.aging import AgingFilter, aging_by_customer
 
 LineKind = Literal["invoice", "payment", "credit note"]
+
+
 _KIND_ORDER: dict[str, int] = {"invoice": 0, "payment": 1, "credit note": 2}
+
+
 ZERO = Decimal("0.00")
+
+
 FRAME_COLUMNS = ["currency", "date", "type", "reference", "invoice", "details", "debit", "credit", "balance"]
+
+
 BALANCE_NOTE = (
     "Balances are of invoices: amounts invoiced, less payments applied to them and credit notes. Money received "
     "but not applied to an invoice is unapplied credit on account: it is shown below the closing balance and "
     "is not deducted from it."
 )
+
+
 UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 

@@ -16,20 +16,26 @@ import pandas as pd
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from data_access import accounts, aging, ledger
-from data_access.aging import Basis
+from data_access import ledger
 from data_access.db import read_session
+from data_access.documents.exports import csv_bytes, xlsx_bytes
 from data_access.errors import InvalidAction
 from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents
-from data_access.output import csv_bytes, xlsx_bytes
 from data_access.permissions import Actor, requires
+from data_access.queries import aging
+from data_access.queries import assessments as accounts
+from data_access.queries.aging import AgingFilter, Basis, aging_by_customer, aging_summary
 
 BUCKETS_SETTING = "BILLING_DESK_AGING_BUCKETS"
+
+
 OPEN_INVOICE_COLUMNS = [
     "invoice_number", "currency", "issue_date", "due_date", "days_past_due", "days_since_issue", "bucket",
     "amount", "open_at_as_of", "disputed",
 ]  # fmt: skip
+
+
 MOVEMENT_COLUMNS = ["date", "kind", "invoice_number", "amount", "reference", "reason"]
 
 
@@ -245,3 +251,15 @@ def collections_stage_names(actor: Actor) -> list[str]:
 def collections_stages(actor: Actor, *, as_of: date) -> tuple[list[str], dict[str, str]]:
     """Read-only: the policy's stages and each overdue customer's stage at the as-of date, to filter by."""
     return accounts.stages_at(as_of)
+
+
+@requires("receivables.view")
+def receivables_summary(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
+    """The aging summary (currency, bucket, amount, invoices) for those who may read receivables."""
+    return aging_summary(flt)
+
+
+@requires("receivables.view")
+def receivables_by_customer(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
+    """The aging by customer for those who may read receivables."""
+    return aging_by_customer(flt)

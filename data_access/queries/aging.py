@@ -38,7 +38,11 @@ from data_access.models import CreditNote, Customer, Invoice, PaymentAllocation
 from data_access.money import from_cents
 
 DEFAULT_BUCKETS: tuple[int, ...] = (30, 60, 90, 120)
+
+
 Basis = Literal["due", "issue"]
+
+
 BASES: tuple[str, ...] = ("due", "issue")
 
 

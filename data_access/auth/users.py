@@ -17,15 +17,21 @@ from typing import Any
 import pandas as pd
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from data_access import signin, userstore
 from data_access.audit import record_event
+from data_access.auth import signin, userstore
 from data_access.db import transaction
 from data_access.errors import InvalidAction, NotFound
 from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, requires
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 MIN_PASSWORD_LENGTH = 12
+
+
 # Names the app itself acts or could be mistaken for acting under, in the audit log and elsewhere.
 RESERVED_USERNAMES = frozenset(
     {signin.SYSTEM.username, "root", "anonymous", "import", "scheduler", "collections-run", "timer", "cli"}

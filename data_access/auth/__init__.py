@@ -1,0 +1,1 @@
+"""Who may sign in: passwords and lockouts, the user store (auth.yaml), users and their roles."""

@@ -1,0 +1,176 @@
+"""Suspending a customer's subscriptions for non-payment, and reinstating them; billing acts, the app never does.
+
+Only an account the collections policy marks eligible is suspended, judged again inside the transaction that
+suspends, and a subscription is never suspended twice: the row is locked (PostgreSQL) and the status change is a
+conditional UPDATE that must touch exactly one Active row (SQLite, where writes serialize but nothing is locked
+while reading). Partner Center stays the system of record for access, so each action says what to set there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from data_access.db import read_session
+from data_access.enums import SubscriptionStatus
+from data_access.models import AuditEvent, Customer, Subscription
+from data_access.money import from_cents
+from data_access.permissions import Actor, requires
+from data_access.queries.assessments import assess_customers, load_policy, overdue_customers
+from data_access.rules.suspension import PartnerCenterStep
+
+NEARING_DELETION_DAYS = 75
+
+
+DELETION_DAYS = 90
+
+
+NEARING_WARNING = "nearing 90 days"
+
+
+PAST_WARNING = "past 90 days: Microsoft may delete data"
+
+
+SUSPEND = "subscription.suspend"
+
+
+REINSTATE = "subscription.reinstate"
+
+
+ELIGIBLE_COLUMNS = [
+    "customer_id", "customer_name", "tenant_id", "currency", "overdue", "days_past_due", "stage",
+    "eligible_since", "subscription_id", "product", "sku", "quantity", "billing_cycle", "term_end",
+]  # fmt: skip
+
+
+SUSPENDED_COLUMNS = [
+    "customer_id", "customer_name", "tenant_id", "subscription_id", "product", "term_end", "suspended_at",
+    "suspended_by", "reason", "days_suspended", "warning", "currency", "overdue", "ready_to_reinstate",
+    "partner_center",
+]  # fmt: skip
+
+
+HISTORY_COLUMNS = [
+    "occurred_at", "action", "actor", "customer_id", "customer_name", "subscription_id", "product", "reason",
+    "partner_center",
+]  # fmt: skip
+
+
+@requires(SUSPEND)
+def eligible_accounts(actor: Actor, *, as_of: date) -> pd.DataFrame:
+    """Accounts the policy marks eligible for suspension at the as-of date, one row per Active subscription."""
+    rows: list[dict[str, Any]] = []
+    with read_session() as session:
+        accounts = [
+            a for a in assess_customers(session, overdue_customers(session, as_of), as_of)
+            if a.assessment.suspension_eligible
+        ]  # fmt: skip
+        by_id = {a.customer_id: a for a in accounts}
+        subscriptions = session.execute(
+            select(Customer.external_id, Subscription)
+            .join(Customer, Customer.id == Subscription.customer_id)
+            .where(Customer.external_id.in_(by_id), Subscription.status == SubscriptionStatus.ACTIVE.value)
+            .order_by(Customer.external_id, Subscription.product, Subscription.external_id)
+        ).all()
+        for customer_id, subscription in subscriptions:
+            account = by_id[customer_id]
+            assessment = account.assessment
+            rows.append(
+                {
+                    "customer_id": customer_id,
+                    "customer_name": account.name,
+                    "tenant_id": account.tenant_id,
+                    "currency": account.currency,
+                    "overdue": from_cents(assessment.overdue_cents),
+                    "days_past_due": assessment.days_past_due,
+                    "stage": assessment.stage.name if assessment.stage else None,
+                    "eligible_since": assessment.suspension_eligible_on,
+                    "subscription_id": subscription.external_id,
+                    "product": subscription.product,
+                    "sku": subscription.sku,
+                    "quantity": subscription.quantity,
+                    "billing_cycle": subscription.billing_cycle,
+                    "term_end": subscription.term_end,
+                }
+            )
+    return pd.DataFrame(rows, columns=ELIGIBLE_COLUMNS)
+
+
+def deletion_warning(days_suspended: int | None) -> str:
+    """Microsoft may delete a customer's data once a subscription has been suspended for 90 days ("" before 75)."""
+    if days_suspended is None or days_suspended < NEARING_DELETION_DAYS:
+        return ""
+    return PAST_WARNING if days_suspended >= DELETION_DAYS else NEARING_WARNING
+
+
+@requires(SUSPEND)
+def suspended_subscriptions(actor: Actor, *, as_of: date) -> pd.DataFrame:
+    """Suspended subscriptions, longest first, with the 90-day warning and whether the debt is now paid."""
+    rows: list[dict[str, Any]] = []
+    with read_session() as session:
+        minimum = load_policy(session).minimum_overdue_cents
+        found = session.execute(
+            select(Subscription, Customer)
+            .join(Customer, Customer.id == Subscription.customer_id)
+            .where(Subscription.status == SubscriptionStatus.SUSPENDED.value)
+        ).all()
+        customers = {customer.id: customer for _, customer in found}
+        accounts = {a.customer_id: a for a in assess_customers(session, list(customers.values()), as_of)}
+        for subscription, customer in found:
+            assessment = accounts[customer.external_id].assessment
+            since = subscription.suspended_at
+            days = (as_of - since.astimezone(UTC).date()).days if since else None
+            step = PartnerCenterStep(customer.tenant_id, subscription.external_id, "Suspended")
+            rows.append(
+                {
+                    "customer_id": customer.external_id,
+                    "customer_name": customer.name,
+                    "tenant_id": customer.tenant_id,
+                    "subscription_id": subscription.external_id,
+                    "product": subscription.product,
+                    "term_end": subscription.term_end,
+                    "suspended_at": since,
+                    "suspended_by": subscription.suspended_by,
+                    "reason": subscription.suspension_reason,
+                    "days_suspended": days,
+                    "warning": deletion_warning(days),
+                    "currency": customer.currency,
+                    "overdue": from_cents(assessment.overdue_cents),
+                    "ready_to_reinstate": assessment.overdue_cents == 0 or assessment.overdue_cents < minimum,
+                    "partner_center": step.instruction(),
+                }
+            )
+    rows.sort(key=lambda r: (-(r["days_suspended"] or 0), r["customer_id"], r["subscription_id"]))
+    return pd.DataFrame(rows, columns=SUSPENDED_COLUMNS)
+
+
+@requires(SUSPEND)
+def suspension_history(actor: Actor) -> pd.DataFrame:
+    """Every suspension and reinstatement from the audit log, newest first."""
+    with read_session() as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.permission.in_([SUSPEND, REINSTATE]))
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        ).all()
+        rows = []
+        for event in events:
+            details = event.details or {}
+            step = details.get("partner_center") or {}
+            rows.append(
+                {
+                    "occurred_at": event.occurred_at,
+                    "action": "Suspended" if event.permission == SUSPEND else "Reinstated",
+                    "actor": event.actor,
+                    "customer_id": details.get("customer_id"),
+                    "customer_name": details.get("customer_name"),
+                    "subscription_id": event.target.removeprefix("subscription:"),
+                    "product": details.get("product"),
+                    "reason": details.get("reason"),
+                    "partner_center": step.get("instruction"),
+                }
+            )
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
