@@ -6,10 +6,12 @@ from __future__ import annotations
 import importlib
 import itertools
 import pkgutil
+from pathlib import Path
 
 import pytest
 
 import data_access
+from data_access.db import dispose_engines
 from data_access.permissions import GUARDED, PERMISSIONS, ROLES, Actor, PermissionDenied, allowed
 
 G, U, H, B, S = "Global admin", "User management admin", "Helpdesk agent", "Billing admin", "Sales agent"
@@ -75,18 +77,31 @@ def test_every_permission_guards_at_least_one_function() -> None:
     assert set(EXPECTED) - set(GUARDED) == set()
 
 
-@pytest.mark.parametrize(("permission", "function", "actor"), CASES)
-def test_every_guarded_function_allows_exactly_the_roles_in_the_table(
+ALLOWED = [case for case in CASES if EXPECTED[case.values[0]] & case.values[2].roles]  # type: ignore[index,union-attr]
+REFUSED = [case for case in CASES if case not in ALLOWED]
+
+
+@pytest.mark.parametrize(("permission", "function", "actor"), ALLOWED)
+def test_every_guarded_function_allows_the_roles_in_the_table(
     sqlite_database: str, permission: str, function: object, actor: Actor
 ) -> None:
     call = function  # type: ignore[assignment]
-    if EXPECTED[permission] & actor.roles:
-        try:
-            call(actor)  # type: ignore[operator]
-        except PermissionDenied as exc:  # pragma: no cover - the failure message is the point
-            pytest.fail(f"{actor.roles} was refused {permission}: {exc}")
-        except Exception:
-            pass
-    else:
-        with pytest.raises(PermissionDenied, match=permission):
-            call(actor)  # type: ignore[operator]
+    try:
+        call(actor)  # type: ignore[operator]
+    except PermissionDenied as exc:  # pragma: no cover - the failure message is the point
+        pytest.fail(f"{actor.roles} was refused {permission}: {exc}")
+    except Exception:
+        pass
+
+
+@pytest.mark.parametrize(("permission", "function", "actor"), REFUSED)
+def test_every_guarded_function_refuses_other_roles_before_any_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, permission: str, function: object, actor: Actor
+) -> None:
+    """No database is copied for a refusal: the URL points at a folder that does not exist, so a query made before
+    the guard would fail with a database error instead of PermissionDenied."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing/folder/billing.sqlite3")
+    dispose_engines()
+    with pytest.raises(PermissionDenied, match=permission):
+        function(actor)  # type: ignore[operator]
+    dispose_engines()
