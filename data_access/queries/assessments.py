@@ -28,6 +28,7 @@ from data_access.models import (
     Payment,
     PaymentAllocation,
 )
+from data_access.permissions import Actor, requires
 from data_access.rules import policy
 
 _CHUNK = 500
@@ -242,6 +243,13 @@ def assess_customer(customer_id: str, as_of: date) -> CustomerAccount | None:
         if customer is None:
             return None
         return assess_customers(session, [customer], as_of)[0]
+
+
+@requires("customers.view")
+def customer_assessment(actor: Actor, *, customer_id: str, as_of: date) -> CustomerAccount | None:
+    """Where one customer's account stands under the collections policy at the as-of date, for whoever may see
+    the customer (the Customers page); None when there is no such customer."""
+    return assess_customer(customer_id, as_of)
 
 
 NO_STAGE = "no stage"
