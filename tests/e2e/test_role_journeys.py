@@ -254,50 +254,6 @@ def test_billing_admin_works_collections_then_suspends_and_reinstates(
     shot(page, "5-payment-recorded")
     assert open_before - invoice_open_cents(server, number) == cents(paid)
 
-    # Suspend an eligible subscription (another customer's when there is one), then reinstate it.
-    eligible = read(server, lambda: suspensions.eligible_accounts(BILLING, as_of=today))
-    assert not eligible.empty, "the demo data has no account eligible for suspension"
-    others = eligible[eligible.customer_id != customer_id]
-    target = (others if not others.empty else eligible).iloc[0]
-    subscription_id, holder = str(target.subscription_id), str(target.customer_name)
-    assert subscription_status(server, subscription_id) == "Active"
-    page.goto(f"{server.url}/suspensions")
-    wait_for_heading(page, "Suspensions")
-    page.get_by_role("heading", name="Eligible for suspension").wait_for()
-    settle(page)
-    pick_option(page, "Subscriptions to suspend", subscription_id)
-    reason = page.get_by_role("textbox", name="Reason (required, goes on the record)")
-    reason.fill(f"Role journey: {target.customer_id} past the suspension stage")
-    reason.press("Enter")
-    settle(page)
-    page.get_by_role("button", name="Suspend…").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_text(f"Suspend {holder}").first.wait_for()
-    shot(page, "6-confirm-suspension")
-    dialog.get_by_role("button", name="Suspend now").click()
-    dialog.wait_for(state="hidden")
-    page.locator('[data-testid="stAlert"]').filter(has_text=f"for {holder}.").first.wait_for()
-    settle(page)
-    shot(page, "7-suspended")
-    assert subscription_status(server, subscription_id) == "Suspended"
-
-    form = page.locator('[data-testid="stForm"]').filter(has=page.get_by_role("button", name="Reinstate"))
-    pick_option(page, "Subscription to reinstate", subscription_id)
-    form.get_by_role("textbox", name="Reason (required)", exact=True).fill(
-        "Role journey: customer called back"
-    )
-    form.get_by_role("button", name="Reinstate").click()
-    page.locator('[data-testid="stAlert"]').filter(has_text="Reinstated").filter(
-        has_text=f"subscription {subscription_id}, and set its status to Active."
-    ).first.wait_for()
-    settle(page)
-    shot(page, "8-reinstated")
-    assert subscription_status(server, subscription_id) == "Active"
-    history = read(server, lambda: suspensions.suspension_history(BILLING))
-    ours = history[history.subscription_id == subscription_id]
-    assert sorted(ours.action) == ["Reinstated", "Suspended"], ours
-    assert set(ours.actor) == {"billing"}
-
 
 def escalation_of(server: Server, case_number: str) -> tuple[str, str, str]:
     board = read(server, lambda: escalations.board(HELPDESK, now=datetime.now(UTC)))
@@ -487,3 +443,123 @@ def test_user_management_admin_adds_a_user_who_then_signs_in(server: Server, pag
     assert navigation(page) == sorted(allowed)
     assert "Jo Journey" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
     assert not read(server, lambda: userstore.users()[username]).must_change_password
+
+
+def test_billing_admin_suspends_a_sales_agent_sees_it_and_a_payment_makes_it_ready_to_reinstate(
+    server: Server, browser: Any, page: Any, shot: Shot
+) -> None:
+    today = clock.today()
+    eligible = read(server, lambda: suspensions.eligible_accounts(BILLING, as_of=today))
+    assert not eligible.empty, "the demo data has no account eligible for suspension"
+    first = eligible.iloc[0]
+    customer_id, name = str(first["customer_id"]), str(first["customer_name"])
+    subscription_id, product = str(first["subscription_id"]), str(first["product"])
+    assert subscription_status(server, subscription_id) == "Active"
+
+    # Billing suspends the subscription, with a reason and a confirmation naming the customer.
+    page.goto(f"{server.url}/suspensions")
+    sign_in(page, "billing", "billing-demo")
+    wait_for_heading(page, "Suspensions")
+    wait_for_session_cookie(page)
+    page.get_by_role("heading", name="Eligible for suspension").first.wait_for()
+    settle(page)
+    pick_option(page, "Subscriptions to suspend", subscription_id)
+    reason = f"Journey test: {customer_id} unpaid past the suspension stage"
+    page.get_by_role("textbox", name="Reason (required, goes on the record)").fill(reason)
+    page.get_by_role("textbox", name="Reason (required, goes on the record)").press("Enter")
+    settle(page)
+    shot(page, "1-suspension-chosen")
+    page.get_by_role("button", name="Suspend…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"Suspend {name}").first.wait_for()
+    assert "Service stops at once" in dialog.inner_text()
+    assert subscription_id in dialog.inner_text()
+    shot(page, "2-confirm-dialog")
+    dialog.get_by_role("button", name="Suspend now").click()
+    page.get_by_text(f"Suspended {product} for {name}.").first.wait_for()
+    dialog.wait_for(state="hidden")
+    page.get_by_role("heading", name="Suspended", exact=True).first.wait_for()
+    settle(page)
+    shot(page, "3-suspended")
+    assert subscription_status(server, subscription_id) == "Suspended"
+    suspended = read(server, lambda: suspensions.suspended_subscriptions(BILLING, as_of=today))
+    ours = suspended[suspended.subscription_id == subscription_id]
+    assert len(ours) == 1 and not bool(ours.iloc[0].ready_to_reinstate)
+    assert ours.iloc[0].reason == reason and ours.iloc[0].suspended_by == "billing"
+
+    # A sales agent, signed in elsewhere, sees the customer as suspended.
+    sales_context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        sales = sales_context.new_page()
+        sales.set_default_timeout(45_000)
+        sales.goto(f"{server.url}/customers")
+        sign_in(sales, "sales", "sales-demo")
+        wait_for_heading(sales, "Customers")
+        wait_for_session_cookie(sales)
+        search = sales.get_by_role("textbox", name="Search customers")
+        search.fill(customer_id)
+        search.press("Enter")
+        sales.get_by_role("heading", name=name).first.wait_for()
+        badge = sales.locator('[data-testid="stMarkdownContainer"]').filter(
+            has_text=re.compile(r"\bSuspended\b")
+        )
+        badge.first.wait_for()
+        settle(sales)
+        shot(sales, "4-sales-sees-suspended")
+        standing = badge.first.inner_text()
+        assert re.match(r"^\w+ Suspended\b", standing) and "Good standing" not in standing, standing
+    finally:
+        sales_context.close()
+
+    # Billing records the overdue payment on the Collections page's Payment tab.
+    stage = str(first["stage"])
+    rows = read(server, lambda: collections.worklist(BILLING, as_of=today, stage=stage))
+    index = int(rows.index[rows.customer_id == customer_id][0])
+    overdue = rows.iloc[index].overdue
+    page.goto(f"{server.url}/collections")
+    wait_for_heading(page, "Collections")
+    settle(page)
+    pick_option(page, "Stage", stage)
+    page.get_by_text(f"{len(rows)} overdue account(s) on").first.wait_for()
+    settle(page)
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for()
+    select_grid_row(grid, index, shows=page.get_by_role("heading", name=f"{name} ({customer_id})").first)
+    settle(page)
+    page.get_by_role("tab", name="Payment", exact=True).click()
+    payment = page.get_by_role("tabpanel", name="Payment", exact=True)
+    payment.get_by_role("textbox", name=f"Amount ({first['currency']})").fill(f"{overdue:.2f}")
+    payment.get_by_role("textbox", name="Reference").fill("journey-test wire")
+    settle(page)
+    shot(page, "5-payment-form")
+    payment.get_by_role("button", name="Record payment").click()
+    page.get_by_text("Payment recorded.").first.wait_for()
+    settle(page)
+    shot(page, "6-payment-recorded")
+
+    # Back on Suspensions: flagged ready to reinstate; billing reinstates with a reason.
+    page.goto(f"{server.url}/suspensions")
+    wait_for_heading(page, "Suspensions")
+    page.get_by_text("Ready to reinstate, the overdue balance is now paid").first.wait_for()
+    suspended = read(server, lambda: suspensions.suspended_subscriptions(BILLING, as_of=today))
+    ours = suspended[suspended.subscription_id == subscription_id]
+    assert bool(ours.iloc[0].ready_to_reinstate)
+    pick_option(page, "Subscription to reinstate", subscription_id)
+    page.get_by_role("textbox", name="Reason (required)", exact=True).fill("Journey test: overdue paid")
+    settle(page)
+    shot(page, "7-ready-to-reinstate")
+    page.get_by_role("button", name="Reinstate").click()
+    page.locator('[data-testid="stAlert"]').filter(has_text="Reinstated").filter(
+        has_text=f"subscription {subscription_id}, and set its status to Active."
+    ).first.wait_for()
+    settle(page)
+    shot(page, "8-reinstated")
+    assert subscription_status(server, subscription_id) == "Active"
+    eligible_after = read(server, lambda: suspensions.eligible_accounts(BILLING, as_of=today))
+    assert subscription_id not in set(eligible_after.subscription_id)
+    suspended = read(server, lambda: suspensions.suspended_subscriptions(BILLING, as_of=today))
+    assert subscription_id not in set(suspended.subscription_id)
+    history = read(server, lambda: suspensions.suspension_history(BILLING))
+    ours = history[history.subscription_id == subscription_id]
+    assert sorted(ours.action) == ["Reinstated", "Suspended"], ours
+    assert set(ours.actor) == {"billing"}
