@@ -356,7 +356,7 @@ def test_moving_an_invoice_with_payments_or_credit_notes_is_refused(database: st
 
 
 def test_a_payment_that_lands_between_check_and_write_is_judged_again(database: str, tmp_path: Path) -> None:
-    from data_access.actions import payments as receivables
+    from data_access.actions import payments
 
     load_all(tmp_path)
     before = counts()
@@ -364,7 +364,7 @@ def test_a_payment_that_lands_between_check_and_write_is_judged_again(database: 
 
     def pay_meanwhile(phase: str, rows: int) -> None:
         if phase == "checking":
-            receivables.record_payment(BILLING, customer_id="C1", amount=Decimal("60.00"), received_on=AS_OF,
+            payments.record_payment(BILLING, customer_id="C1", amount=Decimal("60.00"), received_on=AS_OF,
                                        invoice_number="INV-3", reference="meanwhile", today=AS_OF)  # fmt: skip
 
     report = import_csv(

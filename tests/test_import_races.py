@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from data_access.actions import payments as receivables
+from data_access.actions import payments
 from data_access.csv_import import ImportReport, import_csv
 from data_access.db import read_session
 from data_access.models import Invoice, Payment
@@ -197,7 +197,7 @@ def test_an_invoices_update_racing_payments_keeps_every_balance(
 
         def pay(delay: float = delay, round_: int = round_) -> int:
             time.sleep(delay)
-            return receivables.record_payment(
+            return payments.record_payment(
                 BILLING, customer_id="U1", amount=Decimal("1.00"), received_on=TODAY,
                 invoice_number=numbers[-1], reference=f"u{round_}", today=TODAY,
             )  # fmt: skip
@@ -230,7 +230,7 @@ def test_a_payments_import_racing_the_payment_form_on_the_same_invoices(
 
         def pay(round_: int = round_) -> int:
             time.sleep(0.002 * (round_ % 10))
-            return receivables.record_payment(
+            return payments.record_payment(
                 BILLING, customer_id="R1", amount=Decimal("0.50"), received_on=TODAY,
                 invoice_number=f"R1-{round_ % 3}", reference=f"form-{round_}", today=TODAY,
             )  # fmt: skip

@@ -30,7 +30,7 @@ from data_access.models import (
     Subscription,
 )
 from data_access.permissions import BILLING_ADMIN, Actor
-from data_access.queries import assessments as accounts
+from data_access.queries import assessments
 from data_access.queries.suspensions import eligible_accounts, suspended_subscriptions, suspension_history
 from data_access.rules.suspension import PartnerCenterStep
 from tests import factories
@@ -328,7 +328,7 @@ def test_the_suspended_list_is_longest_first(database: str) -> None:
 
 def slow_assessment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each transaction open between its read and its write, so two sessions truly overlap."""
-    original = accounts.assess_customers
+    original = assessments.assess_customers
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         found = original(*args, **kwargs)

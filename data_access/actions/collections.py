@@ -13,14 +13,26 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from data_access import clock, ledger
-from data_access.audit import record_event
+from data_access.audit import (
+    CallLogged,
+    DisputeOpened,
+    DisputeResolved,
+    EmailLogged,
+    Event,
+    Installment,
+    NoteAdded,
+    PaymentPlanSetUp,
+    PromiseRecorded,
+    ReminderSent,
+    record_event,
+)
 from data_access.db import transaction
 from data_access.enums import ActivityKind
 from data_access.errors import InvalidAction
 from data_access.models import CollectionsActivity, Customer, Invoice
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, requires
-from data_access.queries import assessments as accounts
+from data_access.queries import assessments
 from data_access.rules import policy
 
 CONTACT_KINDS = (ActivityKind.CALL.value, ActivityKind.EMAIL.value)
@@ -32,9 +44,12 @@ def log_contact(actor: Actor, *, customer_id: str, kind: str, notes: str) -> int
     if kind not in CONTACT_KINDS:
         raise InvalidAction(f"{kind!r} is not a kind of contact; log a call or an email.")
     text = _required(notes, f"Say what the {'call' if kind == ActivityKind.CALL else 'email'} was about.")
+    logged = CallLogged if kind == ActivityKind.CALL else EmailLogged
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
-        return _record(session, actor, customer, kind=kind, notes=text).id
+        activity = _record(session, actor, customer, kind=kind, notes=text)
+        _audit(session, actor, customer, logged(activity_id=activity.id, notes=text))
+        return activity.id
 
 
 @requires("collections.act")
@@ -42,7 +57,7 @@ def send_reminder(actor: Actor, *, customer_id: str, as_of: date) -> str:
     """The message of the account's current stage, filled in and recorded as sent; no stage, no reminder."""
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
-        assessment = accounts.assess_customers(session, [customer], as_of)[0].assessment
+        assessment = assessments.assess_customers(session, [customer], as_of)[0].assessment
         stage = assessment.stage
         if stage is None:
             raise InvalidAction(
@@ -51,7 +66,8 @@ def send_reminder(actor: Actor, *, customer_id: str, as_of: date) -> str:
         context = policy.message_context(assessment, customer_name=customer.name, currency=customer.currency)
         text = policy.render_message(stage, context)
         sent = {"stage": stage.name, "text": text}
-        _record(session, actor, customer, kind=ActivityKind.REMINDER_SENT, details=sent)
+        activity = _record(session, actor, customer, kind=ActivityKind.REMINDER_SENT, details=sent)
+        _audit(session, actor, customer, ReminderSent(activity_id=activity.id, stage=stage.name, text=text))
         return text
 
 
@@ -77,6 +93,10 @@ def record_promise(
             promised_amount_cents=cents,
             promised_for=promised_for,
         )
+        promise = PromiseRecorded(
+            activity_id=activity.id, promised_amount=from_cents(cents), promised_for=promised_for
+        )
+        _audit(session, actor, customer, promise)
         return activity.id
 
 
@@ -104,18 +124,22 @@ def set_up_payment_plan(
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         _within_open_balance(session, customer, sum(cents), "The payment plan")
-        plan = [
-            {"due_on": due.isoformat(), "amount": str(from_cents(c))}
-            for due, c in zip(dates, cents, strict=True)
-        ]
+        plan = tuple(
+            Installment(due_on=due, amount=from_cents(c)) for due, c in zip(dates, cents, strict=True)
+        )
+        total = from_cents(sum(cents))
+        text = notes.strip() or None
+        terms = [{"due_on": i.due_on.isoformat(), "amount": str(i.amount)} for i in plan]
         activity = _record(
             session,
             actor,
             customer,
             kind=ActivityKind.PAYMENT_PLAN,
-            notes=notes.strip() or None,
-            details={"installments": plan, "total": str(from_cents(sum(cents)))},
+            notes=text,
+            details={"installments": terms, "total": str(total)},
         )
+        event = PaymentPlanSetUp(activity_id=activity.id, notes=text, installments=plan, total=total)
+        _audit(session, actor, customer, event)
         return activity.id
 
 
@@ -134,6 +158,8 @@ def open_dispute(actor: Actor, *, invoice_number: str, reason: str) -> int:
         activity = _record(
             session, actor, customer, kind=ActivityKind.DISPUTE_OPENED, notes=text, invoice=invoice
         )
+        opened = DisputeOpened(activity_id=activity.id, notes=text, invoice_number=invoice.number)
+        _audit(session, actor, customer, opened, invoice=invoice)
         return activity.id
 
 
@@ -152,6 +178,8 @@ def resolve_dispute(actor: Actor, *, invoice_number: str, resolution: str) -> in
         activity = _record(
             session, actor, customer, kind=ActivityKind.DISPUTE_RESOLVED, notes=text, invoice=invoice
         )
+        resolved = DisputeResolved(activity_id=activity.id, notes=text, invoice_number=invoice.number)
+        _audit(session, actor, customer, resolved, invoice=invoice)
         return activity.id
 
 
@@ -161,7 +189,9 @@ def add_note(actor: Actor, *, customer_id: str, notes: str) -> int:
     text = _required(notes, "A note cannot be empty.")
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
-        return _record(session, actor, customer, kind=ActivityKind.NOTE, notes=text).id
+        activity = _record(session, actor, customer, kind=ActivityKind.NOTE, notes=text)
+        _audit(session, actor, customer, NoteAdded(activity_id=activity.id, notes=text))
+        return activity.id
 
 
 def _required(text: str, sentence: str) -> str:
@@ -210,14 +240,11 @@ def _record(
     )
     session.add(activity)
     session.flush()
-    audited: dict[str, Any] = {"activity_id": activity.id, "kind": str(kind), "notes": notes}
-    if invoice is not None:
-        audited["invoice_number"] = invoice.number
-    if promised_amount_cents is not None and promised_for is not None:
-        audited["promised_amount"] = str(from_cents(promised_amount_cents))
-        audited["promised_for"] = promised_for.isoformat()
-    if details:
-        audited.update(details)
-    target = f"invoice:{invoice.number}" if invoice else f"customer:{customer.external_id}"
-    record_event(session, actor, permission="collections.act", target=target, details=audited)
     return activity
+
+
+def _audit(
+    session: Session, actor: Actor, customer: Customer, event: Event, *, invoice: Invoice | None = None
+) -> None:
+    target = f"invoice:{invoice.number}" if invoice else f"customer:{customer.external_id}"
+    record_event(session, actor, event, target=target)

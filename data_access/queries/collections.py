@@ -18,7 +18,7 @@ from data_access.db import read_session
 from data_access.models import CollectionsActivity, Customer, Invoice, Payment
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
-from data_access.queries import assessments as accounts
+from data_access.queries import assessments
 from data_access.rules import policy
 
 WORKLIST_COLUMNS = [
@@ -65,7 +65,7 @@ def worklist(
 ) -> pd.DataFrame:
     """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due."""
     with read_session() as session:
-        assessed = accounts.assess_overdue(session, as_of)
+        assessed = assessments.assess_overdue(session, as_of)
     rows = [
         _worklist_row(found)
         for found in assessed
@@ -96,7 +96,7 @@ def _unapplied_credit() -> dict[tuple[str, str], int]:
         return {(customer, currency): int(cents) for customer, currency, cents in session.execute(query)}
 
 
-def _worklist_row(found: accounts.CustomerAccount) -> dict[str, Any]:
+def _worklist_row(found: assessments.CustomerAccount) -> dict[str, Any]:
     assessment = found.assessment
     overdue = from_cents(assessment.overdue_cents)
     last = max(found.account.activities, key=lambda a: a.on, default=None)
@@ -177,8 +177,8 @@ def activities(actor: Actor, *, customer_id: str, limit: int = 20) -> pd.DataFra
 @requires("collections.view")
 def accounts_per_stage(actor: Actor, *, as_of: date) -> pd.DataFrame:
     """How many overdue accounts stand at each stage of the policy (in the policy's order), and how many at none."""
-    names, stages = accounts.stages_at(as_of)
-    counts = {name: 0 for name in [*names, accounts.NO_STAGE]}
+    names, stages = assessments.stages_at(as_of)
+    counts = {name: 0 for name in [*names, assessments.NO_STAGE]}
     for stage in stages.values():
         counts[stage] = counts.get(stage, 0) + 1
     return pd.DataFrame({"stage": list(counts), "accounts": list(counts.values())})

@@ -29,8 +29,7 @@ from data_access.models import (
 )
 from data_access.money import from_cents
 from data_access.permissions import Actor, allowed, requires
-from data_access.queries import microsoft_payables as payables
-from data_access.queries import tickets
+from data_access.queries import microsoft_payables, tickets
 from data_access.queries.aging import AgingFilter, aging_summary
 
 CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
@@ -57,7 +56,7 @@ class Figures:
     open_tickets: int | None
     sla_breaches: int | None
     open_escalations: int | None
-    next_microsoft_payment: payables.NextPayment | None
+    next_microsoft_payment: microsoft_payables.NextPayment | None
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ def figures_at(actor: Actor, as_of: date, currency: str | None) -> Figures:
         if allowed(actor, "tickets.view")
         else None,
         open_escalations=_open_escalations(as_of) if allowed(actor, "escalations.view") else None,
-        next_microsoft_payment=payables.next_microsoft_payment(actor, as_of=as_of)
+        next_microsoft_payment=microsoft_payables.next_microsoft_payment(actor, as_of=as_of)
         if allowed(actor, "payables.view")
         else None,
     )

@@ -8,7 +8,6 @@ per invoice from the customer's own rows (invoices by customer, then allocations
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import Any
 
@@ -17,14 +16,14 @@ from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from data_access import ledger
+from data_access.config import settings
 from data_access.db import read_session
 from data_access.documents.exports import csv_bytes, xlsx_bytes
 from data_access.errors import InvalidAction
 from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
-from data_access.queries import aging
-from data_access.queries import assessments as accounts
+from data_access.queries import aging, assessments
 from data_access.queries.aging import AgingFilter, Basis, aging_by_customer, aging_summary
 
 BUCKETS_SETTING = "BILLING_DESK_AGING_BUCKETS"
@@ -41,7 +40,7 @@ MOVEMENT_COLUMNS = ["date", "kind", "invoice_number", "amount", "reference", "re
 
 def default_buckets() -> tuple[int, ...]:
     """Bucket edges from BILLING_DESK_AGING_BUCKETS (e.g. '30,60,90,120'), else the aging report's defaults."""
-    configured = os.environ.get(BUCKETS_SETTING, "").strip()
+    configured = (settings().aging_buckets or "").strip()
     if not configured:
         return aging.DEFAULT_BUCKETS
     try:
@@ -244,13 +243,13 @@ def export_xlsx(actor: Actor, frame: pd.DataFrame, *, sheet: str = "Receivables"
 @requires("receivables.view")
 def collections_stage_names(actor: Actor) -> list[str]:
     """Read-only: the policy's stage names in order, to offer as a filter before anything is assessed."""
-    return accounts.stage_names()
+    return assessments.stage_names()
 
 
 @requires("receivables.view")
 def collections_stages(actor: Actor, *, as_of: date) -> tuple[list[str], dict[str, str]]:
     """Read-only: the policy's stages and each overdue customer's stage at the as-of date, to filter by."""
-    return accounts.stages_at(as_of)
+    return assessments.stages_at(as_of)
 
 
 @requires("receivables.view")
