@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -26,6 +27,13 @@ POSTGRES_HINT = (
     "PostgreSQL tests need TEST_DATABASE_URL, e.g. "
     "createdb bd_test && TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bd_test make test"
 )
+
+
+# Every property test runs under this profile (DESIGN.md, tests on 2 cores): no deadline, at most 100 examples,
+# derandomized in CI so a run there is repeatable; a test may ask for fewer, never more.
+MAX_EXAMPLES = 100
+settings.register_profile("billing-desk", deadline=None, max_examples=MAX_EXAMPLES, derandomize=IN_CI)
+settings.load_profile("billing-desk")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -33,7 +33,7 @@ DEFAULT = Policy(
     grace_days_before_suspension=GRACE_DAYS,
     disputes_stop_clock=True,
 )
-PROPERTY = settings(max_examples=200, deadline=None, derandomize=True)
+PROPERTY = settings(max_examples=100)
 
 
 def day(n: int) -> date:
