@@ -441,7 +441,7 @@ def test_the_default_messages_render_with_the_account_figures() -> None:
     assert result.stage is not None
     context = message_context(result, customer_name="Contoso Ltd", currency="EUR")
     assert render_message(result.stage, context) == (
-        "Contoso Ltd: final notice. EUR 1123.45 is 31 days past due (oldest invoice INV-9). A balance still "
+        "Contoso Ltd: final notice. EUR 1,123.45 is 31 days past due (oldest invoice INV-9). A balance still "
         "unpaid 45 days after its due date makes your Microsoft subscriptions eligible for suspension."
     )
     for stage in DEFAULT.stages:

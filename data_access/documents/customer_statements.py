@@ -7,7 +7,7 @@ import re
 
 from data_access.documents.exports import WORD_JOINER, plain
 from data_access.enums import StageAction
-from data_access.money import from_cents
+from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
 from data_access.queries.policies import SupportOfferingView, _offering, current_policy
 from data_access.rules import policy
@@ -20,10 +20,6 @@ _WHAT_HAPPENS: dict[str, str] = {
     StageAction.REVIEW_FOR_CANCELLATION: "We review your account for cancellation of your subscriptions and "
     "may refer the debt to a collection agency.",
 }
-
-
-def _amount(cents: int) -> str:
-    return f"{from_cents(cents):,.2f}"
 
 
 def _stage_lines(rules: policy.Policy) -> list[str]:
@@ -69,7 +65,7 @@ def collections_statement_markdown(actor: Actor, *, partner_name: str = "Your CS
         )
     rules = view.policy
     minimum = (
-        f"An overdue balance under **{_amount(rules.minimum_overdue_cents)}** in your billing currency starts "
+        f"An overdue balance under **{money(from_cents(rules.minimum_overdue_cents))}** in your billing currency starts "
         "no step, however old it is."
         if rules.minimum_overdue_cents
         else "Any overdue balance, however small, starts the steps below."
@@ -94,7 +90,7 @@ def collections_statement_markdown(actor: Actor, *, partner_name: str = "Your CS
         "## Suspension",
         f"Access to your Microsoft subscriptions is suspended only after the suspension step and a grace period "
         f"of {rules.grace_days_before_suspension} days, and only while the balance is still at least "
-        f"{_amount(rules.minimum_overdue_cents)}.",
+        f"{money(from_cents(rules.minimum_overdue_cents))}.",
         "## Disputes",
         disputes,
         "## Promises to pay",
@@ -190,10 +186,10 @@ def support_statement_markdown(actor: Actor, *, partner_name: str = "Your CSP pa
     lines = [f"# Support from {plain(partner_name)}", "",
              f"We answer support requests during these hours ({plain(offering.time_zone)} time):", ""]  # fmt: skip
     lines += [
-        f"- **{day}:** {f'{span[0]} to {span[1]}' if span else 'closed'}"
-        for day, span in offering.business_hours
+        f"- **{weekday}:** {f'{span[0]} to {span[1]}' if span else 'closed'}"
+        for weekday, span in offering.business_hours
     ]
-    upcoming = [f"- {day:%d %B %Y}: {plain(name)}" for day, name in offering.holidays]
+    upcoming = [f"- {day(holiday)}: {plain(name)}" for holiday, name in offering.holidays]
     if upcoming:
         lines += ["", "We are closed on these holidays:", "", *upcoming]
     lines += ["", "## How to reach us", ""]

@@ -23,7 +23,7 @@ from data_access.db import read_session
 from data_access.documents.exports import render
 from data_access.errors import InvalidAction
 from data_access.models import CreditNote, Invoice, Payment, PaymentAllocation
-from data_access.money import from_cents
+from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
 from data_access.queries.aging import AgingFilter, aging_by_customer
 
@@ -103,11 +103,6 @@ class Statement:
     sections: tuple[StatementSection, ...]
 
 
-def _day(day: date) -> str:
-    """'3 Mar 2026': the same on every platform (strftime's unpadded day is not)."""
-    return f"{day.day} {day:%b %Y}"
-
-
 def _opening_cents(customer_id: int, before: date) -> dict[str, int]:
     """Per currency: invoiced on or before `before`, less payments applied and credit notes issued by then."""
     invoices = select(Invoice.id).where(Invoice.customer_id == customer_id)
@@ -166,14 +161,14 @@ def _period_rows(customer_id: int, start: date, end: date) -> list[dict[str, Any
     rows: list[dict[str, Any]] = []
     with read_session() as session:
         for inv in session.execute(invoices):
-            details = f"Invoice, due {_day(inv.due_date)}" + (" (disputed)" if inv.disputed else "")
+            details = f"Invoice, due {day(inv.due_date)}" + (" (disputed)" if inv.disputed else "")
             rows.append({"currency": inv.currency, "day": inv.issue_date, "kind": "invoice",
                          "reference": inv.number, "invoice": inv.number, "details": details,
                          "debit": inv.amount_cents, "credit": 0})  # fmt: skip
         for pay in session.execute(allocations):
             details = f"Payment applied to invoice {pay.number}"
             if pay.received_on != pay.applied_on:
-                details += f" (received {_day(pay.received_on)})"
+                details += f" (received {day(pay.received_on)})"
             rows.append({"currency": pay.currency, "day": pay.applied_on, "kind": "payment",
                          "reference": pay.reference or f"Payment {pay.payment_id}", "invoice": pay.number,
                          "details": details, "debit": 0, "credit": pay.amount_cents})  # fmt: skip
@@ -254,7 +249,7 @@ def statement(actor: Actor, *, customer_id: str, start: date, end: date) -> Stat
     balance, the closing balance (equal to the aging total at end), its aging, and unapplied credit apart."""
     if start > end:
         raise InvalidAction(
-            f"The statement period starts on {_day(start)}, after it ends ({_day(end)}); swap the dates."
+            f"The statement period starts on {day(start)}, after it ends ({day(end)}); swap the dates."
         )
     with read_session() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
@@ -302,16 +297,16 @@ def statement_frame(statement: Statement) -> pd.DataFrame:
     aging of the closing balance. Cells that do not apply are empty."""
     records: list[dict[str, Any]] = []
 
-    def add(currency: str, day: date, kind: str, details: str, **values: Any) -> None:
+    def add(currency: str, on: date, kind: str, details: str, **values: Any) -> None:
         records.append(
-            {"currency": currency, "date": day, "type": kind, "reference": "", "invoice": "",
+            {"currency": currency, "date": on, "type": kind, "reference": "", "invoice": "",
              "details": details, "debit": None, "credit": None, "balance": None, **values}
         )  # fmt: skip
 
     for section in statement.sections:
         currency = section.currency
         add(currency, statement.start, "opening balance",
-            f"Balance of invoices at the end of {_day(statement.start - timedelta(days=1))}",
+            f"Balance of invoices at the end of {day(statement.start - timedelta(days=1))}",
             balance=section.opening_balance)  # fmt: skip
         for line in section.lines:
             add(currency, line.day, line.kind, line.details, reference=line.reference, invoice=line.invoice,
@@ -330,10 +325,6 @@ def statement_frame(statement: Statement) -> pd.DataFrame:
 def statement_csv(statement: Statement) -> bytes:
     """The statement table as UTF-8 CSV with a byte-order mark, so spreadsheet programs read accents and '€'."""
     return render(statement_frame(statement), "csv").encode("utf-8-sig")
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"
 
 
 class _StatementPDF(FPDF):
@@ -396,59 +387,59 @@ def _pdf_section(pdf: _StatementPDF, statement: Statement, section: StatementSec
         )
         before = statement.start - timedelta(days=1)
         table.row(
-            [_day(statement.start), "Opening", "", pdf.text_of(f"Balance at the end of {_day(before)}"),
-             "", "", _money(section.opening_balance)],
+            [day(statement.start), "Opening", "", pdf.text_of(f"Balance at the end of {day(before)}"),
+             "", "", money(section.opening_balance)],
         )  # fmt: skip
         for line in section.lines:
             table.row(
-                [_day(line.day), line.kind.capitalize(), pdf.text_of(line.reference),
-                 pdf.text_of(line.details), _money(line.debit) if line.debit else "",
-                 _money(line.credit) if line.credit else "", _money(line.balance)]
+                [day(line.day), line.kind.capitalize(), pdf.text_of(line.reference),
+                 pdf.text_of(line.details), money(line.debit) if line.debit else "",
+                 money(line.credit) if line.credit else "", money(line.balance)]
             )  # fmt: skip
         if not section.lines:
             table.row(["", "", "", "No invoices, payments or credit notes in this period.", "", "", ""])
         table.row(
-            [_day(statement.end), "Closing", "", "Period totals; closing balance",
-             _money(section.total_debits), _money(section.total_credits), _money(section.closing_balance)],
+            [day(statement.end), "Closing", "", "Period totals; closing balance",
+             money(section.total_debits), money(section.total_credits), money(section.closing_balance)],
             style=grey,
         )  # fmt: skip
     pdf.ln(2)
     if section.unapplied_credit:
         net = section.closing_balance - section.unapplied_credit
         pdf.write_line(
-            f"Unapplied credit on account: {currency} {_money(section.unapplied_credit)}. Received but not applied "
+            f"Unapplied credit on account: {money(section.unapplied_credit, currency)}. Received but not applied "
             "to an invoice, so not deducted from the closing balance above.",
             bold=True,
         )
         for payment in section.unapplied_payments:
             pdf.write_line(
-                f"    Received {_day(payment.received_on)}, {payment.reference}: {currency} "
-                f"{_money(payment.amount)} not applied to an invoice",
+                f"    Received {day(payment.received_on)}, {payment.reference}: "
+                f"{money(payment.amount, currency)} not applied to an invoice",
                 size=8,
                 height=4.5,
             )
         pdf.write_line(
-            f"Closing balance less unapplied credit: {currency} {_money(net)}"
+            f"Closing balance less unapplied credit: {money(net, currency)}"
             + (" (in the customer's favour)" if net < 0 else ""),
         )
         pdf.ln(1)
-    pdf.write_line(f"Aging of the closing balance at {_day(statement.end)} (days past due)", bold=True)
+    pdf.write_line(f"Aging of the closing balance at {day(statement.end)} (days past due)", bold=True)
     pdf.use(8)
     labels = [label for label, _ in section.aging]
     with pdf.table(
         text_align="RIGHT", headings_style=grey, line_height=4.5, borders_layout="HORIZONTAL_LINES"
     ) as table:
         table.row(["Not yet due" if label == "current" else label for label in labels] + ["Total"])
-        table.row([_money(amount) for _, amount in section.aging] + [_money(section.aging_total)])
+        table.row([money(amount) for _, amount in section.aging] + [money(section.aging_total)])
 
 
 def statement_pdf(statement: Statement, *, font_path: Path = UNICODE_FONT) -> bytes:
     """The statement as a PDF a customer can be sent: no partner branding, customer and period, one table per
     currency with opening and closing balances, unapplied credit apart, the aging of what is open, and the date
     it was generated."""
-    period = f"{_day(statement.start)} to {_day(statement.end)}"
+    period = f"{day(statement.start)} to {day(statement.end)}"
     pdf = _StatementPDF(
-        f"Statement of account, {statement.customer_id}, {period}, generated {_day(statement.generated_on)}",
+        f"Statement of account, {statement.customer_id}, {period}, generated {day(statement.generated_on)}",
         font_path,
     )
     pdf.set_title(pdf.text_of(f"Statement of account - {statement.customer_name} ({statement.customer_id})"))
@@ -460,7 +451,7 @@ def statement_pdf(statement: Statement, *, font_path: Path = UNICODE_FONT) -> by
     if contact:
         pdf.write_line(f"Billing contact: {contact}")
     pdf.write_line(f"Period: {period}")
-    pdf.write_line(f"Generated: {_day(statement.generated_on)}")
+    pdf.write_line(f"Generated: {day(statement.generated_on)}")
     pdf.ln(2)
     pdf.set_text_color(90)
     pdf.write_line(BALANCE_NOTE + " Amounts in different currencies are shown apart and never added.", size=8)

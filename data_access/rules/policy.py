@@ -46,7 +46,7 @@ from datetime import date, timedelta
 
 from data_access.enums import ActivityKind, StageAction
 from data_access.errors import InvalidAction
-from data_access.money import from_cents
+from data_access.money import from_cents, money
 
 PLACEHOLDERS: tuple[str, ...] = (
     "customer_name",
@@ -305,7 +305,7 @@ def message_context(assessment: Assessment, *, customer_name: str, currency: str
     """What a stage's message quotes: the overdue balance the clock counts, its age and oldest invoice."""
     return {
         "customer_name": customer_name,
-        "overdue_amount": str(from_cents(assessment.overdue_cents)),
+        "overdue_amount": money(from_cents(assessment.overdue_cents)),
         "currency": currency,
         "days_past_due": str(assessment.days_past_due),
         "oldest_invoice": assessment.oldest_invoice.number if assessment.oldest_invoice else "",

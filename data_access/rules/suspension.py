@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from data_access.money import from_cents
+from data_access.money import day, from_cents, money
 from data_access.rules.policy import Assessment, Policy
 
 
@@ -34,10 +34,6 @@ class PartnerCenterStep:
         }
 
 
-def _money(cents: int, currency: str) -> str:
-    return f"{currency} {from_cents(cents):,.2f}"
-
-
 def why_not_eligible(name: str, currency: str, assessment: Assessment, rules: Policy) -> str | None:
     """None when the policy allows suspending the account now; otherwise a sentence saying why not."""
     minimum_cents = rules.minimum_overdue_cents
@@ -48,11 +44,11 @@ def why_not_eligible(name: str, currency: str, assessment: Assessment, rules: Po
     if assessment.promise is not None:
         promise = assessment.promise
         return (
-            f"{name} has a promise to pay {_money(promise.amount_cents, currency)} by "
-            f"{promise.promised_for:%d %b %Y} standing, so it cannot be suspended before then."
+            f"{name} has a promise to pay {money(from_cents(promise.amount_cents), currency)} by "
+            f"{day(promise.promised_for)} standing, so it cannot be suspended before then."
         )
     disputed = (
-        f" {_money(assessment.disputed_cents, currency)} of it is disputed and set aside while the dispute "
+        f" {money(from_cents(assessment.disputed_cents), currency)} of it is disputed and set aside while the dispute "
         "is looked into."
         if assessment.disputed_cents
         else ""
@@ -63,14 +59,14 @@ def why_not_eligible(name: str, currency: str, assessment: Assessment, rules: Po
         return f"{name} has nothing overdue any more: the balance was paid or credited meanwhile."
     if assessment.overdue_cents < minimum_cents:
         return (
-            f"{name}'s overdue balance, {_money(assessment.overdue_cents, currency)}, is below the policy's "
-            f"minimum of {_money(minimum_cents, currency)} (paid down meanwhile?).{disputed}"
+            f"{name}'s overdue balance, {money(from_cents(assessment.overdue_cents), currency)}, is below the policy's "
+            f"minimum of {money(from_cents(minimum_cents), currency)} (paid down meanwhile?).{disputed}"
         )
     eligible_on = assessment.suspension_eligible_on
     grace = timedelta(days=rules.grace_days_before_suspension)
     if eligible_on is not None and eligible_on - grace <= assessment.as_of < eligible_on:
         return (
-            f"{name} is in its grace period until {eligible_on:%d %b %Y}; it can be suspended from that day "
+            f"{name} is in its grace period until {day(eligible_on)}; it can be suspended from that day "
             "if still unpaid."
         )
     return f"{name} has not reached the policy's suspension stage ({assessment.days_past_due} days past due)."
