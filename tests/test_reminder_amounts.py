@@ -28,7 +28,9 @@ def test_the_reminder_and_the_statement_show_thousands_separators(database: str)
         statement_intro="",
     )
     factories.customer("C-EUR", name="Fabrikam GmbH", currency="EUR", country="DE")
-    factories.invoice("C-EUR", "E-1", issued=clock.today() - timedelta(days=40), cents=790_505, currency="EUR")
+    factories.invoice(
+        "C-EUR", "E-1", issued=clock.today() - timedelta(days=40), cents=790_505, currency="EUR"
+    )
 
     text = send_reminder(BILLING, customer_id="C-EUR", as_of=clock.today())
 
