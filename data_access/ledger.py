@@ -10,11 +10,24 @@ stored balance is changed relative to itself in one guarded UPDATE, never writte
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    cast,
+    func,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from data_access import clock
 from data_access.errors import InvalidAction, NotFound
 from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents
@@ -431,3 +444,77 @@ def apply_unapplied_credit(
         raise InvalidAction(f"{customer.name} has no open invoice in the currency of their unapplied credit.")
     session.flush()
     return applied
+
+
+def open_at(
+    as_of: date, *, customer_ids: Select[int] | None = None, currency: str | None = None
+) -> Select[*tuple[Any, ...]]:
+    """What was open at the end of `as_of`, one row per invoice issued on or before it whose open balance then
+    is not zero: invoice_id, customer_id (the customer's pk), number, currency, issue_date, due_date,
+    amount_cents, disputed, open_cents (an int on both databases).
+
+    Open at D = open now + payment allocations dated after D (a reversal is a negative allocation dated the day
+    of the reversal, and credit applied later is dated the day it was applied) + credit notes issued after D
+    (a reversal is a negative line of its own, dated then). On or after today nothing is dated later, so it
+    reads the open invoices alone, from the partial index (its predicate `open_cents > 0` written as a literal,
+    which a bound parameter would not match); an earlier date adds the rows dated since, summed per invoice
+    before they are joined to the invoice. `customer_ids` is a query of customer pks to keep; `currency` keeps
+    one currency. Pass dates, never datetimes: SQLite compares ISO text."""
+    code = currency.upper() if currency else None
+    columns = (
+        Invoice.id.label("invoice_id"),
+        Invoice.customer_id.label("customer_id"),
+        Invoice.number.label("number"),
+        Invoice.currency.label("currency"),
+        Invoice.issue_date.label("issue_date"),
+        Invoice.due_date.label("due_date"),
+        Invoice.amount_cents.label("amount_cents"),
+        Invoice.disputed.label("disputed"),
+    )
+    open_now = (Invoice.open_cents > literal_column("0"), Invoice.issue_date <= as_of)
+    if as_of >= clock.today():
+        query = select(*columns, Invoice.open_cents.label("open_cents")).where(
+            *open_now, *_which(Invoice.customer_id, Invoice.currency, customer_ids, code)
+        )
+        return query
+    parts = union_all(
+        select(Invoice.id.label("invoice_id"), Invoice.open_cents.label("cents")).where(
+            *open_now, *_which(Invoice.customer_id, Invoice.currency, customer_ids, code)
+        ),
+        # Allocations and credit notes carry the invoice's customer, currency and dates (kept in step by the
+        # import), so the rows dated after D are read from their own aging indexes.
+        select(PaymentAllocation.invoice_id, PaymentAllocation.amount_cents).where(
+            PaymentAllocation.applied_on > as_of,
+            PaymentAllocation.issue_date <= as_of,
+            *_which(PaymentAllocation.customer_id, PaymentAllocation.currency, customer_ids, code),
+        ),
+        select(CreditNote.invoice_id, CreditNote.amount_cents).where(
+            CreditNote.issued_on > as_of,
+            CreditNote.issue_date <= as_of,
+            *_which(CreditNote.customer_id, CreditNote.currency, customer_ids, code),
+        ),
+    ).subquery("open_parts")
+    total = cast(func.sum(parts.c.cents), BigInteger)
+    per_invoice = (
+        select(parts.c.invoice_id, total.label("open_cents"))
+        .group_by(parts.c.invoice_id)
+        .having(total != literal_column("0"))
+        .subquery("open_at")
+    )
+    return select(*columns, per_invoice.c.open_cents.label("open_cents")).join(
+        per_invoice, per_invoice.c.invoice_id == Invoice.id
+    )
+
+
+def _which(
+    customer: SQLColumnExpression[int],
+    currency: SQLColumnExpression[str],
+    customer_ids: Select[int] | None,
+    code: str | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if customer_ids is not None:
+        conditions.append(customer.in_(customer_ids))
+    if code is not None:
+        conditions.append(currency == code)
+    return conditions
