@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from data_access import clock, ledger
-from data_access.audit import record_event
+from data_access.audit import CreditNoteIssued, CreditNoteReversed, record_event
 from data_access.checks import clean_text
 from data_access.db import transaction
 from data_access.errors import InvalidAction
@@ -39,16 +39,15 @@ def reverse_credit_note(
         record_event(
             session,
             actor,
-            permission="credit_note.reverse",
+            CreditNoteReversed(
+                credit_note=number,
+                reversal=reversal.number,
+                amount=from_cents(-reversal.amount_cents),
+                reversed_on=reversal.issued_on,
+                open_after=from_cents(invoice.open_cents),
+                reason=why,
+            ),
             target=f"invoice:{invoice.number}",
-            details={
-                "credit_note": number,
-                "reversal": reversal.number,
-                "amount": str(from_cents(-reversal.amount_cents)),
-                "reversed_on": reversal.issued_on.isoformat(),
-                "open_after": str(from_cents(invoice.open_cents)),
-                "reason": why,
-            },
         )
         return reversal.number
 
@@ -77,14 +76,13 @@ def issue_credit_note(
         record_event(
             session,
             actor,
-            permission="credit_note.issue",
+            CreditNoteIssued(
+                credit_note=number,
+                amount=from_cents(note.amount_cents),
+                open_before=from_cents(invoice.open_cents + note.amount_cents),
+                open_after=from_cents(invoice.open_cents),
+                reason=reason,
+            ),
             target=f"invoice:{invoice_number}",
-            details={
-                "credit_note": number,
-                "amount": str(from_cents(note.amount_cents)),
-                "open_before": str(from_cents(invoice.open_cents + note.amount_cents)),
-                "open_after": str(from_cents(invoice.open_cents)),
-                "reason": reason,
-            },
         )
         return note.id

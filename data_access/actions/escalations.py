@@ -8,13 +8,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data_access.audit import record_event
+from data_access.audit import (
+    EscalatedState,
+    EscalationCreated,
+    EscalationState,
+    EscalationStatusChanged,
+    TicketState,
+    record_event,
+)
 from data_access.db import transaction
 from data_access.enums import EscalationKind, EscalationStatus, Severity, SupportVehicle, TicketStatus
 from data_access.errors import InvalidAction, NotFound
 from data_access.models import Escalation, Ticket
 from data_access.permissions import Actor, requires
-from data_access.queries.escalations import STATUSES, _iso, entitlements
+from data_access.queries.escalations import STATUSES, entitlements
 
 FINISHED = (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
 
@@ -93,18 +100,17 @@ def escalate(
         record_event(
             session,
             actor,
-            permission="ticket.escalate",
+            EscalationCreated(
+                escalation_id=escalation.id,
+                kind=kind,
+                vehicle=chosen,
+                case_number=number,
+                severity=severity,
+                notes=escalation.notes,
+                before=TicketState(ticket_status=before),
+                after=EscalatedState(ticket_status=ticket.status, escalation_status=escalation.status),
+            ),
             target=f"ticket:{ticket.external_id}",
-            details={
-                "escalation_id": escalation.id,
-                "kind": kind,
-                "vehicle": chosen,
-                "case_number": number,
-                "severity": severity,
-                "notes": escalation.notes,
-                "before": {"ticket_status": before},
-                "after": {"ticket_status": ticket.status, "escalation_status": escalation.status},
-            },
         )
         return escalation.id
 
@@ -129,7 +135,7 @@ def update_status(
             raise InvalidAction(f"Escalation {case} is closed; open a new escalation instead.")
         if escalation.status == status:
             raise InvalidAction(f"Escalation {case} is already {status}.")
-        before = {"status": escalation.status, "resolved_at": _iso(escalation.resolved_at)}
+        before = EscalationState(status=escalation.status, resolved_at=escalation.resolved_at)
         escalation.status = status
         escalation.status_changed_at = when
         if status in FINISHED:
@@ -142,14 +148,13 @@ def update_status(
         record_event(
             session,
             actor,
-            permission="ticket.escalate",
+            EscalationStatusChanged(
+                case_number=case,
+                notes=text or None,
+                before=before,
+                after=EscalationState(status=status, resolved_at=escalation.resolved_at),
+            ),
             target=f"escalation:{escalation.id}",
-            details={
-                "case_number": case,
-                "notes": text or None,
-                "before": before,
-                "after": {"status": status, "resolved_at": _iso(escalation.resolved_at)},
-            },
         )
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from data_access import clock, ledger
-from data_access.audit import record_event
+from data_access.audit import CreditApplied, PaymentRecorded, PaymentReversed, record_event
 from data_access.checks import clean_text
 from data_access.db import transaction
 from data_access.errors import InvalidAction
@@ -51,16 +51,15 @@ def record_payment(
         record_event(
             session,
             actor,
-            permission="payment.record",
+            PaymentRecorded(
+                payment_id=payment.id,
+                amount=from_cents(payment.amount_cents),
+                received_on=received_on,
+                invoice_number=invoice_number,
+                reference=reference,
+                unapplied=from_cents(payment.unapplied_cents),
+            ),
             target=f"customer:{customer.external_id}",
-            details={
-                "payment_id": payment.id,
-                "amount": str(from_cents(payment.amount_cents)),
-                "received_on": received_on.isoformat(),
-                "invoice_number": invoice_number,
-                "reference": reference,
-                "unapplied": str(from_cents(payment.unapplied_cents)),
-            },
         )
         return payment.id
 
@@ -85,16 +84,15 @@ def reverse_payment(
         record_event(
             session,
             actor,
-            permission="payment.reverse",
+            PaymentReversed(
+                payment_id=payment.id,
+                amount=from_cents(payment.amount_cents),
+                received_on=payment.received_on,
+                reversed_on=reversed_on or today,
+                reopened=from_cents(restored),
+                reason=why,
+            ),
             target=f"customer:{customer.external_id}",
-            details={
-                "payment_id": payment.id,
-                "amount": str(from_cents(payment.amount_cents)),
-                "received_on": payment.received_on.isoformat(),
-                "reversed_on": (reversed_on or today).isoformat(),
-                "reopened": str(from_cents(restored)),
-                "reason": why,
-            },
         )
         return from_cents(restored)
 
@@ -113,8 +111,7 @@ def apply_credit(
         record_event(
             session,
             actor,
-            permission="credit.apply",
+            CreditApplied(applied=from_cents(cents), invoices=tuple(invoice_numbers) or "oldest first"),
             target=f"customer:{customer.external_id}",
-            details={"applied": str(from_cents(cents)), "invoices": list(invoice_numbers) or "oldest first"},
         )
         return from_cents(cents)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import delete, select
 
-from data_access.audit import record_event
+from data_access.audit import (
+    OfferingRecord,
+    OfferingSaved,
+    OfferingSummary,
+    PolicyRecord,
+    PolicySaved,
+    StageRecord,
+    TargetRecord,
+    record_event,
+)
 from data_access.db import transaction
 from data_access.enums import Severity, SupportVehicle
 from data_access.errors import InvalidAction
@@ -26,18 +34,33 @@ DEFAULT_POLICY_NAME = "Collections policy"
 STAGE_NAME_LENGTH = 100
 
 
-def _snapshot(rules: policy.Policy, statement_intro: str) -> dict[str, Any]:
-    return {
-        "minimum_overdue": str(from_cents(rules.minimum_overdue_cents)),
-        "grace_days_before_suspension": rules.grace_days_before_suspension,
-        "disputes_stop_clock": rules.disputes_stop_clock,
-        "statement_intro": statement_intro,
-        "stages": [
-            {"name": s.name, "days_past_due": s.days_past_due, "action": s.action,
-             "message_template": s.message_template}
+def _snapshot(rules: policy.Policy, statement_intro: str) -> PolicyRecord:
+    return PolicyRecord(
+        minimum_overdue=from_cents(rules.minimum_overdue_cents),
+        grace_days_before_suspension=rules.grace_days_before_suspension,
+        disputes_stop_clock=rules.disputes_stop_clock,
+        statement_intro=statement_intro,
+        stages=tuple(
+            StageRecord(
+                name=s.name,
+                days_past_due=s.days_past_due,
+                action=s.action,
+                message_template=s.message_template,
+            )
             for s in rules.stages
-        ],
-    }  # fmt: skip
+        ),
+    )
+
+
+def _targets(targets: Sequence[ResponseTarget]) -> tuple[TargetRecord, ...]:
+    return tuple(
+        TargetRecord(
+            severity=t.severity,
+            first_response_hours=t.first_response_hours,
+            resolution_hours=t.resolution_hours,
+        )
+        for t in targets
+    )
 
 
 def _checked(
@@ -117,9 +140,8 @@ def save_policy(
         record_event(
             session,
             actor,
-            permission="policies.edit",
+            PolicySaved(before=before, after=_snapshot(rules, intro)),
             target=f"collections_policy:{row.id}",
-            details={"before": before, "after": _snapshot(rules, intro)},
         )
 
 
@@ -178,13 +200,20 @@ def save_support_offering(
                           resolution_hours=t.resolution_hours)
             for t in targets
         )  # fmt: skip
-        record_event(
-            session, actor, permission="policies.edit", target="support-offering",
-            details={
-                "before": None if before is None else {"time_zone": before.time_zone,
-                                                       "entitlements": list(before.entitlements),
-                                                       "targets": [vars(t) for t in before.targets]},
-                "after": {"time_zone": time_zone, "business_hours": hours_json, "entitlements": list(entitlements),
-                          "targets": [vars(t) for t in targets]},
-            },
-        )  # fmt: skip
+        was = None
+        if before is not None:
+            was = OfferingSummary(
+                time_zone=before.time_zone, entitlements=before.entitlements, targets=_targets(before.targets)
+            )
+        saved = OfferingSaved(
+            before=was,
+            after=OfferingRecord(
+                time_zone=time_zone,
+                business_hours={
+                    day: None if hours is None else tuple(hours) for day, hours in hours_json.items()
+                },
+                entitlements=tuple(entitlements),
+                targets=_targets(targets),
+            ),
+        )
+        record_event(session, actor, saved, target="support-offering")

@@ -11,7 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from data_access import clock
-from data_access.audit import record_event
+from data_access.audit import (
+    PartnerCenterRecord,
+    SubscriptionReinstated,
+    SubscriptionState,
+    SubscriptionSuspended,
+    record_event,
+)
 from data_access.db import transaction
 from data_access.enums import SubscriptionStatus
 from data_access.errors import InvalidAction, NotFound
@@ -51,13 +57,22 @@ def _change_status(
     session.refresh(subscription)
 
 
-def _snapshot(subscription: Subscription) -> dict[str, Any]:
-    return {
-        "status": subscription.status,
-        "suspension_reason": subscription.suspension_reason,
-        "suspended_by": subscription.suspended_by,
-        "suspended_at": subscription.suspended_at.isoformat() if subscription.suspended_at else None,
-    }
+def _snapshot(subscription: Subscription) -> SubscriptionState:
+    return SubscriptionState(
+        status=subscription.status,
+        suspension_reason=subscription.suspension_reason,
+        suspended_by=subscription.suspended_by,
+        suspended_at=subscription.suspended_at,
+    )
+
+
+def _told(step: PartnerCenterStep) -> PartnerCenterRecord:
+    return PartnerCenterRecord(
+        tenant_id=step.tenant_id,
+        subscription_id=step.subscription_id,
+        status=step.status,
+        instruction=step.instruction(),
+    )
 
 
 @requires(SUSPEND)
@@ -103,21 +118,20 @@ def suspend_subscription(
         record_event(
             session,
             actor,
-            permission=SUSPEND,
+            SubscriptionSuspended(
+                customer_id=customer.external_id,
+                customer_name=customer.name,
+                product=subscription.product,
+                reason=reason,
+                as_of=day,
+                overdue=from_cents(account.assessment.overdue_cents),
+                currency=customer.currency,
+                days_past_due=account.assessment.days_past_due,
+                before=before,
+                after=_snapshot(subscription),
+                partner_center=_told(step),
+            ),
             target=f"subscription:{subscription.external_id}",
-            details={
-                "customer_id": customer.external_id,
-                "customer_name": customer.name,
-                "product": subscription.product,
-                "reason": reason,
-                "as_of": day.isoformat(),
-                "overdue": str(from_cents(account.assessment.overdue_cents)),
-                "currency": customer.currency,
-                "days_past_due": account.assessment.days_past_due,
-                "before": before,
-                "after": _snapshot(subscription),
-                "partner_center": step.as_dict(),
-            },
         )
         return step
 
@@ -153,16 +167,15 @@ def reinstate_subscription(actor: Actor, *, subscription_id: str, reason: str) -
         record_event(
             session,
             actor,
-            permission=REINSTATE,
+            SubscriptionReinstated(
+                customer_id=customer.external_id,
+                customer_name=customer.name,
+                product=subscription.product,
+                reason=reason,
+                before=before,
+                after=_snapshot(subscription),
+                partner_center=_told(step),
+            ),
             target=f"subscription:{subscription.external_id}",
-            details={
-                "customer_id": customer.external_id,
-                "customer_name": customer.name,
-                "product": subscription.product,
-                "reason": reason,
-                "before": before,
-                "after": _snapshot(subscription),
-                "partner_center": step.as_dict(),
-            },
         )
         return step

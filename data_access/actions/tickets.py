@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data_access import ledger
-from data_access.audit import record_event
+from data_access.audit import (
+    Event,
+    TicketAssigned,
+    TicketCreated,
+    TicketReopened,
+    TicketResolved,
+    TicketResponded,
+    TicketStatusChanged,
+    record_event,
+)
 from data_access.db import transaction
 from data_access.enums import Severity, TicketCategory, TicketStatus
 from data_access.errors import InvalidAction, NotFound
@@ -35,16 +43,8 @@ def _ticket(session: Session, ticket_id: str) -> Ticket:
     return ticket
 
 
-def _audit(session: Session, actor: Actor, permission: str, ticket: Ticket, **details: Any) -> None:
-    record_event(
-        session,
-        actor,
-        permission=permission,
-        target=f"ticket:{ticket.external_id}",
-        details={
-            key: value.isoformat() if isinstance(value, datetime) else value for key, value in details.items()
-        },
-    )
+def _audit(session: Session, actor: Actor, ticket: Ticket, event: Event) -> None:
+    record_event(session, actor, event, target=f"ticket:{ticket.external_id}")
 
 
 def _next_external_id(session: Session) -> str:
@@ -98,9 +98,16 @@ def create_ticket(
         )
         session.add(ticket)
         session.flush()
-        _audit(session, actor, "ticket.create", ticket, action="create", customer_id=customer.external_id,
-               title=heading, category=chosen_category, severity=chosen_severity, channel=via, assignee=owner,
-               created_at=opened)  # fmt: skip
+        created = TicketCreated(
+            customer_id=customer.external_id,
+            title=heading,
+            category=chosen_category,
+            severity=chosen_severity,
+            channel=via,
+            assignee=owner,
+            created_at=opened,
+        )
+        _audit(session, actor, ticket, created)
         return ticket.external_id
 
 
@@ -120,7 +127,7 @@ def assign(actor: Actor, *, ticket_id: str, assignee: str) -> None:
             raise InvalidAction(f"Ticket {ticket_id} is already assigned to {owner}.")
         before = ticket.assignee
         ticket.assignee = owner
-        _audit(session, actor, "ticket.update", ticket, action="assign", before=before, after=owner)
+        _audit(session, actor, ticket, TicketAssigned(before=before, after=owner))
 
 
 @requires("ticket.update")
@@ -143,8 +150,8 @@ def respond(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> Non
         ticket.first_response_at = at
         if ticket.status == TicketStatus.NEW.value:
             ticket.status = TicketStatus.OPEN.value
-        _audit(session, actor, "ticket.update", ticket, action="respond", first_response_at=at,
-               status_before=before, status_after=ticket.status)  # fmt: skip
+        responded = TicketResponded(first_response_at=at, status_before=before, status_after=ticket.status)
+        _audit(session, actor, ticket, responded)
 
 
 @requires("ticket.update")
@@ -168,7 +175,7 @@ def change_status(actor: Actor, *, ticket_id: str, status: str) -> None:
             )
         before = ticket.status
         ticket.status = wanted
-        _audit(session, actor, "ticket.update", ticket, action="change status", before=before, after=wanted)
+        _audit(session, actor, ticket, TicketStatusChanged(before=before, after=wanted))
 
 
 @requires("ticket.update")
@@ -188,9 +195,7 @@ def resolve(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> Non
         before = ticket.status
         ticket.resolved_at = at
         ticket.status = TicketStatus.RESOLVED.value
-        _audit(
-            session, actor, "ticket.update", ticket, action="resolve", resolved_at=at, status_before=before
-        )
+        _audit(session, actor, ticket, TicketResolved(resolved_at=at, status_before=before))
 
 
 @requires("ticket.update")
@@ -206,5 +211,4 @@ def reopen(actor: Actor, *, ticket_id: str) -> None:
         resolved_at = ticket.resolved_at
         ticket.resolved_at = None
         ticket.status = TicketStatus.OPEN.value
-        _audit(session, actor, "ticket.update", ticket, action="reopen", status_before=before,
-               resolved_at_before=resolved_at)  # fmt: skip
+        _audit(session, actor, ticket, TicketReopened(status_before=before, resolved_at_before=resolved_at))

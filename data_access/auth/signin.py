@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from data_access.audit import record_event
+from data_access.audit import LockedOut, LockoutExpired, record_event
 from data_access.auth import userstore
 from data_access.config import settings
 from data_access.db import get_engine, read_session, transaction
@@ -69,13 +69,7 @@ def _expire_lock(session: Session, attempt: LoginAttempt, now: datetime) -> None
     if attempt.locked_until is not None and attempt.locked_until <= now:
         attempt.locked_until = None
         attempt.failed_count = 0
-        record_event(
-            session,
-            SYSTEM,
-            permission="auth.unlock",
-            target=f"user:{attempt.username}",
-            details={"by": "timer"},
-        )
+        record_event(session, SYSTEM, LockoutExpired(), target=f"user:{attempt.username}")
 
 
 def locked_until(username: str, now: datetime | None = None) -> datetime | None:
@@ -110,12 +104,8 @@ def check_password(username: str, password: str, now: datetime | None = None) ->
             record_event(
                 session,
                 SYSTEM,
-                permission="auth.lockout",
+                LockedOut(failed_attempts=attempt.failed_count, locked_until=attempt.locked_until),
                 target=f"user:{username}",
-                details={
-                    "failed_attempts": attempt.failed_count,
-                    "locked_until": attempt.locked_until.isoformat(),
-                },
             )
             return Outcome.LOCKED
         return Outcome.WRONG

@@ -12,12 +12,21 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from data_access.audit import record_event
+from data_access.audit import (
+    Event,
+    OwnPasswordChanged,
+    PasswordReset,
+    RolesSet,
+    UserAdded,
+    UserDisabled,
+    UserEnabled,
+    UserUnlocked,
+    record_event,
+)
 from data_access.auth import signin, userstore
 from data_access.db import transaction
 from data_access.errors import InvalidAction, NotFound
@@ -102,16 +111,14 @@ def _temporary_password() -> str:
 
 def _change(
     actor: Actor,
+    event: Event,
     *,
-    action: str,
     username: str,
-    details: dict[str, Any],
     edit: Callable[[CommentedMap], None],
     revoke: bool = False,
 ) -> None:
     with transaction() as session:
-        record_event(session, actor, permission="users.manage", target=f"user:{username}",
-                     details={"action": action, **details})  # fmt: skip
+        record_event(session, actor, event, target=f"user:{username}")
         session.flush()
         with userstore.editing() as document:
             edit(document)
@@ -176,12 +183,7 @@ def add_user(actor: Actor, *, username: str, name: str, email: str, roles: Itera
         entries[username] = entry
 
     _change(
-        actor,
-        action="add",
-        username=username,
-        details={"roles": chosen, "name": name.strip()},
-        edit=edit,
-        revoke=True,
+        actor, UserAdded(roles=tuple(chosen), name=name.strip()), username=username, edit=edit, revoke=True
     )
     return password
 
@@ -199,7 +201,7 @@ def set_roles(actor: Actor, username: str, roles: Iterable[str]) -> None:
             _guard_last_global_admin(document, username)
         entry["roles"] = CommentedSeq(chosen)
 
-    _change(actor, action="set_roles", username=username, details={"roles": chosen}, edit=edit)
+    _change(actor, RolesSet(roles=tuple(chosen)), username=username, edit=edit)
 
 
 def _set_disabled(actor: Actor, username: str, disabled: bool) -> None:
@@ -212,14 +214,8 @@ def _set_disabled(actor: Actor, username: str, disabled: bool) -> None:
             _guard_last_global_admin(document, username)
         entry["disabled"] = disabled
 
-    _change(
-        actor,
-        action="disable" if disabled else "enable",
-        username=username,
-        details={},
-        edit=edit,
-        revoke=disabled,
-    )
+    event = UserDisabled() if disabled else UserEnabled()
+    _change(actor, event, username=username, edit=edit, revoke=disabled)
 
 
 @requires("users.manage")
@@ -252,7 +248,7 @@ def reset_password(actor: Actor, username: str) -> str:
         entry["password"] = signin.hash_password(password)
         entry["must_change_password"] = True
 
-    _change(actor, action="reset_password", username=username, details={}, edit=edit, revoke=True)
+    _change(actor, PasswordReset(), username=username, edit=edit, revoke=True)
     return password
 
 
@@ -264,8 +260,7 @@ def unlock_user(actor: Actor, username: str) -> None:
     with transaction() as session:
         if not signin.clear_lockout(session, username):
             raise InvalidAction(f"{username} is not locked.")
-        record_event(session, actor, permission="users.manage", target=f"user:{username}",
-                     details={"action": "unlock"})  # fmt: skip
+        record_event(session, actor, UserUnlocked(), target=f"user:{username}")
 
 
 def change_own_password(username: str, *, current: str, new: str) -> datetime:
@@ -288,8 +283,7 @@ def change_own_password(username: str, *, current: str, new: str) -> datetime:
         entry["must_change_password"] = False
 
     with transaction() as session:
-        record_event(session, actor, permission="account.password", target=f"user:{username}",
-                     details={"action": "change_own_password"})  # fmt: skip
+        record_event(session, actor, OwnPasswordChanged(), target=f"user:{username}")
         session.flush()
         with userstore.editing() as document:
             edit(document)

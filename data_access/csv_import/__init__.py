@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from data_access import clock
-from data_access.audit import record_event
+from data_access.audit import DataImported, record_event
 from data_access.csv_import.kinds import (
     ADD,
     KINDS,
@@ -115,9 +115,10 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
             done += len(chunk.rows)
             progress("importing", done)
         name = source.name if isinstance(source, Path) else "upload"
-        record_event(session, actor, permission="data.import", target=f"import:{kind_name}",
-                     details={"file": name, "rows": report.rows, "added": report.added,
-                              "updated": report.updated, "skipped": report.skipped})  # fmt: skip
+        imported = DataImported(
+            file=name, rows=report.rows, added=report.added, updated=report.updated, skipped=report.skipped
+        )
+        record_event(session, actor, imported, target=f"import:{kind_name}")
 
 
 @requires("data.import")

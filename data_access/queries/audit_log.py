@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import ColumnElement, func, literal, or_, select
 
+from data_access.audit import Event, UnrecognisedEvent, parse_event
 from data_access.db import read_session
 from data_access.documents.exports import csv_bytes
 from data_access.models import AuditEvent, Customer, Invoice, SupportOffering
@@ -85,7 +85,8 @@ def _conditions(
     return conditions
 
 
-def _details_text(details: dict[str, Any] | None) -> str:
+def _details_text(event: Event | UnrecognisedEvent) -> str:
+    details = event.to_details()
     return "" if details is None else json.dumps(details, ensure_ascii=False, default=str)
 
 
@@ -124,7 +125,7 @@ def audit_events(
                 "roles": ", ".join(event.roles or []),
                 "action": event.permission,
                 "target": event.target,
-                "details": _details_text(event.details),
+                "details": _details_text(parse_event(event.permission, event.details)),
             }
             for event in rows
         ]

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from data_access.audit import SubscriptionReinstated, SubscriptionSuspended, parse_event
 from data_access.db import read_session
 from data_access.enums import SubscriptionStatus
 from data_access.models import AuditEvent, Customer, Subscription
@@ -158,19 +159,19 @@ def suspension_history(actor: Actor) -> pd.DataFrame:
         ).all()
         rows = []
         for event in events:
-            details = event.details or {}
-            step = details.get("partner_center") or {}
+            change = parse_event(event.permission, event.details)
+            known = change if isinstance(change, SubscriptionSuspended | SubscriptionReinstated) else None
             rows.append(
                 {
                     "occurred_at": event.occurred_at,
                     "action": "Suspended" if event.permission == SUSPEND else "Reinstated",
                     "actor": event.actor,
-                    "customer_id": details.get("customer_id"),
-                    "customer_name": details.get("customer_name"),
+                    "customer_id": known.customer_id if known else None,
+                    "customer_name": known.customer_name if known else None,
                     "subscription_id": event.target.removeprefix("subscription:"),
-                    "product": details.get("product"),
-                    "reason": details.get("reason"),
-                    "partner_center": step.get("instruction"),
+                    "product": known.product if known else None,
+                    "reason": known.reason if known else None,
+                    "partner_center": known.partner_center.instruction if known else None,
                 }
             )
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
