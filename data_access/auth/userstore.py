@@ -93,7 +93,7 @@ def users() -> dict[str, UserRecord]:
 def cookie_config() -> CookieConfig:
     """Cookie name and sign-in lifetime (days); BILLING_DESK_SESSION_DAYS overrides the file."""
     cookie = _document().get("cookie") or {}
-    days = os.environ.get("BILLING_DESK_SESSION_DAYS") or cookie.get("expiry_days") or 1
+    days = settings().session_days or cookie.get("expiry_days") or 1
     return CookieConfig(name=str(cookie.get("name") or "billing_desk_session"), expiry_days=float(days))
 
 
