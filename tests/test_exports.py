@@ -16,7 +16,7 @@ import pandas as pd
 from data_access import clock
 from data_access.actions.credit_notes import issue_credit_note
 from data_access.actions.payments import record_payment
-from data_access.audit import record_event
+from data_access.audit import PaymentRecorded, record_event
 from data_access.db import transaction
 from data_access.documents.exports import FORMULA_STARTS, csv_bytes, formula_safe, render, xlsx_bytes
 from data_access.documents.statement import statement, statement_csv
@@ -167,10 +167,16 @@ def test_statement_csv_opens_formula_like_references_as_text(database: str) -> N
 
 def test_audit_log_csv_opens_formula_like_actors_and_targets_as_text(database: str) -> None:
     with transaction() as session:
-        record_event(
-            session, Actor.of("@someone", [BILLING_ADMIN]), permission="payment.record",
-            target='=HYPERLINK("http://127.0.0.1:9/x","y")', details={"reference": "+1"},
+        paid = PaymentRecorded(
+            payment_id=1, amount=Decimal("1.00"), received_on=TODAY, invoice_number=None, reference="+1",
+            unapplied=Decimal("0.00"),
         )  # fmt: skip
+        record_event(
+            session,
+            Actor.of("@someone", [BILLING_ADMIN]),
+            paid,
+            target='=HYPERLINK("http://127.0.0.1:9/x","y")',
+        )
     page = audit_events(ADMIN)
     rows = csv_rows(audit_csv(ADMIN, page.events))
     assert_no_live_formula(rows)
