@@ -2,15 +2,17 @@
 
 import streamlit as st
 
-from app_pages.common import current_actor
-from app_pages.state import SIGNED_IN_AT
 from data_access.auth import userstore
 from data_access.auth.users import MIN_PASSWORD_LENGTH, change_own_password
 from data_access.errors import InvalidAction
+from ui.flash import flash, show_flash
+from ui.session_keys import SIGNED_IN_AT
+from ui.signin import current_actor
 
 actor = current_actor()
 user = userstore.users()[actor.username]
 st.title("Change password" if user.must_change_password else "Account")
+show_flash()
 if user.must_change_password:
     st.warning("You signed in with a temporary password. Choose your own before you go on.")
 elif not actor.roles:
@@ -30,5 +32,4 @@ with st.form("account_password", clear_on_submit=True):
                 st.error(str(exc))
             else:
                 st.session_state[SIGNED_IN_AT] = changed_at
-                st.success("Password changed.")
-                st.rerun()
+                flash("Password changed.")

@@ -1,44 +1,15 @@
 """Audit log: who did what to which record, newest first, filtered by actor, action, customer and date."""
 
-from datetime import date
-
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access import clock
-from data_access.permissions import Actor
 from data_access.queries import audit_log
-from data_access.queries.audit_log import AuditFilters, AuditPage
+from ui.cache import cached
+from ui.flash import show_flash
+from ui.signin import current_actor
 
 ALL = "All"
 PAGE_SIZES = [100, 500, 1000]
-
-
-@cached(ttl=10)
-def cached_filters(_actor: Actor, username: str) -> AuditFilters:
-    return audit_log.audit_filters(_actor)
-
-
-@cached(ttl=10)
-def cached_events(
-    _actor: Actor,
-    username: str,
-    actor_name: str | None,
-    action: str | None,
-    customer_id: str | None,
-    start: date | None,
-    end: date | None,
-    limit: int,
-) -> AuditPage:
-    return audit_log.audit_events(
-        _actor,
-        actor_name=actor_name,
-        action=action,
-        customer_id=customer_id,
-        start=start,
-        end=end,
-        limit=limit,
-    )
 
 
 def chosen(value: str | None) -> str | None:
@@ -47,8 +18,9 @@ def chosen(value: str | None) -> str | None:
 
 actor = current_actor()
 st.title("Audit log")
+show_flash()
 with st.spinner("Reading the audit log…"):
-    choices = cached_filters(actor, actor.username)
+    choices = cached(audit_log.audit_filters)(actor)
 if not choices.actors:
     st.info(
         "No audit events yet. Every action writes one as it happens: payments, credit notes, imports, user "
@@ -72,15 +44,14 @@ if start and end and start > end:
     st.stop()
 
 with st.spinner("Reading the audit log…"):
-    page = cached_events(
+    page = cached(audit_log.audit_events)(
         actor,
-        actor.username,
-        chosen(actor_name),
-        chosen(action),
-        customer_id.strip() or None,
-        start,
-        end,
-        limit,
+        actor_name=chosen(actor_name),
+        action=chosen(action),
+        customer_id=customer_id.strip() or None,
+        start=start,
+        end=end,
+        limit=limit,
     )
 if page.events.empty:
     st.info("No audit events match these filters.")

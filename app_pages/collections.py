@@ -4,12 +4,11 @@ import hashlib
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.actions.collections import (
     add_note,
@@ -25,20 +24,25 @@ from data_access.actions.payments import apply_credit, record_payment, reverse_p
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.ledger import AlreadyRecorded, PossibleDuplicate
-from data_access.money import from_cents, to_cents
+from data_access.money import day, money, typed_amount
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.queries.collections import activities, open_invoices, worklist
 from data_access.queries.credit_notes import customer_credit_notes
 from data_access.queries.payments import customer_payments
+from data_access.rules.entries import credit_note_entry, installments
+from ui.cache import cached
+from ui.flash import Note, flash, show_flash
+from ui.session_keys import (
+    COLLECTIONS_LAST_TABLE,
+    COLLECTIONS_PAYMENT_PENDING,
+    COLLECTIONS_PAYMENT_TOKEN,
+    COLLECTIONS_PICKED,
+    COLLECTIONS_TABLE_GENERATION,
+)
+from ui.signin import current_actor
 
 ALL = "All"
 NO_STAGE = "(no stage)"
-PICKED = "collections_picked_customer"
-LAST_TABLE = "collections_last_table"
-VERSION = "collections_data_version"
-FLASH = "collections_flash"
-PAYMENT_TOKEN = "collections_payment_token"
-PAYMENT_PENDING = "collections_payment_pending"
 WORKLIST_COLUMNS = {
     "customer_id": "Customer ID",
     "name": "Customer",
@@ -60,48 +64,20 @@ WORKLIST_COLUMNS = {
 }
 
 
-@cached(ttl=30)
-def cached_worklist(
-    _actor: Actor, username: str, as_of: date, manager: str | None, stage: str | None, due_only: bool
-) -> pd.DataFrame:
-    return worklist(_actor, as_of=as_of, account_manager=manager, stage=stage, due_only=due_only)
-
-
-@cached(ttl=30)
-def cached_customer(_actor: Actor, username: str, customer_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (
-        open_invoices(_actor, customer_id=customer_id),
-        activities(_actor, customer_id=customer_id),
-    )
-
-
-def money(value: Decimal, currency: str) -> str:
-    return f"{currency} {value:,.2f}"
-
-
-def amount(text: str) -> Decimal:
-    """What was typed, as an exact amount; a sentence when it is not one."""
-    if not text.strip():
-        raise InvalidAction("Enter an amount.")
-    return from_cents(to_cents(text.replace(",", "")))
-
-
-def done(message: str, text: str | None = None) -> None:
-    """After an action: start a fresh table and say what happened on the next run (cached reads are keyed on the
-    data version the action bumped)."""
-    st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
-    st.session_state[FLASH] = (message, text)
-    st.rerun()
+def done(message: str, *more: Note) -> NoReturn:
+    """After an action: a fresh table (its selection forgotten), and what happened said on the next run."""
+    st.session_state[COLLECTIONS_TABLE_GENERATION] = st.session_state.get(COLLECTIONS_TABLE_GENERATION, 0) + 1
+    flash(message, *more)
 
 
 def picked_customer(table: pd.DataFrame, rows: list[int], table_key: str) -> str | None:
     """The customer selected in the table; kept across a refreshed table, dropped when the row is deselected."""
     if rows and rows[0] < len(table):
-        st.session_state[PICKED] = str(table.iloc[rows[0]].customer_id)
-    elif st.session_state.get(LAST_TABLE) == (table_key, True):
-        st.session_state[PICKED] = None
-    st.session_state[LAST_TABLE] = (table_key, bool(rows))
-    chosen = st.session_state.get(PICKED)
+        st.session_state[COLLECTIONS_PICKED] = str(table.iloc[rows[0]].customer_id)
+    elif st.session_state.get(COLLECTIONS_LAST_TABLE) == (table_key, True):
+        st.session_state[COLLECTIONS_PICKED] = None
+    st.session_state[COLLECTIONS_LAST_TABLE] = (table_key, bool(rows))
+    chosen = st.session_state.get(COLLECTIONS_PICKED)
     return chosen if chosen in set(table.customer_id) else None
 
 
@@ -115,7 +91,7 @@ def describe(row: pd.Series) -> str:
     if row.held_by_promise:
         parts.append("held by a promise to pay")
     if given(row.next_step):
-        parts.append(f"next: **{plain(row.next_step)}** on {row.next_step_on:%d %b %Y}")
+        parts.append(f"next: **{plain(row.next_step)}** on {day(row.next_step_on)}")
     return " · ".join(parts)
 
 
@@ -153,7 +129,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                 )
             if st.button("Send reminder", key="collections_send_reminder", disabled=not given(row.stage)):
                 text = send_reminder(actor, customer_id=customer_id, as_of=today)
-                done(f"{row.stage} reminder sent to {row['name']}.", text)
+                done(f"{row.stage} reminder sent to {row['name']}.", Note(text, "info"))
         with tabs["Promise to pay"], st.form("collections_promise_form", clear_on_submit=True):
             promised = st.text_input(f"Amount ({plain(currency)})", key="collections_promise_amount")
             promised_for = st.date_input(
@@ -163,7 +139,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                 record_promise(
                     actor,
                     customer_id=customer_id,
-                    amount=amount(promised),
+                    amount=typed_amount(promised),
                     promised_for=promised_for,
                     today=today,
                 )
@@ -173,9 +149,12 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
             lines = st.text_area("Installments", key="collections_plan_installments")
             plan_notes = st.text_input("Notes", key="collections_plan_notes")
             if st.form_submit_button("Set up payment plan", key="collections_plan_submit"):
-                installments = [parse_installment(line) for line in lines.splitlines() if line.strip()]
                 set_up_payment_plan(
-                    actor, customer_id=customer_id, installments=installments, notes=plan_notes, today=today
+                    actor,
+                    customer_id=customer_id,
+                    installments=installments(lines),
+                    notes=plan_notes,
+                    today=today,
                 )
                 done("Payment plan set up.")
         with tabs["Dispute"], st.form("collections_dispute_form", clear_on_submit=True):
@@ -218,21 +197,22 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                     key="collections_credit_reason",
                 )
                 if st.form_submit_button("Issue", key="collections_credit_submit"):
-                    write_off = kind == "Write-off"
-                    if not write_off and not reason.strip():
-                        raise InvalidAction("Give the reason for the credit note.")
-                    if not note_number.strip():
-                        raise InvalidAction("Give the credit note a number.")
-                    open_now = invoices.set_index("invoice_number").open.get(invoice, Decimal(0))
+                    entry = credit_note_entry(
+                        write_off=kind == "Write-off",
+                        number=note_number,
+                        amount=credited,
+                        reason=reason,
+                        open_balance=invoices.set_index("invoice_number").open.get(invoice, Decimal(0)),
+                    )
                     issue_credit_note(
                         actor,
                         invoice_number=str(invoice),
-                        number=note_number.strip(),
-                        amount=amount(credited) if credited.strip() else open_now,
+                        number=entry.number,
+                        amount=entry.amount,
                         issued_on=today,
-                        reason="write-off" if write_off else reason.strip(),
+                        reason=entry.reason,
                     )
-                    done(f"{'Write-off' if write_off else 'Credit note'} {note_number.strip()} issued.")
+                    done(f"{'Write-off' if kind == 'Write-off' else 'Credit note'} {entry.number} issued.")
         if "Reverse" in tabs:
             with tabs["Reverse"]:
                 reverse_form(actor, customer_id, today)
@@ -246,16 +226,16 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
 def payment_form(actor: Actor, customer_id: str, currency: str, numbers: list[str], today: date) -> None:
     """Record a payment once: the form carries a token (a double submit records it once), and one that looks like
     a payment already recorded waits for a confirmation."""
-    token = st.session_state.setdefault(PAYMENT_TOKEN, uuid.uuid4().hex)
-    pending = st.session_state.get(PAYMENT_PENDING)
+    token = st.session_state.setdefault(COLLECTIONS_PAYMENT_TOKEN, uuid.uuid4().hex)
+    pending = st.session_state.get(COLLECTIONS_PAYMENT_PENDING)
     if pending is not None and pending["customer_id"] == customer_id:
         st.warning(plain(pending["warning"]))
         confirm, cancel = st.columns(2)
         if confirm.button("Record it as a second payment", key="collections_payment_confirm", type="primary"):
-            st.session_state.pop(PAYMENT_PENDING)
+            st.session_state.pop(COLLECTIONS_PAYMENT_PENDING)
             record(actor, pending["payment"], confirm_duplicate=True)
         if cancel.button("Do not record it", key="collections_payment_cancel"):
-            st.session_state.pop(PAYMENT_PENDING)
+            st.session_state.pop(COLLECTIONS_PAYMENT_PENDING)
             st.rerun()
         return
     with st.form("collections_payment_form", clear_on_submit=True):
@@ -268,7 +248,7 @@ def payment_form(actor: Actor, customer_id: str, currency: str, numbers: list[st
         if st.form_submit_button("Record payment", key="collections_payment_submit"):
             payment = {
                 "customer_id": customer_id,
-                "amount": amount(paid),
+                "amount": typed_amount(paid),
                 "received_on": received_on,
                 "invoice_number": None if target == "Oldest first" else str(target),
                 "reference": reference.strip() or None,
@@ -278,7 +258,7 @@ def payment_form(actor: Actor, customer_id: str, currency: str, numbers: list[st
             try:
                 record(actor, payment, confirm_duplicate=False)
             except PossibleDuplicate as exc:
-                st.session_state[PAYMENT_PENDING] = {"customer_id": customer_id, "payment": payment,
+                st.session_state[COLLECTIONS_PAYMENT_PENDING] = {"customer_id": customer_id, "payment": payment,
                                                      "warning": str(exc)}  # fmt: skip
                 st.rerun()
 
@@ -287,9 +267,9 @@ def record(actor: Actor, payment: dict[str, Any], *, confirm_duplicate: bool) ->
     try:
         record_payment(actor, **payment, confirm_duplicate=confirm_duplicate)
     except AlreadyRecorded:
-        st.session_state.pop(PAYMENT_TOKEN, None)
+        st.session_state.pop(COLLECTIONS_PAYMENT_TOKEN, None)
         done("This payment was recorded already (the form was sent twice); it was recorded once.")
-    st.session_state.pop(PAYMENT_TOKEN, None)
+    st.session_state.pop(COLLECTIONS_PAYMENT_TOKEN, None)
     done("Payment recorded.")
 
 
@@ -300,14 +280,14 @@ def reverse_form(actor: Actor, customer_id: str, today: date) -> None:
     choices: dict[str, tuple[str, str]] = {}
     if allowed(actor, "payment.reverse"):
         for p in payments[payments.reversed_on.isna()].itertuples():
-            label = f"Payment {p.payment_id}: {money(p.amount, p.currency)} received {p.received_on:%d %b %Y}"
+            label = f"Payment {p.payment_id}: {money(p.amount, p.currency)} received {day(p.received_on)}"
             choices[label + (f", ref. {p.reference}" if given(p.reference) else "")] = (
                 "payment",
                 str(p.payment_id),
             )
     if allowed(actor, "credit_note.reverse"):
         for n in notes[notes.reversed_on.isna() & (notes.amount > 0)].itertuples():
-            label = f"Credit note {n.number}: {money(n.amount, n.currency)} on {n.invoice_number}, {n.issued_on:%d %b %Y}"
+            label = f"Credit note {n.number}: {money(n.amount, n.currency)} on {n.invoice_number}, {day(n.issued_on)}"
             choices[label] = ("credit_note", str(n.number))
     if not choices:
         st.caption(
@@ -326,7 +306,7 @@ def reverse_form(actor: Actor, customer_id: str, today: date) -> None:
                 reopened = reverse_payment(
                     actor, payment_id=int(ident), reason=reason, reversed_on=reversed_on, today=today
                 )
-                done(f"Payment {ident} reversed; {reopened:,.2f} put back on its invoices.")
+                done(f"Payment {ident} reversed; {money(reopened)} put back on its invoices.")
             reversal = reverse_credit_note(
                 actor, number=ident, reason=reason, reversed_on=reversed_on, today=today
             )
@@ -347,28 +327,14 @@ def apply_credit_form(
             done(f"{money(applied, currency)} of unapplied credit applied.")
 
 
-def parse_installment(line: str) -> tuple[date, Decimal]:
-    day, _, money_text = line.partition(",")
-    try:
-        due = date.fromisoformat(day.strip())
-    except ValueError:
-        raise InvalidAction(f"“{line.strip()}” does not start with a date like 2026-12-15.") from None
-    return due, amount(money_text)
-
-
 actor = current_actor()
 st.title("Collections")
+show_flash()
 today = clock.today()
-if flash := st.session_state.pop(FLASH, None):
-    message, sent = flash
-    st.success(plain(message))
-    if sent:
-        st.markdown("**Reminder sent:**")
-        st.info(plain(sent))
 with st.spinner("Assessing overdue accounts…"):
-    everyone = cached_worklist(actor, actor.username, today, None, None, False)
+    everyone = cached(worklist)(actor, as_of=today)
 if everyone.empty:
-    st.info(f"No overdue accounts on {today:%d %b %Y}: nothing to chase.")
+    st.info(f"No overdue accounts on {day(today)}: nothing to chase.")
     st.stop()
 
 by_manager, by_stage, by_due = st.columns(3, vertical_alignment="bottom")
@@ -378,24 +344,23 @@ manager = by_manager.selectbox("Account manager", [ALL, *managers], key="collect
 stage = by_stage.selectbox("Stage", [ALL, *stages], key="collections_stage")
 due_only = by_due.toggle("Due now only", key="collections_due_only")
 with st.spinner("Assessing overdue accounts…"):
-    table = cached_worklist(
+    table = cached(worklist)(
         actor,
-        actor.username,
-        today,
-        None if manager == ALL else manager,
-        None if stage == ALL else stage,
-        due_only,
+        as_of=today,
+        account_manager=None if manager == ALL else manager,
+        stage=None if stage == ALL else stage,
+        due_only=due_only,
     )
 if table.empty:
     st.info("No overdue accounts match these filters.")
     st.stop()
 
 st.caption(
-    f"{len(table)} overdue account(s) on {today:%d %b %Y}: broken promises first, then overdue amount × days past "
+    f"{len(table)} overdue account(s) on {day(today)}: broken promises first, then overdue amount × days past "
     "due. Amounts are in each row's currency. Select a row to act on the account."
 )
 view = hashlib.sha256(
-    repr((manager, stage, due_only, st.session_state.get(VERSION, 0))).encode()
+    repr((manager, stage, due_only, st.session_state.get(COLLECTIONS_TABLE_GENERATION, 0))).encode()
 ).hexdigest()[:12]
 table_key = f"collections_table_{view}"
 selection = st.dataframe(
@@ -423,7 +388,8 @@ st.caption(
     )
 )
 with st.spinner("Reading the account…"):
-    invoices, history = cached_customer(actor, actor.username, customer_id)
+    invoices = cached(open_invoices)(actor, customer_id=customer_id)
+    history = cached(activities)(actor, customer_id=customer_id)
 act(actor, row, invoices, today)
 
 st.markdown("**Recent collections activity**")

@@ -2,20 +2,22 @@
 
 from dataclasses import asdict
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.documents.exports import plain
-from data_access.documents.statement import Statement, statement, statement_csv, statement_pdf
+from data_access.documents.statement import statement, statement_csv, statement_pdf
 from data_access.errors import InvalidAction
+from data_access.money import day, from_cents, moment, money
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.queries import assessments as accounts
+from data_access.queries.assessments import customer_assessment
 from data_access.queries.customers import CustomerStatus, customer_status, search_customers
 from data_access.rules import policy
+from ui.cache import cached
+from ui.flash import show_flash
+from ui.signin import current_actor
 
 SEARCH_LIMIT = 50
 BADGES = {
@@ -27,33 +29,6 @@ DAYS_LATE_HELP = (
     "Invoices settled in the last 12 months: days from the due date to the payment or credit note that "
     "settled each one, averaged. Early payment counts as 0; invoices cancelled by credit notes alone do not count."
 )
-
-
-@cached(ttl=60)
-def cached_search(_actor: Actor, username: str, text: str) -> pd.DataFrame:
-    return search_customers(_actor, text, limit=SEARCH_LIMIT)
-
-
-@cached(ttl=60)
-def cached_status(_actor: Actor, username: str, customer_id: str, as_of: date) -> CustomerStatus:
-    return customer_status(_actor, customer_id=customer_id, as_of=as_of)
-
-
-@cached(ttl=60)
-def cached_collections(customer_id: str, as_of: date) -> accounts.CustomerAccount | None:
-    return accounts.assess_customer(customer_id, as_of)
-
-
-@cached(ttl=300)
-def cached_statement(
-    _actor: Actor, username: str, customer_id: str, start: date, end: date, today: date
-) -> tuple[Statement, bytes, bytes]:
-    found = statement(_actor, customer_id=customer_id, start=start, end=end)
-    return found, statement_pdf(found), statement_csv(found)
-
-
-def money(currency: str, value: Decimal) -> str:
-    return f"{currency} {value:,.2f}"
 
 
 def months_back(day: date, months: int) -> date:
@@ -80,7 +55,7 @@ def identity(status: CustomerStatus) -> str:
         status.country,
         f"account manager {status.account_manager}" if status.account_manager else None,
         f"terms {status.payment_terms_days} days",
-        f"credit limit {money(status.currency, status.credit_limit)}"
+        f"credit limit {money(status.credit_limit, status.currency)}"
         if status.credit_limit is not None
         else None,
     ]
@@ -96,17 +71,17 @@ def show_metrics(status: CustomerStatus) -> None:
     for index, balance in enumerate(status.balances):
         cells = st.columns(4)
         code = plain(balance.currency)
-        cells[0].metric(f"Open balance ({code})", f"{balance.open:,.2f}", border=True, height="stretch")
+        cells[0].metric(f"Open balance ({code})", money(balance.open), border=True, height="stretch")
         cells[1].metric(
             f"Overdue ({code})",
-            f"{balance.overdue:,.2f}",
+            money(balance.overdue),
             border=True,
             height="stretch",
-            help=f"Open and past its due date at {status.as_of:%d %b %Y}.",
+            help=f"Open and past its due date at {day(status.as_of)}.",
         )
         cells[2].metric(
             f"Unapplied credit ({code})",
-            f"{balance.unapplied_credit:,.2f}",
+            money(balance.unapplied_credit),
             border=True,
             height="stretch",
             help="Money received that no invoice absorbed: on the customer's account, not deducted from the "
@@ -206,21 +181,20 @@ def show_last_contact(status: CustomerStatus) -> None:
     if contact is None:
         st.caption("No collections contact recorded.")
         return
-    when = pd.Timestamp(contact.occurred_at).tz_convert(status.time_zone)
     text = (
-        f"**{contact.kind.replace('_', ' ').capitalize()}** on {when:%d %b %Y, %H:%M} ({status.time_zone}) "
+        f"**{contact.kind.replace('_', ' ').capitalize()}** on {moment(contact.occurred_at, status.time_zone)} "
         f"by {plain(contact.actor)}"
     )
     if contact.promised_amount is not None:
-        text += f", promised {plain(money(status.currency, contact.promised_amount))}"
-        text += f" for {contact.promised_for:%d %b %Y}" if contact.promised_for else ""
+        text += f", promised {plain(money(contact.promised_amount, status.currency))}"
+        text += f" for {day(contact.promised_for)}" if contact.promised_for else ""
     st.markdown(text + (f"  \n{plain(contact.notes)}" if contact.notes else ""))
 
 
-def show_collections(customer_id: str, today: date) -> None:
+def show_collections(actor: Actor, customer_id: str, today: date) -> None:
     """Where the account stands under the collections policy: its stage, what billing owes it now, what is next."""
     st.subheader("Collections")
-    found = cached_collections(customer_id, today)
+    found = cached(customer_assessment)(actor, customer_id=customer_id, as_of=today)
     if found is None:
         return
     assessed = found.assessment
@@ -234,22 +208,20 @@ def show_collections(customer_id: str, today: date) -> None:
             why = "the collections policy has no stage for it yet"
         st.markdown(f"No collections stage: {why}.")
     else:
-        overdue = plain(money(found.currency, Decimal(assessed.overdue_cents) / 100))
+        overdue = plain(money(from_cents(assessed.overdue_cents), found.currency))
         st.markdown(
-            f"Stage **{plain(assessed.stage.name)}** since {assessed.entered_stage_on:%d %b %Y}: {overdue} overdue, "
+            f"Stage **{plain(assessed.stage.name)}** since {day(assessed.entered_stage_on)}: {overdue} overdue, "
             f"{assessed.days_past_due} days past due."
         )
     if assessed.promise is not None:
-        promised = plain(money(found.currency, Decimal(assessed.promise.amount_cents) / 100))
-        st.markdown(f"A promise to pay {promised} by {assessed.promise.promised_for:%d %b %Y} stands.")
+        promised = plain(money(from_cents(assessed.promise.amount_cents), found.currency))
+        st.markdown(f"A promise to pay {promised} by {day(assessed.promise.promised_for)} stands.")
     if assessed.due_now:
         st.markdown(f"Due now: **{policy.ACTION_LABELS[assessed.due_now]}**.")
     elif assessed.stage is not None:
         st.markdown("Nothing due now.")
     if assessed.next_step is not None:
-        st.markdown(
-            f"Next step: **{plain(assessed.next_step.stage.name)}** on {assessed.next_step.on:%d %b %Y}."
-        )
+        st.markdown(f"Next step: **{plain(assessed.next_step.stage.name)}** on {day(assessed.next_step.on)}.")
 
 
 def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
@@ -267,7 +239,8 @@ def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
     start, end = period
     try:
         with st.spinner("Preparing the statement…"):
-            found, pdf, csv = cached_statement(actor, actor.username, status.customer_id, start, end, today)
+            found = cached(statement)(actor, customer_id=status.customer_id, start=start, end=end)
+            pdf, csv = cached(statement_pdf)(found), cached(statement_csv)(found)
     except (PermissionDenied, InvalidAction) as exc:
         st.error(plain(exc))
         return
@@ -294,11 +267,11 @@ def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
             column_config={
                 "currency": "Currency",
                 "opening": st.column_config.NumberColumn(
-                    f"Opening ({start - timedelta(days=1):%d %b})", format="accounting"
+                    f"Opening ({day(start - timedelta(days=1))})", format="accounting"
                 ),
                 "invoiced": st.column_config.NumberColumn("Invoiced", format="accounting"),
                 "paid_and_credited": st.column_config.NumberColumn("Paid and credited", format="accounting"),
-                "closing": st.column_config.NumberColumn(f"Closing ({end:%d %b})", format="accounting"),
+                "closing": st.column_config.NumberColumn(f"Closing ({day(end)})", format="accounting"),
                 "unapplied_credit": st.column_config.NumberColumn("Unapplied credit", format="accounting"),
             },
         )
@@ -331,9 +304,10 @@ def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
 
 actor = current_actor()
 st.title("Customers")
+show_flash()
 today = clock.today()
 with st.spinner("Reading customers…"):
-    first = cached_search(actor, actor.username, "")
+    first = cached(search_customers)(actor, "", limit=SEARCH_LIMIT)
 
 if first.empty:
     where = (
@@ -354,7 +328,7 @@ text = st.text_input(
     placeholder="Name, domain, tenant id or customer id",
     key="customers_search",
 )
-found = cached_search(actor, actor.username, text) if text.strip() else first
+found = cached(search_customers)(actor, text, limit=SEARCH_LIMIT) if text.strip() else first
 if found.empty:
     st.warning(f"No customer's name, domain, tenant id or customer id contains “{plain(text.strip())}”.")
     st.stop()
@@ -375,7 +349,7 @@ else:
 
 try:
     with st.spinner("Reading the customer's account…"):
-        status = cached_status(actor, actor.username, customer_id, today)
+        status = cached(customer_status)(actor, customer_id=customer_id, as_of=today)
 except (PermissionDenied, InvalidAction) as exc:
     st.error(plain(exc))
     st.stop()
@@ -386,9 +360,9 @@ st.caption(plain(identity(status)))
 contact = ", ".join(c for c in (status.billing_contact_name, status.billing_contact_email) if c)
 if contact:
     st.text(f"Billing contact: {contact}")
-st.caption(f"Balances at {today:%d %b %Y}. Amounts in different currencies are never added together.")
+st.caption(f"Balances at {day(today)}. Amounts in different currencies are never added together.")
 show_metrics(status)
 show_service(status)
 show_last_contact(status)
-show_collections(status.customer_id, today)
+show_collections(actor, status.customer_id, today)
 show_statement(actor, status, today)

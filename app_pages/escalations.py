@@ -5,18 +5,20 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access.actions.escalations import FINISHED, escalate, update_status
 from data_access.documents.exports import plain
 from data_access.enums import EscalationKind, Severity
 from data_access.errors import InvalidAction
+from data_access.money import moment
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.queries.escalations import COMMERCIAL, STATUSES, available_vehicles, board, duration
+from ui.cache import cached
+from ui.flash import flash, show_flash
+from ui.signin import current_actor
 
 ALL = "All"
 NO_VEHICLE = "None (commercial)"
 CARDS_PER_COLUMN = 8
-FLASH = "escalations_flash"
 TABLE_COLUMNS = {
     "id": None,
     "ticket": "Ticket",
@@ -34,25 +36,6 @@ TABLE_COLUMNS = {
     "time_in_status": "In status",
     "waiting_on_partner": st.column_config.CheckboxColumn("Waiting on us"),
 }
-
-
-@cached(ttl=30)
-def cached_board(
-    _actor: Actor, username: str, now: datetime, vehicle: str | None, customer_id: str | None
-) -> pd.DataFrame:
-    return board(_actor, now=now, vehicle=vehicle, customer_id=customer_id)
-
-
-@cached(ttl=30)
-def cached_vehicles(_actor: Actor, username: str) -> tuple[str, ...]:
-    return available_vehicles(_actor)
-
-
-def done(message: str) -> None:
-    """After an action: say what happened on the next run (cached reads are keyed on the data version the action
-    bumped)."""
-    st.session_state[FLASH] = message
-    st.rerun()
 
 
 def card(row: pd.Series) -> None:
@@ -83,7 +66,7 @@ def status_board(table: pd.DataFrame) -> None:
 
 
 def escalate_form(actor: Actor) -> None:
-    vehicles = cached_vehicles(actor, actor.username)
+    vehicles = cached(available_vehicles)(actor)
     with st.form("escalations_escalate_form", clear_on_submit=True):
         st.markdown("**Escalate a ticket to Microsoft**")
         st.caption(
@@ -109,7 +92,7 @@ def escalate_form(actor: Actor) -> None:
                 severity=str(severity),
                 notes=notes,
             )
-            done(f"Ticket {ticket_id.strip()} escalated to Microsoft as case {case_number.strip()}.")
+            flash(f"Ticket {ticket_id.strip()} escalated to Microsoft as case {case_number.strip()}.")
 
 
 def update_form(actor: Actor, table: pd.DataFrame) -> None:
@@ -128,16 +111,15 @@ def update_form(actor: Actor, table: pd.DataFrame) -> None:
             if picked is None:
                 raise InvalidAction("Choose the escalation to update.")
             update_status(actor, escalation_id=int(picked), status=str(status), notes=notes)
-            done(f"Escalation {labels[int(picked)].split(' · ')[0]} is now {status}.")
+            flash(f"Escalation {labels[int(picked)].split(' · ')[0]} is now {status}.")
 
 
 actor = current_actor()
 st.title("Escalations")
-if message := st.session_state.pop(FLASH, None):
-    st.success(plain(message))
+show_flash()
 now = datetime.now(UTC).replace(second=0, microsecond=0)
 with st.spinner("Reading escalations…"):
-    everyone = cached_board(actor, actor.username, now, None, None)
+    everyone = cached(board)(actor, now=now)
 
 if everyone.empty:
     st.info("No ticket has been escalated to Microsoft yet.")
@@ -153,17 +135,16 @@ else:
         format_func=lambda c: c if c == ALL else f"{c} · {customers[c]}",
         key="escalations_filter_customer",
     )
-    table = cached_board(
+    table = cached(board)(
         actor,
-        actor.username,
-        now,
-        None if vehicle == ALL else vehicle,
-        None if customer_id == ALL else customer_id,
+        now=now,
+        vehicle=None if vehicle == ALL else vehicle,
+        customer_id=None if customer_id == ALL else customer_id,
     )
     waiting = int(table.waiting_on_partner.sum())
     st.caption(
-        f"{len(table)} escalation(s); age since submitted, time in the current status, as of {now:%d %b %Y, %H:%M} "
-        "UTC." + (f" **{waiting} wait(s) on us**: highlighted." if waiting else "")
+        f"{len(table)} escalation(s); age since submitted, time in the current status, as of {moment(now)}."
+        + (f" **{waiting} wait(s) on us**: highlighted." if waiting else "")
     )
     status_board(table)
     shown = table.assign(age=table.age.map(duration), time_in_status=table.time_in_status.map(duration))

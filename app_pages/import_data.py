@@ -5,18 +5,20 @@ import io
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import current_actor
 from data_access import clock
 from data_access.csv_import import KIND_NAMES, import_csv
 from data_access.csv_import.kinds import KINDS, Context
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.permissions import PermissionDenied
+from ui.flash import show_flash
+from ui.signin import current_actor
 
 ORDER_HINT = "Import in this order: customers, subscriptions, invoices, payments, credit-notes, tickets."
 
 actor = current_actor()
 st.title("Import")
+show_flash()
 st.caption(f"CSV files in UTF-8 (with or without BOM), one header line. {ORDER_HINT}")
 
 left, right = st.columns([1, 2])

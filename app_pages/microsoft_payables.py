@@ -1,16 +1,14 @@
 """Microsoft payables: what the partner owes Microsoft, when, and whether customers' money arrives in time."""
 
-from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.documents.exports import chart_text, csv_bytes, plain
-from data_access.permissions import Actor
+from data_access.money import day, money
 from data_access.queries.microsoft_payables import (
     cash_cover,
     microsoft_invoices,
@@ -18,38 +16,12 @@ from data_access.queries.microsoft_payables import (
     next_microsoft_payment,
     receivables_due_by,
 )
+from ui.cache import cached
+from ui.flash import show_flash
+from ui.signin import current_actor
 
 PAYABLES = "Microsoft payables (by due date)"
 COLLECTIONS = "Customer collections (by date received)"
-
-
-@cached(ttl=60)
-def cached_invoices(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
-    return microsoft_invoices(_actor, as_of=as_of)
-
-
-@cached(ttl=60)
-def cached_next_payment(_actor: Actor, username: str, as_of: date):
-    return next_microsoft_payment(_actor, as_of=as_of)
-
-
-@cached(ttl=60)
-def cached_cover(_actor: Actor, username: str, as_of: date, pay_by: date, currency: str):
-    return cash_cover(_actor, as_of=as_of, pay_by=pay_by, currency=currency)
-
-
-@cached(ttl=60)
-def cached_receivables(_actor: Actor, username: str, as_of: date, pay_by: date) -> pd.DataFrame:
-    return receivables_due_by(_actor, as_of=as_of, pay_by=pay_by)
-
-
-@cached(ttl=60)
-def cached_monthly(_actor: Actor, username: str, as_of: date, months: int, currency: str) -> pd.DataFrame:
-    return monthly_payables_and_collections(_actor, as_of=as_of, months=months, currency=currency)
-
-
-def amount(currency: str, value: Decimal) -> str:
-    return f"{plain(currency)} {value:,.2f}"
 
 
 def days(count: int) -> str:
@@ -72,9 +44,10 @@ def status(row: pd.Series) -> str:
 
 actor = current_actor()
 st.title("Microsoft payables")
+show_flash()
 as_of = clock.today()
 with st.spinner("Reading Microsoft invoices…"):
-    invoices = cached_invoices(actor, actor.username, as_of)
+    invoices = cached(microsoft_invoices)(actor, as_of=as_of)
 
 if invoices.empty:
     st.info(
@@ -85,8 +58,8 @@ if invoices.empty:
     )
     st.stop()
 
-st.caption(f"At {as_of:%d %b %Y}. Amounts in different currencies are never added together.")
-payment = cached_next_payment(actor, actor.username, as_of)
+st.caption(f"At {day(as_of)}. Amounts in different currencies are never added together.")
+payment = cached(next_microsoft_payment)(actor, as_of=as_of)
 if payment is None:
     st.success("Every Microsoft invoice is paid.")
     currency = invoices.currency.mode().iloc[0]
@@ -96,25 +69,23 @@ else:
     overdue = invoices[invoices.status == "overdue"].sort_values("due_date")
     if not overdue.empty:
         owed = " and ".join(
-            amount(c, sum(rows.amount, Decimal(0))) for c, rows in overdue.groupby("currency")
+            money(sum(rows.amount, Decimal(0)), str(c)) for c, rows in overdue.groupby("currency")
         )
-        listed = ", ".join(
-            f"{plain(row.number)} (due {row.due_date:%d %b %Y})" for row in overdue.itertuples()
-        )
+        listed = ", ".join(f"{plain(row.number)} (due {day(row.due_date)})" for row in overdue.itertuples())
         st.error(f"The partner is late paying Microsoft: {owed} overdue on {listed}.")
     left, middle, right = st.columns(3)
-    left.metric("Amount due", amount(currency, payment.amount), border=True)
-    middle.metric("Due date", f"{payment.due_date:%d %b %Y}", border=True)
+    left.metric("Amount due", money(payment.amount, currency), border=True)
+    middle.metric("Due date", day(payment.due_date), border=True)
     right.metric("Days left", days_left(payment.days_until_due), border=True)
 
-    cover = cached_cover(actor, actor.username, as_of, payment.due_date, currency)
-    st.subheader(f"Cash cover: customer invoices due by {payment.due_date:%d %b %Y}")
+    cover = cached(cash_cover)(actor, as_of=as_of, pay_by=payment.due_date, currency=currency)
+    st.subheader(f"Cash cover: customer invoices due by {day(payment.due_date)}")
     overdue_share = cover.already_overdue / cover.due_before if cover.due_before else Decimal(0)
     left, middle, right = st.columns(3)
     left.metric(
         "Customer receivables due by then",
-        amount(currency, cover.due_before),
-        delta=f"{amount(currency, cover.not_yet_due)} not yet due",
+        money(cover.due_before, currency),
+        delta=f"{money(cover.not_yet_due, currency)} not yet due",
         delta_color="off",
         delta_arrow="off",
         border=True,
@@ -122,7 +93,7 @@ else:
     )
     middle.metric(
         "Already overdue",
-        amount(currency, cover.already_overdue),
+        money(cover.already_overdue, currency),
         delta=f"{overdue_share:.0%} of receivables due by then",
         delta_color="red" if cover.already_overdue else "off",
         delta_arrow="off",
@@ -132,18 +103,18 @@ else:
     right.metric(
         "Cover ratio",
         "—" if cover.cover_ratio is None else f"{cover.cover_ratio:.0%}",
-        delta=f"of {amount(currency, cover.microsoft_due)} owed to Microsoft by then",
+        delta=f"of {money(cover.microsoft_due, currency)} owed to Microsoft by then",
         delta_color="off",
         delta_arrow="off",
         border=True,
         help="Customer receivables due by then ÷ Microsoft invoices unpaid and due by then. Below 100%, "
         "even if every customer pays on time, their money does not cover Microsoft's bill.",
     )
-    others = cached_receivables(actor, actor.username, as_of, payment.due_date)
+    others = cached(receivables_due_by)(actor, as_of=as_of, pay_by=payment.due_date)
     others = others[others.currency != currency]
     if not others.empty:
         listed = " · ".join(
-            f"{plain(row.currency)} {row.due_before:,.2f} ({row.already_overdue:,.2f} overdue)"
+            f"{money(row.due_before, str(row.currency))} ({money(row.already_overdue)} overdue)"
             for row in others.itertuples()
         )
         st.caption(
@@ -155,7 +126,7 @@ st.subheader("Monthly Microsoft payables and customer collections")
 months = st.segmented_control(
     "Months", [6, 12, 24], default=12, format_func=lambda n: f"{n} months", key="payables_months"
 )
-monthly = cached_monthly(actor, actor.username, as_of, months or 12, currency)
+monthly = cached(monthly_payables_and_collections)(actor, as_of=as_of, months=months or 12, currency=currency)
 chart = monthly.melt(
     id_vars="month", value_vars=["microsoft_payables", "collections"], var_name="series", value_name="amount"
 )

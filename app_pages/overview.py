@@ -1,6 +1,6 @@
 """Overview: the business at a glance, each figure shown only to those who may open the page behind it."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -8,77 +8,34 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.documents.exports import chart_text, plain
-from data_access.permissions import Actor, allowed
+from data_access.money import day, money
+from data_access.permissions import allowed
 from data_access.queries.aging import AgingFilter
 from data_access.queries.collections import accounts_per_stage
 from data_access.queries.overview import escalations_by_status, overview, receivables_trend, ticket_volume
 from data_access.queries.payments import unapplied_credit
 from data_access.queries.receivables import receivables_summary
 from data_access.queries.tickets import tickets_report
+from ui.cache import cached
+from ui.flash import show_flash
+from ui.signin import current_actor
 
 BLUE, RED, GREY = "#0F6CBD", "#C50F1F", "#8A8886"
 PAGES = Path(__file__).resolve().parent
 
 
-@cached(ttl=60)
-def cached_overview(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str | None):
-    return overview(_actor, as_of=as_of, currency=currency)
-
-
-@cached(ttl=60)
-def cached_currencies(_actor: Actor, roles: tuple[str, ...], as_of: date) -> list[str]:
-    summary = receivables_summary(_actor, AgingFilter(as_of=as_of))
-    counts = summary.groupby("currency").invoices.sum().sort_values(ascending=False, kind="stable")
-    return list(counts.index)
-
-
-@cached(ttl=60)
-def cached_summary(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str) -> pd.DataFrame:
-    return receivables_summary(_actor, AgingFilter(as_of=as_of, currency=currency))
-
-
-@cached(ttl=300)
-def cached_trend(_actor: Actor, roles: tuple[str, ...], as_of: date, currency: str) -> pd.DataFrame:
-    return receivables_trend(_actor, as_of=as_of, currency=currency)
-
-
-@cached(ttl=60)
-def cached_tickets(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
-    return ticket_volume(_actor, as_of=as_of)
-
-
-@cached(ttl=300)
-def cached_attainment(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
-    return tickets_report(_actor, start=as_of - timedelta(weeks=12), end=as_of, by="week")
-
-
-@cached(ttl=60)
-def cached_escalations(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
-    return escalations_by_status(_actor)
-
-
-@cached(ttl=60)
-def cached_stages(_actor: Actor, roles: tuple[str, ...], as_of: date) -> pd.DataFrame:
-    return accounts_per_stage(_actor, as_of=as_of)
-
-
-@cached(ttl=60)
-def cached_unapplied(_actor: Actor, roles: tuple[str, ...]) -> pd.DataFrame:
-    return unapplied_credit(_actor)
-
-
-def money(amount: Decimal | None) -> str:
-    return "-" if amount is None else f"{amount:,.2f}"
+def figure(amount: Decimal | None) -> str:
+    return "-" if amount is None else money(amount)
 
 
 def change(now: Decimal | int | None, before: Decimal | int | None, unit: str = "") -> str | None:
     if now is None or before is None:
         return None
     difference = now - before
-    return f"{difference:+,.2f}{unit}" if isinstance(difference, Decimal) else f"{difference:+,}{unit}"
+    shown = money(difference) if isinstance(difference, Decimal) else f"{difference:,}"
+    return f"{'+' if difference > 0 else ''}{shown}{unit}"
 
 
 def link(page: str, label: str, permission: str) -> None:
@@ -86,36 +43,43 @@ def link(page: str, label: str, permission: str) -> None:
         st.page_link(f"app_pages/{page}", label=label, icon=":material/arrow_forward:")
 
 
+def currencies_by_invoices(summary: pd.DataFrame) -> list[str]:
+    """The currencies with receivables, the one with the most open invoices first."""
+    counts = summary.groupby("currency").invoices.sum().sort_values(ascending=False, kind="stable")
+    return list(counts.index)
+
+
 actor = current_actor()
-roles = tuple(sorted(actor.roles))
 as_of = clock.today()
 st.title("Overview")
+show_flash()
 sees_receivables = allowed(actor, "receivables.view")
 
 with st.spinner("Reading the figures…"):
-    currencies = cached_currencies(actor, roles, as_of) if sees_receivables else []
+    every_currency = (
+        cached(receivables_summary)(actor, AgingFilter(as_of=as_of)) if sees_receivables else None
+    )
+    currencies = [] if every_currency is None else currencies_by_invoices(every_currency)
     currency = currencies[0] if currencies else None
     if len(currencies) > 1:
         picked = st.segmented_control(
             "Currency", currencies, default=currencies[0], format_func=plain, key="overview_currency"
         )
         currency = picked or currencies[0]
-    figures = cached_overview(actor, roles, as_of, currency)
+    figures = cached(overview)(actor, as_of=as_of, currency=currency)
 now, before = figures.now, figures.last_month
-st.caption(
-    f"At {as_of:%d %b %Y}; changes are against {before.as_of:%d %b %Y}. Currencies are never added together."
-)
+st.caption(f"At {day(as_of)}; changes are against {day(before.as_of)}. Currencies are never added together.")
 
 cards = []
 if now.total_receivables is not None:
     cards += [
-        (f"Total receivables ({plain(currency)})", money(now.total_receivables),
+        (f"Total receivables ({plain(currency)})", figure(now.total_receivables),
          change(now.total_receivables, before.total_receivables), "off"),
-        (f"Overdue ({plain(currency)})", money(now.overdue), change(now.overdue, before.overdue), "inverse"),
+        (f"Overdue ({plain(currency)})", figure(now.overdue), change(now.overdue, before.overdue), "inverse"),
         ("Overdue share", f"{now.overdue_share:.1%}",
          change((now.overdue_share or 0) * 100, (before.overdue_share or 0) * 100, " pts"), "inverse"),
         ("Days sales outstanding", f"{now.dso_days} days", change(now.dso_days, before.dso_days), "inverse"),
-        (f"Collected this month ({plain(currency)})", money(now.collected_this_month),
+        (f"Collected this month ({plain(currency)})", figure(now.collected_this_month),
          change(now.collected_this_month, before.collected_this_month), "normal"),
     ]  # fmt: skip
 if now.suspended_subscriptions is not None:
@@ -135,7 +99,7 @@ if allowed(actor, "payables.view"):
     payment = now.next_microsoft_payment
     label = "Next Microsoft payment" + ("" if payment is None else f" ({plain(payment.currency)})")
     cards.append((label, "none due" if payment is None else money(payment.amount),
-                  None if payment is None else f"due {payment.due_date:%d %b %Y}", "off"))  # fmt: skip
+                  None if payment is None else f"due {day(payment.due_date)}", "off"))  # fmt: skip
 
 if not cards:
     st.info("Nothing to show for your roles yet.")
@@ -145,7 +109,11 @@ for start in range(0, len(cards), 4):
         column.metric(label, value, delta, delta_color=color, border=True)
 
 if sees_receivables:
-    summary = cached_summary(actor, roles, as_of, currency) if currency else pd.DataFrame()
+    summary = (
+        cached(receivables_summary)(actor, AgingFilter(as_of=as_of, currency=currency))
+        if currency
+        else pd.DataFrame()
+    )
     if summary.empty:
         st.info("No receivables yet: import customers and invoices on the Import page, or with "
                 "`python -m data_access import invoices FILE.csv`.")  # fmt: skip
@@ -156,7 +124,7 @@ if sees_receivables:
                        labels={"bucket": "Days past due", "amount": f"Open ({chart_text(currency)})"})  # fmt: skip
         aging.update_traces(marker_color=[BLUE] + [RED] * (len(summary) - 1))
         left.plotly_chart(aging, width="stretch")
-        trend = cached_trend(actor, roles, as_of, currency)
+        trend = cached(receivables_trend)(actor, as_of=as_of, currency=currency)
         long = trend.melt(id_vars="month_end", value_vars=["receivables", "overdue"], var_name="figure",
                           value_name="amount")  # fmt: skip
         line = px.line(long.assign(amount=long.amount.astype(float)), x="month_end", y="amount", color="figure",
@@ -167,7 +135,7 @@ if sees_receivables:
         right.plotly_chart(line, width="stretch")
         with left:
             link("receivables.py", "Receivables aging by customer", "receivables.view")
-        credit = cached_unapplied(actor, roles)
+        credit = cached(unapplied_credit)(actor)
         credit = credit[credit.currency == currency]
         if not credit.empty:
             with right:
@@ -177,7 +145,7 @@ if sees_receivables:
                                             "unapplied": st.column_config.NumberColumn(format="accounting")})  # fmt: skip
 
 if allowed(actor, "collections.view"):
-    stages = cached_stages(actor, roles, as_of)
+    stages = cached(accounts_per_stage)(actor, as_of=as_of)
     if stages.accounts.sum():
         bars = px.bar(stages.assign(stage=stages.stage.map(chart_text)), x="stage", y="accounts", text_auto=True,
                       title="Overdue accounts by collections stage",
@@ -189,14 +157,14 @@ if allowed(actor, "collections.view"):
 if allowed(actor, "tickets.view") or allowed(actor, "escalations.view"):
     left, right = st.columns(2)
     if allowed(actor, "tickets.view"):
-        tickets = cached_tickets(actor, roles, as_of)
+        tickets = cached(ticket_volume)(actor, as_of=as_of)
         if tickets.empty:
             left.info("No tickets in the last 12 weeks.")
         else:
             volume = px.bar(tickets, x="week", y="tickets", color="category", title="Tickets opened per week",
                             labels={"week": "Week starting", "tickets": "Tickets", "category": "Category"})  # fmt: skip
             left.plotly_chart(volume, width="stretch")
-        attainment = cached_attainment(actor, roles, as_of)
+        attainment = cached(tickets_report)(actor, start=as_of - timedelta(weeks=12), end=as_of, by="week")
         shares = attainment.melt(id_vars="period", value_vars=["first_response_sla_met", "resolution_sla_met"],
                                  var_name="clock", value_name="share").dropna()  # fmt: skip
         if not shares.empty:
@@ -211,7 +179,7 @@ if allowed(actor, "tickets.view") or allowed(actor, "escalations.view"):
         with left:
             link("tickets.py", "Tickets", "tickets.view")
     if allowed(actor, "escalations.view"):
-        escalations = cached_escalations(actor, roles)
+        escalations = cached(escalations_by_status)(actor)
         if escalations.empty:
             right.info("No escalations to Microsoft yet.")
         else:

@@ -7,7 +7,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.actions.policies import save_policy, save_support_offering
 from data_access.documents.customer_statements import (
@@ -18,7 +17,8 @@ from data_access.documents.customer_statements import (
 from data_access.documents.exports import plain
 from data_access.enums import Severity, StageAction, SupportVehicle
 from data_access.errors import InvalidAction
-from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.money import from_cents, moment, money
+from data_access.permissions import PermissionDenied, allowed
 from data_access.queries.policies import (
     WEEKDAYS,
     PolicyView,
@@ -28,25 +28,12 @@ from data_access.queries.policies import (
     support_offering,
 )
 from data_access.rules.policy import ACTION_LABELS, PLACEHOLDERS, Stage
+from ui.cache import cached
+from ui.flash import flash, show_flash
+from ui.signin import current_actor
 
-SAVED = "policies_saved"
 STAGE_COLUMNS = ["name", "days_past_due", "action", "message_template"]
 DEFAULT_PARTNER = "Your CSP partner"
-
-
-@cached(ttl=60)
-def cached_policy(_actor: Actor, username: str) -> PolicyView | None:
-    return current_policy(_actor)
-
-
-@cached(ttl=60)
-def cached_statement(_actor: Actor, username: str, partner_name: str) -> str:
-    return collections_statement_markdown(_actor, partner_name=partner_name)
-
-
-@cached(ttl=300)
-def cached_offering(_actor: Actor, username: str) -> SupportOfferingView | None:
-    return support_offering(_actor)
 
 
 def stages_frame(view: PolicyView | None) -> pd.DataFrame:
@@ -80,7 +67,7 @@ def edited_stages(frame: pd.DataFrame) -> list[Stage]:
 def show_policy(view: PolicyView) -> None:
     rules = view.policy
     minimum, grace, disputes = st.columns(3)
-    minimum.metric("Minimum overdue balance", f"{Decimal(rules.minimum_overdue_cents) / 100:,.2f}")
+    minimum.metric("Minimum overdue balance", money(from_cents(rules.minimum_overdue_cents)))
     grace.metric("Grace days before suspension", rules.grace_days_before_suspension)
     disputes.metric("Disputed invoices", "stop the clock" if rules.disputes_stop_clock else "keep counting")
     st.dataframe(
@@ -95,7 +82,7 @@ def show_policy(view: PolicyView) -> None:
             "message_template": st.column_config.TextColumn("Message to the customer", width="large"),
         },
     )
-    changed = f" on {view.updated_at:%d %b %Y %H:%M} UTC" if view.updated_at else ""
+    changed = f" on {moment(view.updated_at)}" if view.updated_at else ""
     st.caption(
         f"{plain(view.name)}. Exempt customers get the reminders and final notices but never reach suspension "
         f"or review for cancellation. Last changed by {plain(view.updated_by or 'the import')}{changed}."
@@ -170,14 +157,13 @@ def edit_form(view: PolicyView | None) -> None:
             except (PermissionDenied, InvalidAction) as exc:
                 st.error(plain(exc))
             else:
-                st.session_state[SAVED] = True
-                st.rerun()
+                flash("Policy saved.")
 
 
 def statement(view: PolicyView) -> None:
     st.subheader("Collections statement for customers")
     partner = st.text_input("Partner name", value=DEFAULT_PARTNER, key="policies_partner_name")
-    markdown = cached_statement(actor, actor.username, partner)
+    markdown = cached(collections_statement_markdown)(actor, partner_name=partner)
     with st.container(border=True):
         st.markdown(markdown)
     as_markdown, as_html, _ = st.columns([1, 1, 3])
@@ -252,12 +238,11 @@ def show_offering(offering: SupportOfferingView) -> None:
 
 actor = current_actor()
 st.title("Policies")
+show_flash()
 can_edit = allowed(actor, "policies.edit")
-if st.session_state.pop(SAVED, False):
-    st.success("Policy saved.")
 collections_tab, support_tab = st.tabs(["Collections policy", "Support offering"])
 with collections_tab:
-    view = cached_policy(actor, actor.username)
+    view = cached(current_policy)(actor)
     if view is None:
         st.info(
             "No collections policy yet: until there is one, no overdue account reaches any stage. "
@@ -319,11 +304,11 @@ def edit_offering(offering: SupportOfferingView | None) -> None:
             except (InvalidAction, PermissionDenied, ValueError) as exc:
                 st.error(plain(exc))
             else:
-                st.success("Support offering saved.")
+                flash("Support offering saved.")
 
 
 with support_tab:
-    offering = cached_offering(actor, actor.username)
+    offering = cached(support_offering)(actor)
     if offering is None:
         st.info("No support offering yet. It comes with the demo data or a later import.")
     else:

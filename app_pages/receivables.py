@@ -5,20 +5,23 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 from plotly.colors import sample_colorscale
 
-from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.documents.exports import chart_text, plain
 from data_access.errors import InvalidAction
-from data_access.permissions import Actor, allowed
+from data_access.money import day, money
+from data_access.permissions import allowed
 from data_access.queries import receivables as detail
-from data_access.queries.aging import DEFAULT_BUCKETS, AgingFilter, parse_buckets
+from data_access.queries.aging import AgingFilter
+from data_access.rules.buckets import DEFAULT_BUCKETS, parse_buckets
 from data_access.queries.assessments import NO_STAGE
 from data_access.queries.receivables import receivables_by_customer, receivables_summary
+from ui.cache import cached
+from ui.flash import show_flash
+from ui.signin import current_actor
 
 HEADERS = {
     "customer_id": "Customer ID",
@@ -39,50 +42,6 @@ ALL = "All"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@cached(ttl=60)
-def cached_has_invoices(_actor: Actor, username: str) -> bool:
-    return detail.has_invoices(_actor)
-
-
-@cached(ttl=300)
-def cached_choices(_actor: Actor, username: str) -> tuple[list[str], list[str]]:
-    return detail.account_managers(_actor), detail.countries(_actor)
-
-
-@cached(ttl=60)
-def cached_summary(_actor: Actor, username: str, flt: AgingFilter) -> pd.DataFrame:
-    return receivables_summary(_actor, flt)
-
-
-@cached(ttl=60)
-def cached_table(_actor: Actor, username: str, flt: AgingFilter) -> pd.DataFrame:
-    return detail.largest_overdue_first(receivables_by_customer(_actor, flt))
-
-
-@cached(ttl=60)
-def cached_customer(
-    _actor: Actor, username: str, customer_id: str, flt: AgingFilter
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    scope = {"customer_id": customer_id, "as_of": flt.as_of, "currency": flt.currency,
-             "disputed_only": flt.disputed_only}  # fmt: skip
-    invoices = detail.customer_open_invoices(_actor, basis=flt.basis, buckets=flt.buckets, **scope)
-    return invoices, detail.customer_movements(_actor, **scope)
-
-
-@cached(ttl=300)
-def cached_stage_names(_actor: Actor, username: str) -> list[str]:
-    return detail.collections_stage_names(_actor)
-
-
-@cached(ttl=60)
-def cached_stages(_actor: Actor, username: str, as_of: date) -> tuple[list[str], dict[str, str]]:
-    return detail.collections_stages(_actor, as_of=as_of)
-
-
-def money(value: Decimal, currency: str) -> str:
-    return f"{currency} {value:,.2f}"
-
-
 def bucket_colours(labels: list[str]) -> dict[str, str]:
     """Current in the house blue, then the older buckets from amber to deep red as they age."""
     older = sample_colorscale("YlOrRd", len(labels) - 1, low=0.3, high=1.0)
@@ -91,8 +50,9 @@ def bucket_colours(labels: list[str]) -> dict[str, str]:
 
 actor = current_actor()
 st.title("Receivables")
+show_flash()
 with st.spinner("Reading receivables…"):
-    has_invoices = cached_has_invoices(actor, actor.username)
+    has_invoices = cached(detail.has_invoices)(actor)
 if not has_invoices:
     where = "the Import page" if allowed(actor, "data.import") else "a billing admin's Import page"
     st.info(
@@ -108,7 +68,7 @@ try:
 except InvalidAction as exc:
     st.warning(f"{plain(exc)} The standard buckets are used instead.")
     default_edges = DEFAULT_BUCKETS
-managers, countries = cached_choices(actor, actor.username)
+managers, countries = cached(detail.account_managers)(actor), cached(detail.countries)(actor)
 
 when, counted_from, edges = st.columns([1, 1, 2])
 as_of = when.date_input(
@@ -135,14 +95,14 @@ manager = by_manager.selectbox("Account manager", [ALL, *managers], key="receiva
 country = by_country.selectbox("Country", [ALL, *countries], key="receivables_country")
 disputed_only = by_dispute.toggle("Disputed invoices only", key="receivables_disputed_only")
 stage = by_stage.selectbox(
-    "Collections stage", [ALL, *cached_stage_names(actor, actor.username), NO_STAGE], key="receivables_stage",
+    "Collections stage", [ALL, *cached(detail.collections_stage_names)(actor), NO_STAGE], key="receivables_stage",
     help="The collections policy's stage at the as-of date; only overdue customers have one.",
 )  # fmt: skip
 # Every overdue customer is assessed under the policy only when a stage is chosen (the costly part of the page).
 in_stage = ()
 if stage != ALL:
     with st.spinner("Assessing overdue accounts under the collections policy…"):
-        _, stage_of = cached_stages(actor, actor.username, as_of)
+        _, stage_of = cached(detail.collections_stages)(actor, as_of=as_of)
     in_stage = tuple(sorted(c for c, s in stage_of.items() if s == stage))
 try:
     buckets = parse_buckets(bucket_text)
@@ -160,7 +120,7 @@ every_currency = AgingFilter(
     customer_ids=in_stage or (("",) if stage != ALL else ()),
 )
 with st.spinner("Ageing receivables…"):
-    summary = cached_summary(actor, actor.username, every_currency)
+    summary = cached(receivables_summary)(actor, every_currency)
 picked_currency = by_currency.selectbox(
     "Currency", [ALL, *summary.currency.unique()], key="receivables_currency"
 )
@@ -168,16 +128,16 @@ currency = None if picked_currency == ALL else picked_currency
 flt = replace(every_currency, currency=currency)
 summary = summary if currency is None else summary[summary.currency == currency]
 if summary.empty:
-    st.info(f"Nothing was open on {as_of:%d %b %Y} for these filters.")
+    st.info(f"Nothing was open on {day(as_of)} for these filters.")
     st.stop()
 
 age_unit = "days past the due date" if flt.basis == "due" else "days since the issue date"
 st.caption(
-    f"Open balances at {as_of:%d %b %Y}, aged in {age_unit}: payments and credit notes dated later do not count, "
+    f"Open balances at {day(as_of)}, aged in {age_unit}: payments and credit notes dated later do not count, "
     "invoices issued later do not exist. Currencies are never added together."
 )
 # Overdue means past the due date whatever the age basis, so with ages from the issue date it needs its own figures.
-past_due = summary if flt.basis == "due" else cached_summary(actor, actor.username, replace(flt, basis="due"))
+past_due = summary if flt.basis == "due" else cached(receivables_summary)(actor, replace(flt, basis="due"))
 per_currency = list(past_due.groupby("currency"))
 for start in range(0, len(per_currency), 4):
     for card, (code, rows) in zip(st.columns(4), per_currency[start : start + 4], strict=False):
@@ -186,8 +146,8 @@ for start in range(0, len(per_currency), 4):
         share = overdue / total if total else Decimal(0)
         card.metric(
             f"Open receivables ({plain(code)})",
-            f"{total:,.2f}",
-            delta=f"{overdue:,.2f} overdue ({share:.1%})",
+            money(total),
+            delta=f"{money(overdue)} overdue ({share:.1%})",
             delta_color="red" if overdue else "off",
             delta_arrow="off",
             border=True,
@@ -230,7 +190,7 @@ st.plotly_chart(figure, width="stretch")
 
 st.subheader("By customer")
 with st.spinner("Ageing each customer's invoices…"):
-    table = cached_table(actor, actor.username, flt)
+    table = detail.largest_overdue_first(cached(receivables_by_customer)(actor, flt))
 shown = table.rename(columns={**HEADERS, "overdue": TOTAL_MINUS_CURRENT[flt.basis]})
 st.caption(
     f"{SORT_NOTES[flt.basis]} Amounts are in each row's currency. "
@@ -278,12 +238,13 @@ if picked:
     chosen = table.iloc[picked[0]]
     code = str(chosen.currency)
     with st.spinner("Reading the customer's invoices…"):
-        invoices, movements = cached_customer(
-            actor, actor.username, str(chosen.customer_id), replace(flt, currency=code)
-        )
+        scope = {"customer_id": str(chosen.customer_id), "as_of": as_of, "currency": code,
+                 "disputed_only": flt.disputed_only}  # fmt: skip
+        invoices = cached(detail.customer_open_invoices)(actor, basis=flt.basis, buckets=flt.buckets, **scope)
+        movements = cached(detail.customer_movements)(actor, **scope)
     st.subheader(plain(f"{chosen.customer_name} ({chosen.customer_id})"))
     st.caption(
-        f"{plain(code)} invoices open at {as_of:%d %b %Y}{', disputed only' if disputed_only else ''}: "
+        f"{plain(code)} invoices open at {day(as_of)}{', disputed only' if disputed_only else ''}: "
         f"{plain(money(sum(invoices.open_at_as_of, Decimal(0)), code))}, the customer's total above. "
         f"Buckets count {age_unit}."
     )
@@ -301,11 +262,11 @@ if picked:
             "days_since_issue": st.column_config.NumberColumn("Days since issue"),
             "bucket": "Bucket",
             "amount": st.column_config.NumberColumn("Invoiced", format="accounting"),
-            "open_at_as_of": st.column_config.NumberColumn(f"Open on {as_of:%d %b %Y}", format="accounting"),
+            "open_at_as_of": st.column_config.NumberColumn(f"Open on {day(as_of)}", format="accounting"),
             "disputed": st.column_config.CheckboxColumn("Disputed"),
         },
     )
-    st.markdown(f"**Payments and credit notes against these invoices, up to {as_of:%d %b %Y}**")
+    st.markdown(f"**Payments and credit notes against these invoices, up to {day(as_of)}**")
     if movements.empty:
         st.caption("None: nothing had been paid or credited on these invoices by then.")
     else:

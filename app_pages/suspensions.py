@@ -1,42 +1,27 @@
 """Suspensions: eligible accounts to suspend (billing decides, the app never does), suspended ones to reinstate."""
 
-from datetime import date
-
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access import clock
 from data_access.actions.suspensions import reinstate_subscription, suspend_subscription
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
+from data_access.money import day
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.queries.suspensions import eligible_accounts, suspended_subscriptions, suspension_history
 from data_access.rules.suspension import PartnerCenterStep
+from ui.cache import cached
+from ui.flash import Note, flash, show_flash
+from ui.session_keys import SUSPENSIONS_PENDING
+from ui.signin import current_actor
 
-OUTCOME = "suspensions_outcome"
-PENDING = "suspensions_pending"
 CONSEQUENCE = "Service stops at once, with no grace period."
 NEW_COMMERCE = (
     "Microsoft may keep billing you for a suspended subscription until its term ends (New Commerce "
     "commitments): suspension limits the customer's access, not your cost."
 )
 DELETION = "After 90 days suspended, Microsoft may delete the customer's data."
-
-
-@cached(ttl=30)
-def cached_eligible(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
-    return eligible_accounts(_actor, as_of=as_of)
-
-
-@cached(ttl=30)
-def cached_suspended(_actor: Actor, username: str, as_of: date) -> pd.DataFrame:
-    return suspended_subscriptions(_actor, as_of=as_of)
-
-
-@cached(ttl=30)
-def cached_history(_actor: Actor, username: str) -> pd.DataFrame:
-    return suspension_history(_actor)
 
 
 def tenant_of(value: object) -> str | None:
@@ -47,14 +32,8 @@ def label(row: pd.Series) -> str:
     return f"{row['customer_name']}: {row['product']} ({row['subscription_id']})"
 
 
-def finish(messages: list[str], errors: list[str]) -> None:
-    """Show the outcome on the next run (the dialog closes on rerun); cached reads are keyed on the data version."""
-    st.session_state[OUTCOME] = (messages, errors)
-    st.rerun()
-
-
 def forget_pending() -> None:
-    st.session_state.pop(PENDING, None)
+    st.session_state.pop(SUSPENSIONS_PENDING, None)
 
 
 @st.dialog("Confirm suspension", width="large", on_dismiss=forget_pending)
@@ -92,33 +71,27 @@ def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
                     errors.append(str(exc))
                 else:
                     messages.append(f"Suspended {row.product} for {row.customer_name}. {step.instruction()}")
-        finish(messages, errors)
+        flash(*messages, *(Note(error, "error") for error in errors))
 
 
 actor = current_actor()
 st.title("Suspensions")
+show_flash()
 today = clock.today()
 st.caption(
     "Billing suspends; the app never does it by itself. An account is listed only while the collections policy "
     f"marks it eligible, and it is judged again at the moment you suspend. {NEW_COMMERCE}"
 )
-if OUTCOME in st.session_state:
-    done, failed = st.session_state.pop(OUTCOME)
-    for message in done:
-        st.success(plain(message))
-    for message in failed:
-        st.error(plain(message))
-
 with st.spinner("Assessing overdue accounts…"):
-    eligible = cached_eligible(actor, actor.username, today)
-    suspended = cached_suspended(actor, actor.username, today)
-    history = cached_history(actor, actor.username)
+    eligible = cached(eligible_accounts)(actor, as_of=today)
+    suspended = cached(suspended_subscriptions)(actor, as_of=today)
+    history = cached(suspension_history)(actor)
 
 st.subheader("Eligible for suspension")
 if eligible.empty:
     forget_pending()
     st.info(
-        f"No account is eligible for suspension on {today:%d %b %Y}, or none has an Active subscription left."
+        f"No account is eligible for suspension on {day(today)}, or none has an Active subscription left."
     )
 else:
     st.dataframe(
@@ -153,9 +126,9 @@ else:
         elif not allowed(actor, "subscription.suspend"):
             st.error(f"{plain(actor.username)} may not suspend subscriptions.")
         else:
-            st.session_state[PENDING] = (tuple(picked), reason.strip())
-    if PENDING in st.session_state:
-        pending, why = st.session_state[PENDING]
+            st.session_state[SUSPENSIONS_PENDING] = (tuple(picked), reason.strip())
+    if SUSPENSIONS_PENDING in st.session_state:
+        pending, why = st.session_state[SUSPENSIONS_PENDING]
         confirm_suspension(actor, eligible[eligible.subscription_id.isin(pending)], why)
 
 st.subheader("Suspended")
@@ -210,7 +183,7 @@ else:
                 except (InvalidAction, PermissionDenied) as exc:
                     st.error(plain(exc))
                 else:
-                    finish([f"Reinstated {choices[str(chosen)]}. {step.instruction()}"], [])
+                    flash(f"Reinstated {choices[str(chosen)]}. {step.instruction()}")
 
 st.subheader("History")
 if history.empty:

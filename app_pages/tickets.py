@@ -1,13 +1,12 @@
 """Tickets: volumes, backlog and SLA attainment, the filterable list with each ticket's SLA clocks, and what an
 agent does on a ticket."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages.common import cached, current_actor
 from data_access.actions.tickets import (
     TRANSITIONS,
     assign,
@@ -25,8 +24,6 @@ from data_access.queries.tickets import (
     AGE_BUCKETS,
     ATTRIBUTES,
     DONE,
-    Attainment,
-    OpenClocks,
     backlog_by_age,
     display_time_zone,
     open_clocks,
@@ -34,62 +31,16 @@ from data_access.queries.tickets import (
     tickets,
     tickets_report,
 )
+from ui.cache import cached
+from ui.flash import flash, show_flash
+from ui.signin import current_actor
 
 ALL = "All"
 OPEN_BACKLOG = "Open (not resolved or closed)"
-FLASH = "tickets_flash"
 CHANNELS = ("email", "phone", "web", "chat")
 BILLING_CATEGORIES = (TicketCategory.BILLING_QUESTION.value, TicketCategory.INVOICE_DISPUTE.value)
 STATE_TEXT = {"breached": "🔴 breached", "at risk": "🟠 at risk", "met": "met", "on track": "on track"}
 RANGES = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timedelta(days=365)}
-
-
-@cached(ttl=30)
-def cached_headline(_actor: Actor, username: str, now: datetime) -> tuple[OpenClocks, Attainment]:
-    today = now.date()
-    return (
-        open_clocks(_actor, now=now),
-        sla_attainment(_actor, start=today - timedelta(days=29), end=today),
-    )
-
-
-@cached(ttl=30)
-def cached_report(_actor: Actor, username: str, start: date, end: date, by: str, split: str) -> pd.DataFrame:
-    return tickets_report(_actor, start=start, end=end, by=by, split=split)
-
-
-@cached(ttl=30)
-def cached_backlog(_actor: Actor, username: str, now: datetime) -> pd.DataFrame:
-    return backlog_by_age(_actor, now=now)
-
-
-@cached(ttl=30)
-def cached_list(
-    _actor: Actor,
-    username: str,
-    now: datetime,
-    status: str | None,
-    category: str | None,
-    severity: str | None,
-    customer_id: str | None,
-    open_only: bool,
-) -> pd.DataFrame:
-    return tickets(
-        _actor,
-        now=now,
-        status=status,
-        category=category,
-        severity=severity,
-        customer_id=customer_id,
-        open_only=open_only,
-    )
-
-
-def done(message: str) -> None:
-    """After an action: say what happened on the next run (cached reads are keyed on the data version the action
-    bumped)."""
-    st.session_state[FLASH] = message
-    st.rerun()
 
 
 def share(value: float | None) -> str:
@@ -119,7 +70,7 @@ def create_form(actor: Actor) -> None:
             except (PermissionDenied, InvalidAction) as exc:
                 st.error(plain(exc))
             else:
-                done(f"Ticket {created} created.")
+                flash(f"Ticket {created} created.")
 
 
 def act(actor: Actor, row: pd.Series) -> None:
@@ -131,13 +82,13 @@ def act(actor: Actor, row: pd.Series) -> None:
             assignee = st.text_input("Assign to (username)", key="tickets_assignee")
             if st.form_submit_button("Assign", key="tickets_assign_submit"):
                 assign(actor, ticket_id=ticket_id, assignee=assignee)
-                done(f"Ticket {ticket_id} assigned to {assignee.strip()}.")
+                flash(f"Ticket {ticket_id} assigned to {assignee.strip()}.")
         with status_col, st.form("tickets_status_form"):
             options = list(TRANSITIONS[status])
             chosen = st.selectbox("New status", options, key="tickets_new_status", disabled=not options)
             if st.form_submit_button("Change status", key="tickets_status_submit", disabled=not options):
                 change_status(actor, ticket_id=ticket_id, status=str(chosen))
-                done(f"Ticket {ticket_id} is now {chosen}.")
+                flash(f"Ticket {ticket_id} is now {chosen}.")
         respond_col, resolve_col, reopen_col = st.columns(3)
         finished = status in DONE
         if respond_col.button(
@@ -146,22 +97,22 @@ def act(actor: Actor, row: pd.Series) -> None:
             disabled=finished or pd.notna(row.first_response_at),
         ):
             respond(actor, ticket_id=ticket_id)
-            done(f"First response recorded on ticket {ticket_id}.")
+            flash(f"First response recorded on ticket {ticket_id}.")
         if resolve_col.button("Resolve", key="tickets_resolve", type="primary", disabled=finished):
             resolve(actor, ticket_id=ticket_id)
-            done(f"Ticket {ticket_id} resolved.")
+            flash(f"Ticket {ticket_id} resolved.")
         if reopen_col.button("Reopen", key="tickets_reopen", disabled=not finished):
             reopen(actor, ticket_id=ticket_id)
-            done(f"Ticket {ticket_id} reopened.")
+            flash(f"Ticket {ticket_id} reopened.")
     except (PermissionDenied, InvalidAction) as exc:
         st.error(plain(exc))
 
 
 actor = current_actor()
 st.title("Tickets")
+show_flash()
 now = datetime.now(UTC).replace(second=0, microsecond=0)
-if flash := st.session_state.pop(FLASH, None):
-    st.success(plain(flash))
+today = now.date()
 may_create = allowed(actor, "ticket.create")
 may_update = allowed(actor, "ticket.update")
 if may_create:
@@ -170,7 +121,8 @@ elif not may_update:
     st.caption("You can read tickets; creating and updating them is for helpdesk agents and billing admins.")
 
 with st.spinner("Reading the backlog…"):
-    clocks, attainment = cached_headline(actor, actor.username, now)
+    clocks = cached(open_clocks)(actor, now=now)
+    attainment = cached(sla_attainment)(actor, start=today - timedelta(days=29), end=today)
 backlog_metric, breached_metric, risk_metric, first_metric, resolution_metric = st.columns(5)
 backlog_metric.metric("Open backlog", f"{clocks.open:,}")
 breached_metric.metric("Breaching SLA", f"{clocks.breached:,}")
@@ -193,8 +145,7 @@ with volume_col:
         format_func=str.capitalize,
     )
     period, colour = str(period or "week"), str(colour or "category")
-    today = now.date()
-    volumes = cached_report(actor, actor.username, today - RANGES[period], today, period, colour)
+    volumes = cached(tickets_report)(actor, start=today - RANGES[period], end=today, by=period, split=colour)
     if volumes.opened.sum() == 0:
         st.info("No tickets were opened in this range.")
     else:
@@ -208,7 +159,7 @@ with volume_col:
         st.plotly_chart(figure, key="tickets_volume_chart")
 with backlog_col:
     st.subheader("Backlog by age")
-    backlog = cached_backlog(actor, actor.username, now)
+    backlog = cached(backlog_by_age)(actor, now=now)
     if backlog.empty:
         st.info("No open tickets.")
     else:
@@ -229,15 +180,14 @@ category = category_col.selectbox("Category", [ALL, *TicketCategory.values()], k
 severity = severity_col.selectbox("Severity", [ALL, *Severity.values()], key="tickets_severity")
 customer = customer_col.text_input("Customer ID", key="tickets_customer").strip()
 try:
-    listed = cached_list(
+    listed = cached(tickets)(
         actor,
-        actor.username,
-        now,
-        None if status in (ALL, OPEN_BACKLOG) else status,
-        None if category == ALL else category,
-        None if severity == ALL else severity,
-        customer or None,
-        status == OPEN_BACKLOG,
+        now=now,
+        status=None if status in (ALL, OPEN_BACKLOG) else status,
+        category=None if category == ALL else category,
+        severity=None if severity == ALL else severity,
+        customer_id=customer or None,
+        open_only=status == OPEN_BACKLOG,
     )
 except InvalidAction as exc:
     st.error(plain(exc))

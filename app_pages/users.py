@@ -2,22 +2,16 @@
 
 import streamlit as st
 
-from app_pages.common import current_actor
-from app_pages.state import USERS_ONE_TIME_PASSWORD
 from data_access.auth import users
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.permissions import GLOBAL_ADMIN, ROLES, PermissionDenied
+from ui.flash import Note, flash, show_flash
+from ui.signin import current_actor
 
 actor = current_actor()
 st.title("Users")
-
-if shown := st.session_state.pop(USERS_ONE_TIME_PASSWORD, None):
-    username, password = shown
-    st.success(
-        f"Temporary password for **{plain(username)}**: `{password}`  \n"
-        "It is shown once. Give it to the user; they choose their own at first sign-in."
-    )
+show_flash()
 
 try:
     table = users.list_users(actor)
@@ -48,10 +42,17 @@ def act(success: str, action, *args, **kwargs) -> None:  # type: ignore[no-untyp
     except (PermissionDenied, InvalidAction) as exc:
         st.error(plain(exc))
         return
-    if isinstance(result, str):
-        st.session_state[USERS_ONE_TIME_PASSWORD] = (kwargs.get("username") or args[0], result)
-    st.toast(plain(success))
-    st.rerun()
+    if not isinstance(result, str):
+        flash(success)
+    username = kwargs.get("username") or args[0]
+    flash(
+        success,
+        Note(
+            f"Temporary password for {username}, shown once. Give it to the user; they choose their own at first "
+            "sign-in.",
+            code=result,
+        ),
+    )
 
 
 add, change = st.tabs(["Add a user", "Change a user"])

@@ -92,14 +92,12 @@ def test_a_users_own_action_shows_on_the_run_that_made_it(database: str) -> None
 
 
 def test_cached_functions_with_the_same_shape_keep_separate_entries(database: str) -> None:
-    from app_pages.common import cached
+    from ui.cache import cached
 
-    @cached(ttl=60)
     def first(value: int) -> str:
         return f"first {value}"
 
-    @cached(ttl=60)
     def second(value: int) -> str:
         return f"second {value}"
 
-    assert (first(1), second(1), first(1)) == ("first 1", "second 1", "first 1")
+    assert (cached(first)(1), cached(second)(1), cached(first)(1)) == ("first 1", "second 1", "first 1")

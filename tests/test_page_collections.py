@@ -145,7 +145,7 @@ def test_a_note_is_recorded_and_an_empty_one_refused(demo: str) -> None:
 
 def test_no_overdue_accounts(database: str) -> None:
     app = open_page()
-    assert [i.value for i in app.info] == [f"No overdue accounts on {TODAY:%d %b %Y}: nothing to chase."]
+    assert [i.value for i in app.info] == [f"No overdue accounts on {TODAY.isoformat()}: nothing to chase."]
 
 
 def test_a_sales_agent_has_no_collections_page(demo: str) -> None:

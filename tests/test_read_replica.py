@@ -191,7 +191,7 @@ def test_the_app_carries_a_users_read_floor_across_runs(
         value = next(m.value for m in app.metric if m.label == "Total receivables (USD)")
         return Decimal(value.replace(",", ""))
 
-    from app_pages.state import READ_FLOOR
+    from ui.session_keys import READ_FLOOR
 
     db.set_read_floor(0)
     other_user = signed_in("billing")
