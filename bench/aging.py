@@ -48,7 +48,8 @@ from bench.scale_data import INVARIANTS, Ledger, generate, load_postgresql, load
 from data_access.db import dispose_engines, get_read_engine  # noqa: E402
 from data_access.migrate import upgrade  # noqa: E402
 from data_access.queries import aging as report  # noqa: E402
-from data_access.queries.aging import DEFAULT_BUCKETS, AgingFilter, bucket_labels  # noqa: E402
+from data_access.queries.aging import AgingFilter  # noqa: E402
+from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_labels  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -63,7 +63,8 @@ from bench.scale_data import Ledger, generate, load_postgresql, load_sqlite  # n
 from data_access.db import dispose_engines, get_read_engine  # noqa: E402
 from data_access.migrate import upgrade  # noqa: E402
 from data_access.queries import aging as report  # noqa: E402
-from data_access.queries.aging import DEFAULT_BUCKETS, AgingFilter, bucket_labels  # noqa: E402
+from data_access.queries.aging import AgingFilter  # noqa: E402
+from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_labels  # noqa: E402
 
 # Targets (issue 8): today's summary >= 100x faster than the naive way and faster than the DuckDB scan; a year
 # back within 3x of the DuckDB scan; every page under 1 s cold at 1M invoices; the app's peak memory flat as the

@@ -19,6 +19,7 @@ from data_access.documents.exports import FORMATS, render, to_json
 from data_access.errors import InvalidAction
 from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, PermissionDenied
 from data_access.queries import aging
+from data_access.rules import buckets
 
 IMPORT_KINDS = tuple(KINDS)
 
@@ -39,7 +40,7 @@ def _date(text: str) -> date:
 
 def _buckets(text: str) -> tuple[int, ...]:
     try:
-        return aging.parse_buckets(text)
+        return buckets.parse_buckets(text)
     except InvalidAction as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -79,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--basis", choices=aging.BASES, default="due", help="age from due or issue date"
     )
     aging_report.add_argument(
-        "--buckets", type=_buckets, default=aging.DEFAULT_BUCKETS, help="bucket edges in days (30,60,90,120)"
+        "--buckets",
+        type=_buckets,
+        default=buckets.DEFAULT_BUCKETS,
+        help="bucket edges in days (30,60,90,120)",
     )
     aging_report.add_argument("--by", choices=("customer",), default=None, help="one row per customer")
     aging_report.add_argument("--currency", type=_currency, default=None, help="only this currency")

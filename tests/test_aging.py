@@ -16,13 +16,8 @@ from data_access.actions.payments import record_payment
 from data_access.errors import InvalidAction
 from data_access.money import from_cents
 from data_access.permissions import Actor
-from data_access.queries.aging import (
-    AgingFilter,
-    aging_by_customer,
-    aging_summary,
-    bucket_labels,
-    parse_buckets,
-)
+from data_access.queries.aging import AgingFilter, aging_by_customer, aging_summary
+from data_access.rules.buckets import bucket_labels, parse_buckets
 from tests import factories
 from tests.conftest import empty_all_tables
 

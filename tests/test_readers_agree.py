@@ -451,14 +451,6 @@ def test_aging_summary_amounts(raw: Raw, basis: str) -> None:
     found.assert_none()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aging_summary counts an invoice settled at D whose movements after D net to zero (settled, reopened "
-    "by a reversal after D, settled again after D) as one invoice open with 0.00: B-2 written off 2026-01-15, the "
-    "write-off reversed 2026-03-01, paid 2026-04-10 shows as 1 EUR invoice in 121+ at 2026-01-15 (due basis); "
-    "C-2605 paid 2026-05-12, reversed 2026-06-02, paid again 2026-06-20 likewise in GBP; 29 as-of dates per "
-    "basis; the amounts agree",
-)
 @pytest.mark.parametrize("basis", ["due", "issue"])
 def test_aging_summary_invoice_counts(raw: Raw, basis: str) -> None:
     found = Mismatches()
@@ -501,12 +493,6 @@ def test_aging_by_customer(raw: Raw) -> None:
     found.assert_none()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aging_by_customer lists a customer and currency with 0.00 in every bucket when nothing of theirs was "
-    "open at D but their movements after D net to zero: C-C/GBP on the 8 as-of dates 2026-07-05..2026-07-24 "
-    "(paid in full 2026-07-05, that payment reversed 2026-07-25, paid again 2026-08-10)",
-)
 def test_aging_by_customer_lists_only_what_was_open(raw: Raw) -> None:
     found = Mismatches()
     for day in as_of_dates(raw):
@@ -681,12 +667,6 @@ def test_overview_trend(raw: Raw) -> None:
     found.assert_none()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stages_at/assess_overdue start from invoices open today (overdue_ids: open_cents > 0 and due before "
-    "D), so a customer overdue at a past date and paid since is not assessed: C-A and/or C-B are missing on "
-    "111 past as-of dates (e.g. C-A at 2025-04-05: A-2503, due 2025-04-04, was paid 2025-04-11)",
-)
 def test_collections_assesses_every_customer_overdue_at_a_past_date(raw: Raw) -> None:
     found = Mismatches()
     for day in as_of_dates(raw):

@@ -1,79 +1,36 @@
 """Receivables aging, aggregated in SQL.
 
-What was open at an as-of date = what is open now + payments applied and credit notes issued after that date,
-for invoices issued on or before it. Today's aging therefore reads the open invoices only (a partial index holds
-exactly those); a past date adds the rows dated since then, read from indexes that carry the invoice's aging
-attributes. Bucket edges become cut-off dates in Python, so one SQL text serves SQLite's ISO dates and
-PostgreSQL's dates alike.
+What was open per invoice at the as-of date is `ledger.open_at` (the one reading of it); which bucket an invoice
+falls in is `rules.buckets` (its cut-off dates, compared in SQL, so one SQL text serves SQLite's ISO dates and
+PostgreSQL's dates alike). Both reports aggregate over `open_at` as a subquery: today's aging reads the open
+invoices only (from their partial index); a past date adds the rows dated since, summed per invoice first, so an
+invoice whose balance at the date was zero is neither counted nor listed.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    SQLColumnExpression,
-    and_,
-    case,
-    func,
-    literal_column,
-    select,
-    text,
-    union_all,
-)
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, Subquery, and_, case, func, select, text
 from sqlalchemy.orm import Session
 
+from data_access import ledger
 from data_access.db import read_session
 from data_access.errors import InvalidAction
-from data_access.models import CreditNote, Customer, Invoice, PaymentAllocation
+from data_access.models import Customer, Invoice
 from data_access.money import from_cents
-
-DEFAULT_BUCKETS: tuple[int, ...] = (30, 60, 90, 120)
-
+from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_labels, cutoffs, validate_buckets
 
 Basis = Literal["due", "issue"]
 
 
 BASES: tuple[str, ...] = ("due", "issue")
-
-
-def parse_buckets(text: str) -> tuple[int, ...]:
-    """Bucket edges in days, strictly increasing and positive, e.g. '30,60,90,120'."""
-    try:
-        edges = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise InvalidAction(
-            f"Buckets must be whole numbers of days separated by commas, not {text!r}."
-        ) from None
-    validate_buckets(edges)
-    return edges
-
-
-def validate_buckets(edges: Sequence[int]) -> None:
-    if not edges:
-        raise InvalidAction("Give at least one bucket edge, e.g. 30,60,90.")
-    if edges[0] < 1 or any(b <= a for a, b in itertools.pairwise(edges)):
-        raise InvalidAction(f"Bucket edges must be positive and increasing, not {','.join(map(str, edges))}.")
-
-
-def bucket_labels(edges: Sequence[int]) -> list[str]:
-    """'current', then '1-30', '31-60', ... and finally '121+' for the default edges."""
-    labels = ["current"]
-    low = 1
-    for edge in edges:
-        labels.append(f"{low}-{edge}")
-        low = edge + 1
-    labels.append(f"{low}+")
-    return labels
 
 
 @dataclass(frozen=True)
@@ -100,11 +57,10 @@ class AgingFilter:
 
 
 def _bucket_index(basis_date: SQLColumnExpression[date], flt: AgingFilter) -> ColumnElement[int]:
-    """0 for current (not yet due, or issued on the as-of date for the issue basis), then one per bucket."""
-    whens: list[tuple[ColumnElement[bool], int]] = [(basis_date >= flt.as_of, 0)]
-    for position, edge in enumerate(flt.buckets, start=1):
-        whens.append((basis_date >= flt.as_of - timedelta(days=edge), position))
-    return case(*whens, else_=len(flt.buckets) + 1)
+    """`rules.buckets.bucket_index` in SQL: 0 for current (not yet due, or issued on the as-of date for the
+    issue basis), then one per bucket, by comparing the basis date with the buckets' cut-off dates."""
+    limits = cutoffs(flt.as_of, flt.buckets)
+    return case(*((basis_date >= limit, index) for index, limit in enumerate(limits)), else_=len(limits))
 
 
 def _customer_filter(flt: AgingFilter) -> Select[int] | None:
@@ -120,91 +76,27 @@ def _customer_filter(flt: AgingFilter) -> Select[int] | None:
     return select(Customer.id).where(and_(*conditions))
 
 
-@dataclass(frozen=True)
-class _Source:
-    """The columns an aging source offers; all three tables carry the invoice's aging attributes."""
-
-    customer_id: SQLColumnExpression[int]
-    currency: SQLColumnExpression[str]
-    invoice_id: SQLColumnExpression[int]
-    issue_date: SQLColumnExpression[date]
-    due_date: SQLColumnExpression[date]
-    cents: SQLColumnExpression[int]
-    window: SQLColumnExpression[bool]
-
-
-def _sources(flt: AgingFilter) -> list[_Source]:
-    return [
-        # Compared with a literal 0 so that both databases see the partial index's own predicate
-        # (`open_cents > 0`); a bound parameter, or a boolean-typed text clause (`... = 1` on SQLite), does not match.
-        _Source(Invoice.customer_id, Invoice.currency, Invoice.id, Invoice.issue_date, Invoice.due_date,
-                Invoice.open_cents, Invoice.open_cents > literal_column("0")),
-        _Source(PaymentAllocation.customer_id, PaymentAllocation.currency, PaymentAllocation.invoice_id,
-                PaymentAllocation.issue_date, PaymentAllocation.due_date, PaymentAllocation.amount_cents,
-                PaymentAllocation.applied_on > flt.as_of),
-        _Source(CreditNote.customer_id, CreditNote.currency, CreditNote.invoice_id, CreditNote.issue_date,
-                CreditNote.due_date, CreditNote.amount_cents, CreditNote.issued_on > flt.as_of),
-    ]  # fmt: skip
-
-
-def _source_queries(flt: AgingFilter) -> list[Select[*tuple[Any, ...]]]:
-    """Open invoices now, then allocations and credit notes dated after the as-of date, each one row per
-    (invoice, amount); together they make up what was open at the as-of date."""
-    customers = _customer_filter(flt)
-    queries: list[Select[*tuple[Any, ...]]] = []
-    for source in _sources(flt):
-        basis_date = source.due_date if flt.basis == "due" else source.issue_date
-        query: Select[*tuple[Any, ...]] = select(
-            source.customer_id.label("customer_id"),
-            source.currency.label("currency"),
-            source.invoice_id.label("invoice_id"),
-            _bucket_index(basis_date, flt).label("bucket"),
-            source.cents.label("cents"),
-        ).where(source.window, source.issue_date <= flt.as_of)
-        if flt.currency:
-            query = query.where(source.currency == flt.currency.upper())
-        if customers is not None:
-            query = query.where(source.customer_id.in_(customers))
-        if flt.disputed_only:
-            query = query.where(source.invoice_id.in_(select(Invoice.id).where(Invoice.disputed.is_(True))))
-        queries.append(query)
-    return queries
+def _open_rows(flt: AgingFilter) -> Subquery:
+    """`ledger.open_at` for the filter (one row per invoice with a balance at the as-of date), with its bucket."""
+    query: Select[Any] = ledger.open_at(flt.as_of, customer_ids=_customer_filter(flt), currency=flt.currency)
+    if flt.disputed_only:
+        query = query.where(Invoice.disputed.is_(True))
+    rows = query.subquery("open_at_rows")
+    basis_date = rows.c.due_date if flt.basis == "due" else rows.c.issue_date
+    return select(
+        rows.c.customer_id, rows.c.currency, _bucket_index(basis_date, flt).label("bucket"), rows.c.open_cents
+    ).subquery("aged")
 
 
 def _summary_query(flt: AgingFilter) -> Select[*tuple[Any, ...]]:
-    """Sums and invoice counts per currency and bucket without COUNT(DISTINCT), which PostgreSQL can only do by
-    sorting: open invoices are counted straight off the partial index (one row each); an invoice that only the
-    later payments and credits bring back counts once, unless it is still open (counted already)."""
-    open_now, *moves = _source_queries(flt)
-    now = open_now.subquery("open_now")
-    open_part = select(
-        now.c.currency, now.c.bucket, func.sum(now.c.cents).label("cents"), func.count().label("invoices")
-    ).group_by(now.c.currency, now.c.bucket)
-    moved = union_all(*moves).subquery("moved")
-    counted_already = moved.c.invoice_id.in_(select(open_now.subquery("still_open").c.invoice_id))
-    per_invoice = (
-        select(
-            moved.c.currency,
-            moved.c.bucket,
-            func.sum(moved.c.cents).label("cents"),
-            case((counted_already, 0), else_=1).label("invoices"),
-        )
-        .group_by(moved.c.invoice_id, moved.c.currency, moved.c.bucket)
-        .subquery("per_invoice")
-    )
-    moved_part = select(
-        per_invoice.c.currency,
-        per_invoice.c.bucket,
-        func.sum(per_invoice.c.cents).label("cents"),
-        func.sum(per_invoice.c.invoices).label("invoices"),
-    ).group_by(per_invoice.c.currency, per_invoice.c.bucket)
-    both = union_all(open_part, moved_part).subquery("both")
+    """Sums and invoice counts per currency and bucket (one `open_at` row per invoice: COUNT(*) counts them)."""
+    rows = _open_rows(flt)
     return select(
-        both.c.currency,
-        both.c.bucket,
-        func.sum(both.c.cents).label("cents"),
-        func.sum(both.c.invoices).label("invoices"),
-    ).group_by(both.c.currency, both.c.bucket)
+        rows.c.currency,
+        rows.c.bucket,
+        func.sum(rows.c.open_cents).label("cents"),
+        func.count().label("invoices"),
+    ).group_by(rows.c.currency, rows.c.bucket)
 
 
 @contextmanager
@@ -239,9 +131,9 @@ def aging_summary(flt: AgingFilter) -> pd.DataFrame:
 
 def aging_by_customer(flt: AgingFilter) -> pd.DataFrame:
     """One row per customer and currency: customer_id, customer_name, currency, one column per bucket, total."""
-    rows = union_all(*_source_queries(flt)).subquery("open_rows")
+    rows = _open_rows(flt)
     per_customer = (
-        select(rows.c.customer_id, rows.c.currency, rows.c.bucket, func.sum(rows.c.cents).label("cents"))
+        select(rows.c.customer_id, rows.c.currency, rows.c.bucket, func.sum(rows.c.open_cents).label("cents"))
         .group_by(rows.c.customer_id, rows.c.currency, rows.c.bucket)
         .subquery("per_customer")
     )

@@ -1,8 +1,9 @@
 """The policy engine's inputs read from the database: the partner's policy and each customer's account.
 
-An account is what was true at the as-of date: invoices issued by then with what was open on them (open now plus
-payments and credit notes dated later, the aging rule), promises and activities recorded by then, payments
-received by then. Only invoices in the customer's own currency count, since the policy's minimum is an amount.
+An account is what was true at the as-of date: invoices issued by then with what was open on them then
+(`ledger.open_at`, the aging rule), promises and activities recorded by then, payments received by then. Only
+invoices in the customer's own currency count, since the policy's minimum is an amount. The customers assessed at a
+date are those with an invoice open and past due at that date, whether or not they have paid since.
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, literal_column, or_, select, union_all
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 
-from data_access import clock
+from data_access import ledger
 from data_access.db import read_session
 from data_access.enums import ActivityKind
 from data_access.models import (
     CollectionsActivity,
     CollectionsPolicy,
-    CreditNote,
     Customer,
-    Invoice,
     Payment,
-    PaymentAllocation,
 )
 from data_access.permissions import Actor, requires
 from data_access.rules import policy
@@ -72,40 +69,16 @@ def load_policy(session: Session) -> policy.Policy:
 
 
 def _open_invoices(session: Session, ids: CustomerIds, as_of: date) -> dict[int, list[policy.OpenInvoice]]:
-    """Each customer's invoices in their own currency that were open at the as-of date, with what was open then.
-    Today (or later: nothing is dated in the future) that is the open invoices themselves, read from the partial
-    index on open invoices; an earlier date adds back what was paid or credited since."""
-    own_currency = Invoice.currency == (
-        select(Customer.currency).where(Customer.id == Invoice.customer_id).scalar_subquery()
+    """Each customer's invoices in their own currency that were open at the as-of date, with what was open then
+    (`ledger.open_at`: today from the partial index on open invoices, an earlier date adding back what was paid
+    or credited since)."""
+    chosen = ids if isinstance(ids, Select) else select(Customer.id).where(Customer.id.in_(list(ids)))
+    rows = ledger.open_at(as_of, customer_ids=chosen).subquery("open_at")
+    query = (
+        select(rows.c.customer_id, rows.c.number, rows.c.due_date, rows.c.disputed, rows.c.open_cents)
+        .join(Customer, Customer.id == rows.c.customer_id)
+        .where(rows.c.currency == Customer.currency)
     )
-    columns = (Invoice.customer_id, Invoice.number, Invoice.due_date, Invoice.disputed)
-    query: Executable
-    if as_of >= clock.today():
-        query = select(*columns, Invoice.open_cents.label("cents")).where(
-            Invoice.customer_id.in_(ids), Invoice.open_cents > literal_column("0"), Invoice.issue_date <= as_of,
-            own_currency,
-        )  # fmt: skip
-    else:
-        parts = [
-            select(Invoice.id.label("invoice_id"), Invoice.open_cents.label("cents")).where(
-                Invoice.customer_id.in_(ids), Invoice.open_cents > literal_column("0"),
-                Invoice.issue_date <= as_of,
-            ),
-            select(PaymentAllocation.invoice_id, PaymentAllocation.amount_cents).where(
-                PaymentAllocation.customer_id.in_(ids), PaymentAllocation.applied_on > as_of,
-                PaymentAllocation.issue_date <= as_of,
-            ),
-            select(CreditNote.invoice_id, CreditNote.amount_cents).where(
-                CreditNote.customer_id.in_(ids), CreditNote.issued_on > as_of, CreditNote.issue_date <= as_of
-            ),
-        ]  # fmt: skip
-        moved = union_all(*parts).subquery("open_at")
-        query = (
-            select(*columns, func.sum(moved.c.cents).label("cents"))
-            .join(moved, moved.c.invoice_id == Invoice.id)
-            .where(own_currency)
-            .group_by(Invoice.id, *columns)
-        )
     found: dict[int, list[policy.OpenInvoice]] = defaultdict(list)
     for customer_id, number, due_date, disputed, cents in session.execute(query):
         found[customer_id].append(
@@ -214,12 +187,10 @@ def assess_customers(
 
 
 def overdue_ids(as_of: date) -> Select[int]:
-    """Ids of customers with an invoice open now and due before the as-of date (the worklist's candidates)."""
-    return (
-        select(Invoice.customer_id)
-        .where(Invoice.open_cents > literal_column("0"), Invoice.due_date < as_of)
-        .distinct()
-    )
+    """Ids of customers with an invoice open at the as-of date and due before it (`ledger.open_at`): the
+    worklist's candidates, including customers overdue then who have paid since."""
+    rows = ledger.open_at(as_of).subquery("open_at")
+    return select(rows.c.customer_id).where(rows.c.due_date < as_of).distinct()
 
 
 def overdue_customers(session: Session, as_of: date) -> list[Customer]:

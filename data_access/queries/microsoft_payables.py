@@ -1,8 +1,8 @@
 """What the partner owes Microsoft, and whether customers' money arrives in time to pay it.
 
 Every figure is as it stood at an as-of date: a Microsoft invoice paid after that date was still unpaid then;
-customer receivables follow the aging rules (open now + payments and credit notes dated after the as-of date,
-for invoices issued on or before it). Currencies are never added together.
+customer receivables are what was open on each invoice then (`ledger.open_at`, the aging rule). Currencies are
+never added together.
 """
 
 from __future__ import annotations
@@ -13,21 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    SQLColumnExpression,
-    and_,
-    case,
-    func,
-    literal_column,
-    or_,
-    select,
-    union_all,
-)
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, case, func, or_, select
 
+from data_access import ledger
 from data_access.db import read_session
-from data_access.models import CreditNote, Invoice, MicrosoftInvoice, Payment, PaymentAllocation
+from data_access.models import MicrosoftInvoice, Payment
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
 
@@ -142,29 +132,14 @@ def next_microsoft_payment(actor: Actor, *, as_of: date) -> NextPayment | None:
 
 
 def _receivables_due_by(as_of: date, pay_by: date, currency: str | None) -> Select[*tuple[Any, ...]]:
-    """Cents open at as_of on customer invoices due on or before pay_by, per currency and whether overdue at
-    as_of: open now (from the open-invoice partial index) plus payments and credit notes dated after as_of,
-    for invoices issued on or before it (the aging rule)."""
-    sources = [
-        # A literal 0 so the planner sees the partial index's own predicate (`open_cents > 0`).
-        (Invoice.due_date, Invoice.issue_date, Invoice.currency, Invoice.open_cents,
-         Invoice.open_cents > literal_column("0")),
-        (PaymentAllocation.due_date, PaymentAllocation.issue_date, PaymentAllocation.currency,
-         PaymentAllocation.amount_cents, PaymentAllocation.applied_on > as_of),
-        (CreditNote.due_date, CreditNote.issue_date, CreditNote.currency, CreditNote.amount_cents,
-         CreditNote.issued_on > as_of),
-    ]  # fmt: skip
-    parts = []
-    for due_date, issue_date, currency_column, cents, window in sources:
-        part = select(
-            currency_column.label("currency"),
-            case((due_date < as_of, 1), else_=0).label("overdue"),
-            cents.label("cents"),
-        ).where(window, issue_date <= as_of, due_date <= pay_by)
-        parts.append(part if currency is None else part.where(currency_column == currency))
-    rows = union_all(*parts).subquery("due_by")
-    return select(rows.c.currency, rows.c.overdue, func.sum(rows.c.cents).label("cents")).group_by(
-        rows.c.currency, rows.c.overdue
+    """Cents open at as_of (`ledger.open_at`) on customer invoices due on or before pay_by, per currency and
+    whether overdue at as_of."""
+    rows = ledger.open_at(as_of, currency=currency).subquery("open_at")
+    overdue = case((rows.c.due_date < as_of, 1), else_=0).label("overdue")
+    return (
+        select(rows.c.currency, overdue, func.sum(rows.c.open_cents).label("cents"))
+        .where(rows.c.due_date <= pay_by)
+        .group_by(rows.c.currency, overdue)
     )
 
 

@@ -1,9 +1,8 @@
 """What the receivables page needs beside the aging itself: one customer's open invoices and the money against
 them at an as-of date, the filter choices, the default buckets, and exports of a table exactly as shown.
 
-A customer's invoice was open at the as-of date by its open balance now plus the payment allocations and credit
-notes dated after that date, for invoices issued on or before it: the rule `data_access.aging` sums, here read
-per invoice from the customer's own rows (invoices by customer, then allocations and credit notes by invoice).
+A customer's invoices open at the as-of date are `ledger.open_at` for that customer (the rule the aging sums),
+each put in its bucket by `rules.buckets`.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from data_access import ledger
@@ -23,8 +22,9 @@ from data_access.errors import InvalidAction
 from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
-from data_access.queries import aging, assessments
+from data_access.queries import assessments
 from data_access.queries.aging import AgingFilter, Basis, aging_by_customer, aging_summary
+from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_of, parse_buckets, validate_buckets
 
 BUCKETS_SETTING = "BILLING_DESK_AGING_BUCKETS"
 
@@ -42,9 +42,9 @@ def default_buckets() -> tuple[int, ...]:
     """Bucket edges from BILLING_DESK_AGING_BUCKETS (e.g. '30,60,90,120'), else the aging report's defaults."""
     configured = (settings().aging_buckets or "").strip()
     if not configured:
-        return aging.DEFAULT_BUCKETS
+        return DEFAULT_BUCKETS
     try:
-        return aging.parse_buckets(configured)
+        return parse_buckets(configured)
     except InvalidAction as exc:
         raise InvalidAction(f"The setting {BUCKETS_SETTING} is not usable: {exc}") from None
 
@@ -87,44 +87,27 @@ def largest_overdue_first(by_customer: pd.DataFrame) -> pd.DataFrame:
 def _open_invoices(
     customer_pk: int, as_of: date, currency: str | None, disputed_only: bool
 ) -> Select[tuple[Any, ...]]:
-    """One row per invoice of the customer with what was open on it at the as-of date (zero rows left out)."""
-    paid_later = (
-        select(func.coalesce(func.sum(PaymentAllocation.amount_cents), 0))
-        .where(PaymentAllocation.invoice_id == Invoice.id, PaymentAllocation.applied_on > as_of)
-        .scalar_subquery()
-    )
-    credited_later = (
-        select(func.coalesce(func.sum(CreditNote.amount_cents), 0))
-        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issued_on > as_of)
-        .scalar_subquery()
-    )
-    query = select(
-        Invoice.id,
-        Invoice.number,
-        Invoice.currency,
-        Invoice.issue_date,
-        Invoice.due_date,
-        Invoice.amount_cents,
-        Invoice.disputed,
-        (Invoice.open_cents + paid_later + credited_later).label("open_cents_then"),
-    ).where(Invoice.customer_id == customer_pk, Invoice.issue_date <= as_of)
-    if currency:
-        query = query.where(Invoice.currency == currency.upper())
+    """One row per invoice of the customer with what was open on it at the as-of date (`ledger.open_at`; zero
+    balances left out): id, number, currency, issue_date, due_date, amount_cents, disputed, open_cents_then."""
+    customer = select(Customer.id).where(Customer.id == customer_pk)
+    query: Select[Any] = ledger.open_at(as_of, customer_ids=customer, currency=currency)
     if disputed_only:
         query = query.where(Invoice.disputed.is_(True))
-    every = query.subquery("customer_invoices")
-    return select(every).where(every.c.open_cents_then > 0)
+    rows = query.subquery("customer_open_at")
+    return select(
+        rows.c.invoice_id.label("id"),
+        rows.c.number,
+        rows.c.currency,
+        rows.c.issue_date,
+        rows.c.due_date,
+        rows.c.amount_cents,
+        rows.c.disputed,
+        rows.c.open_cents.label("open_cents_then"),
+    )
 
 
 def _customer_pk(session: Session, customer_id: str) -> int:
     return ledger.customer_by_external_id(session, customer_id).id
-
-
-def _bucket(age: int, buckets: tuple[int, ...], labels: list[str]) -> str:
-    """The aging report's rule: current while the age is not positive, then the first edge the age is within."""
-    if age <= 0:
-        return labels[0]
-    return labels[1 + sum(1 for edge in buckets if age > edge)]
 
 
 @requires("receivables.view")
@@ -134,14 +117,13 @@ def customer_open_invoices(
     customer_id: str,
     as_of: date,
     basis: Basis = "due",
-    buckets: tuple[int, ...] = aging.DEFAULT_BUCKETS,
+    buckets: tuple[int, ...] = DEFAULT_BUCKETS,
     currency: str | None = None,
     disputed_only: bool = False,
 ) -> pd.DataFrame:
     """A customer's invoices open at the as-of date, oldest due first, each in the aging bucket the report puts
     it in; their `open_at_as_of` adds up to the customer's row of the aging by customer."""
-    aging.validate_buckets(buckets)
-    labels = aging.bucket_labels(buckets)
+    validate_buckets(buckets)
     with read_session() as session:
         rows = session.execute(
             _open_invoices(_customer_pk(session, customer_id), as_of, currency, disputed_only).order_by(
@@ -160,7 +142,7 @@ def customer_open_invoices(
                 "due_date": row.due_date,
                 "days_past_due": max(overdue_days, 0),
                 "days_since_issue": issue_days,
-                "bucket": _bucket(overdue_days if basis == "due" else issue_days, buckets, labels),
+                "bucket": bucket_of(overdue_days if basis == "due" else issue_days, buckets),
                 "amount": from_cents(row.amount_cents),
                 "open_at_as_of": from_cents(row.open_cents_then),
                 "disputed": bool(row.disputed),
