@@ -16,9 +16,9 @@ from data_access.money import day, money
 from data_access.permissions import allowed
 from data_access.queries import receivables as detail
 from data_access.queries.aging import AgingFilter
-from data_access.rules.buckets import DEFAULT_BUCKETS, parse_buckets
 from data_access.queries.assessments import NO_STAGE
 from data_access.queries.receivables import receivables_by_customer, receivables_summary
+from data_access.rules.buckets import DEFAULT_BUCKETS, parse_buckets
 from ui.cache import cached
 from ui.flash import show_flash
 from ui.signin import current_actor

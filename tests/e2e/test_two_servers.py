@@ -27,7 +27,8 @@ from tests.e2e.test_signin_browser import wait_for_heading, wait_for_session_coo
 pytestmark = pytest.mark.browser
 
 shot = screenshots("two-servers")
-OVERVIEW_TTL_SECONDS = 60  # under ui/cache.py's TTL (5 minutes): only the data version can explain a refresh this soon
+# Well under ui/cache.py's TTL (5 minutes): only the data version can explain a refresh this soon.
+OVERVIEW_TTL_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
