@@ -20,6 +20,7 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    or_,
     select,
     union_all,
     update,
@@ -518,3 +519,54 @@ def _which(
     if code is not None:
         conditions.append(currency == code)
     return conditions
+
+
+def unapplied_at(as_of: date, *, customer_ids: Select[int] | None = None) -> Select[*tuple[Any, ...]]:
+    """Unapplied credit as it stood at the end of `as_of`, one row per payment holding some then: payment_id,
+    customer_id (the customer's pk), currency, received_on, reference, unapplied_cents (an int on both
+    databases).
+
+    Unapplied at D = amount - allocations dated on or before D, for payments received by D and not reversed by
+    then. Read as open_at reads invoices: unapplied now (a payment not reversed), or the whole amount (a payment
+    reversed after D: the reversal took its credit and its allocations' twins cancel them), plus the allocations
+    dated after D (credit applied later, a reversal's negative twins), summed per payment. On or after today
+    that is the payments' own unapplied_cents. `customer_ids` is a query of customer pks to keep."""
+    columns = (
+        Payment.id.label("payment_id"),
+        Payment.customer_id.label("customer_id"),
+        Payment.currency.label("currency"),
+        Payment.received_on.label("received_on"),
+        Payment.reference.label("reference"),
+    )
+    held_now = (
+        Payment.unapplied_cents > literal_column("0"),
+        Payment.reversed_on.is_(None),
+        Payment.received_on <= as_of,
+        *_which(Payment.customer_id, Payment.currency, customer_ids, None),
+    )
+    if as_of >= clock.today():
+        return select(*columns, Payment.unapplied_cents.label("unapplied_cents")).where(*held_now)
+    parts = union_all(
+        select(Payment.id.label("payment_id"), Payment.unapplied_cents.label("cents")).where(*held_now),
+        select(Payment.id, Payment.amount_cents).where(
+            Payment.reversed_on > as_of,
+            Payment.received_on <= as_of,
+            *_which(Payment.customer_id, Payment.currency, customer_ids, None),
+        ),
+        select(PaymentAllocation.payment_id, PaymentAllocation.amount_cents).where(
+            PaymentAllocation.applied_on > as_of,
+            *_which(PaymentAllocation.customer_id, PaymentAllocation.currency, customer_ids, None),
+        ),
+    ).subquery("unapplied_parts")
+    total = cast(func.sum(parts.c.cents), BigInteger)
+    per_payment = (
+        select(parts.c.payment_id, total.label("unapplied_cents"))
+        .group_by(parts.c.payment_id)
+        .having(total != literal_column("0"))
+        .subquery("unapplied_at")
+    )
+    return (
+        select(*columns, per_payment.c.unapplied_cents.label("unapplied_cents"))
+        .join(per_payment, per_payment.c.payment_id == Payment.id)
+        .where(Payment.received_on <= as_of, or_(Payment.reversed_on.is_(None), Payment.reversed_on > as_of))
+    )

@@ -307,8 +307,12 @@ def test_sla_breaches_counts_open_tickets_past_a_due_time(db: str) -> None:
     done_late = create(utc(2026, 11, 2, 13), severity="critical")
     resolve(HELPDESK, ticket_id=done_late, now=utc(2026, 11, 5, 13))
     now = utc(2026, 11, 2, 16)
-    assert sla_breaches(SALES, now=now) == 1
-    assert open_clocks(SALES, now=now) == OpenClocks(open=3, breached=1, at_risk=0)
+    # At 16:00 on 2 November done_late was still open (resolved three days later) and past its first-response
+    # due time: it counts as it stood then, not as it stands now.
+    assert sla_breaches(SALES, now=now) == 2
+    assert open_clocks(SALES, now=now) == OpenClocks(open=4, breached=2, at_risk=0)
+    later = open_clocks(SALES, now=utc(2026, 11, 6, 9))  # done_late resolved by then; the others all late
+    assert (later.open, later.breached) == (3, 3)
     listed = tickets(SALES, now=now).set_index("ticket_id")
     assert listed.first_response_state[late] == "breached"
     assert listed.first_response_state[on_time] == "on track"

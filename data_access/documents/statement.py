@@ -16,13 +16,13 @@ from typing import Any, Literal
 
 import pandas as pd
 from fpdf import FPDF, FontFace
-from sqlalchemy import func, literal_column, select, union_all
+from sqlalchemy import func, select
 
 from data_access import clock, ledger
 from data_access.db import read_session
 from data_access.documents.exports import render
 from data_access.errors import InvalidAction
-from data_access.models import CreditNote, Invoice, Payment, PaymentAllocation
+from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
 from data_access.queries.aging import AgingFilter, aging_by_customer
@@ -104,22 +104,11 @@ class Statement:
 
 
 def _opening_cents(customer_id: int, before: date) -> dict[str, int]:
-    """Per currency: invoiced on or before `before`, less payments applied and credit notes issued by then."""
-    invoices = select(Invoice.id).where(Invoice.customer_id == customer_id)
-    parts = union_all(
-        select(Invoice.currency.label("currency"), Invoice.amount_cents.label("cents")).where(
-            Invoice.customer_id == customer_id, Invoice.issue_date <= before
-        ),
-        select(PaymentAllocation.currency, -PaymentAllocation.amount_cents).where(
-            # Through the customer's invoices: allocations are indexed by invoice, not by customer.
-            PaymentAllocation.invoice_id.in_(invoices),
-            PaymentAllocation.applied_on <= before,
-        ),
-        select(CreditNote.currency, -CreditNote.amount_cents).where(
-            CreditNote.customer_id == customer_id, CreditNote.issued_on <= before
-        ),
-    ).subquery("moves")
-    query = select(parts.c.currency, func.sum(parts.c.cents).label("cents")).group_by(parts.c.currency)
+    """Per currency: what was open at the end of `before` (`ledger.open_at`: invoiced by then, less payments
+    applied and credit notes issued by then)."""
+    customer = select(Customer.id).where(Customer.id == customer_id)
+    rows = ledger.open_at(before, customer_ids=customer).subquery("open_at")
+    query = select(rows.c.currency, func.sum(rows.c.open_cents).label("cents")).group_by(rows.c.currency)
     with read_session() as session:
         return {row.currency: int(row.cents) for row in session.execute(query)}
 
@@ -185,17 +174,16 @@ def _period_rows(customer_id: int, start: date, end: date) -> list[dict[str, Any
 
 
 def _unapplied(customer_id: int, end: date) -> list[Any]:
-    query = (
-        select(Payment.id, Payment.currency, Payment.received_on, Payment.reference, Payment.unapplied_cents)
-        .where(
-            Payment.customer_id == customer_id,
-            Payment.unapplied_cents > literal_column("0"),
-            Payment.received_on <= end,
-        )
-        .order_by(Payment.received_on, Payment.id)
-    )
+    """The customer's payments holding unapplied credit at the end of `end`, with the credit then
+    (`ledger.unapplied_at`): id, currency, received_on, reference, unapplied_cents."""
+    customer = select(Customer.id).where(Customer.id == customer_id)
+    held = ledger.unapplied_at(end, customer_ids=customer).subquery("unapplied_at")
+    query = select(
+        held.c.payment_id.label("id"), held.c.currency, held.c.received_on, held.c.reference,
+        held.c.unapplied_cents,
+    ).order_by(held.c.received_on, held.c.payment_id)  # fmt: skip
     with read_session() as session:
-        return list(session.execute(query))
+        return [row for row in session.execute(query) if row.unapplied_cents > 0]
 
 
 def _section(

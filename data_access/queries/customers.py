@@ -1,19 +1,20 @@
 """A customer's standing, as a sales agent or helpdesk agent needs it before a call.
 
-Money follows the aging rule: what was open at an as-of date is what is open now plus the payments applied and
-credit notes issued after that date, for invoices issued on or before it. Subscriptions, tickets, escalations and
-the last collections contact are as they stand now. Currencies are never added together.
+Everything is as it stood at the as-of date: what was open on each invoice then (`ledger.open_at`, the aging
+rule), unapplied credit then (`ledger.unapplied_at`), subscriptions suspended then (`suspensions.
+suspended_at_end_of`), tickets and escalations open then, the last collections contact by then. Currencies are
+never added together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 import pandas as pd
-from sqlalchemy import CompoundSelect, case, func, literal_column, or_, select, union_all
+from sqlalchemy import and_, case, func, literal_column, or_, select, union_all
 
 from data_access import ledger
 from data_access.checks import control_characters
@@ -25,7 +26,6 @@ from data_access.models import (
     Customer,
     Escalation,
     Invoice,
-    Payment,
     PaymentAllocation,
     Subscription,
     SupportOffering,
@@ -33,6 +33,7 @@ from data_access.models import (
 )
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
+from data_access.queries.suspensions import suspended_at_end_of
 
 SEARCH_COLUMNS = ["customer_id", "name", "domain", "tenant_id", "country", "currency", "account_manager"]
 
@@ -166,53 +167,29 @@ def search_customers(actor: Actor, text: str, limit: int = 50) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SEARCH_COLUMNS)
 
 
-def _open_at(customer_id: int, as_of: date) -> CompoundSelect[tuple[str, date, int]]:
-    """One row per open part at as_of: (currency, due date, cents). Every row belongs to an invoice that was
-    open then, since each of the three sources only holds positive amounts."""
-    sources = [
-        # A literal 0 so the planner sees the partial index's own predicate (`open_cents > 0`).
-        (Invoice.customer_id, Invoice.currency, Invoice.issue_date, Invoice.due_date, Invoice.open_cents,
-         Invoice.open_cents > literal_column("0")),
-        (PaymentAllocation.customer_id, PaymentAllocation.currency, PaymentAllocation.issue_date,
-         PaymentAllocation.due_date, PaymentAllocation.amount_cents, PaymentAllocation.applied_on > as_of),
-        (CreditNote.customer_id, CreditNote.currency, CreditNote.issue_date, CreditNote.due_date,
-         CreditNote.amount_cents, CreditNote.issued_on > as_of),
-    ]  # fmt: skip
-    parts = [
-        select(currency.label("currency"), due_date.label("due_date"), cents.label("cents")).where(
-            owner == customer_id, window, issue_date <= as_of
-        )
-        for owner, currency, issue_date, due_date, cents, window in sources
-    ]
-    return union_all(*parts)
-
-
 def _balances(
     customer_id: int, currency: str, as_of: date
 ) -> tuple[tuple[CurrencyBalance, ...], date | None]:
-    """Open, overdue and unapplied credit per currency (the customer's own currency always first), and the
-    due date of the oldest invoice overdue at as_of."""
-    rows = _open_at(customer_id, as_of).subquery("open_at")
+    """Open, overdue and unapplied credit per currency at as_of (the customer's own currency always first), and
+    the due date of the oldest invoice with something open and past due then (`ledger.open_at`)."""
+    customer = select(Customer.id).where(Customer.id == customer_id)
+    rows = ledger.open_at(as_of, customer_ids=customer).subquery("open_at")
     overdue = rows.c.due_date < as_of
     per_currency = select(
         rows.c.currency,
-        func.sum(rows.c.cents).label("open"),
-        func.sum(case((overdue, rows.c.cents), else_=0)).label("overdue"),
-        func.min(case((overdue, rows.c.due_date), else_=None)).label("oldest_due"),
+        func.sum(rows.c.open_cents).label("open"),
+        func.sum(case((overdue, rows.c.open_cents), else_=0)).label("overdue"),
+        func.min(case((and_(overdue, rows.c.open_cents > 0), rows.c.due_date), else_=None)).label(
+            "oldest_due"
+        ),
     ).group_by(rows.c.currency)
-    # Unapplied credit never changes after the payment is recorded, so payments received by as_of give it.
-    unapplied = (
-        select(Payment.currency, func.sum(Payment.unapplied_cents).label("cents"))
-        .where(
-            Payment.customer_id == customer_id,
-            Payment.unapplied_cents > literal_column("0"),
-            Payment.received_on <= as_of,
-        )
-        .group_by(Payment.currency)
+    held = ledger.unapplied_at(as_of, customer_ids=customer).subquery("unapplied_at")
+    unapplied = select(held.c.currency, func.sum(held.c.unapplied_cents).label("cents")).group_by(
+        held.c.currency
     )
     with read_session() as session:
         owed = {row.currency: row for row in session.execute(per_currency)}
-        credit = {row.currency: from_cents(row.cents) for row in session.execute(unapplied)}
+        credit = {row.currency: from_cents(row.cents) for row in session.execute(unapplied) if row.cents}
     currencies = [currency, *sorted((set(owed) | set(credit)) - {currency})]
     balances = tuple(
         CurrencyBalance(
@@ -296,35 +273,63 @@ def _average_days_late(customer_id: int, as_of: date) -> tuple[Decimal | None, i
     return average, len(lateness)
 
 
-def _subscriptions(customer_id: int) -> tuple[SubscriptionLine, ...]:
-    suspended_first = case((Subscription.status == SubscriptionStatus.SUSPENDED.value, 0), else_=1)
-    query = (
-        select(Subscription)
-        .where(Subscription.customer_id == customer_id)
-        .order_by(suspended_first, Subscription.product, Subscription.sku, Subscription.external_id)
-    )
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def _subscriptions(customer_id: int, as_of: date) -> tuple[SubscriptionLine, ...]:
+    """The customer's subscriptions with their status at the end of as_of: Suspended when suspended then
+    (`suspensions.suspended_at_end_of`, from the suspension and reinstatement audit events), Active when
+    suspended now but not then (only an Active subscription is suspended), else the status it has now."""
+    query = select(Subscription).where(Subscription.customer_id == customer_id)
+    suspended_value = SubscriptionStatus.SUSPENDED.value
     with read_session() as session:
-        return tuple(
-            SubscriptionLine(
-                subscription_id=s.external_id,
-                product=s.product,
-                sku=s.sku,
-                quantity=s.quantity,
-                status=s.status,
-                billing_cycle=s.billing_cycle,
-                term_end=s.term_end,
-                suspension_reason=s.suspension_reason,
+        suspended = suspended_at_end_of(session, as_of, customer_pk=customer_id)
+        lines = []
+        for s in session.scalars(query):
+            status = s.status
+            if s.id in suspended:
+                status = suspended_value
+            elif status == suspended_value:
+                status = SubscriptionStatus.ACTIVE.value
+            lines.append(
+                SubscriptionLine(
+                    subscription_id=s.external_id,
+                    product=s.product,
+                    sku=s.sku,
+                    quantity=s.quantity,
+                    status=status,
+                    billing_cycle=s.billing_cycle,
+                    term_end=s.term_end,
+                    suspension_reason=suspended.get(s.id) if s.id in suspended else None,
+                )
             )
-            for s in session.scalars(query)
-        )
+    lines.sort(
+        key=lambda line: (line.status != suspended_value, line.product, line.sku, line.subscription_id)
+    )
+    return tuple(lines)
 
 
-def _open_tickets(customer_id: int) -> tuple[OpenTicket, ...]:
+def _open_tickets(customer_id: int, as_of: date) -> tuple[OpenTicket, ...]:
+    """The customer's tickets open at the end of as_of (created by then, not resolved by then). A ticket still
+    open shows its status now; one resolved since shows 'open', or 'new' while it had no first response then (the
+    status history is not kept)."""
+    end = _end_of(as_of)
+    still_open = or_(
+        Ticket.resolved_at >= end, and_(Ticket.resolved_at.is_(None), Ticket.status.not_in(CLOSED_TICKETS))
+    )
     query = (
         select(Ticket)
-        .where(Ticket.customer_id == customer_id, Ticket.status.not_in(CLOSED_TICKETS))
+        .where(Ticket.customer_id == customer_id, Ticket.created_at < end, still_open)
         .order_by(Ticket.created_at.desc(), Ticket.external_id)
     )
+
+    def status_then(t: Ticket) -> str:
+        if t.resolved_at is None:
+            return t.status
+        answered = t.first_response_at is not None and t.first_response_at < end
+        return TicketStatus.OPEN.value if answered else TicketStatus.NEW.value
+
     with read_session() as session:
         return tuple(
             OpenTicket(
@@ -332,7 +337,7 @@ def _open_tickets(customer_id: int) -> tuple[OpenTicket, ...]:
                 title=t.title,
                 category=t.category,
                 severity=t.severity,
-                status=t.status,
+                status=status_then(t),
                 assignee=t.assignee,
                 created_at=t.created_at,
             )
@@ -340,13 +345,27 @@ def _open_tickets(customer_id: int) -> tuple[OpenTicket, ...]:
         )
 
 
-def _open_escalations(customer_id: int) -> tuple[OpenEscalation, ...]:
+def _open_escalations(customer_id: int, as_of: date) -> tuple[OpenEscalation, ...]:
+    """The customer's escalations open at the end of as_of (submitted by then, not resolved by then). One still
+    open, or whose status has not changed since, shows its status now; one resolved since shows 'in progress'
+    (the status history is not kept)."""
+    end = _end_of(as_of)
+    still_open = or_(
+        Escalation.resolved_at >= end,
+        and_(Escalation.resolved_at.is_(None), Escalation.status.not_in(CLOSED_ESCALATIONS)),
+    )
     query = (
         select(Escalation, Ticket.external_id)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
-        .where(Ticket.customer_id == customer_id, Escalation.status.not_in(CLOSED_ESCALATIONS))
+        .where(Ticket.customer_id == customer_id, Escalation.submitted_at < end, still_open)
         .order_by(Escalation.submitted_at.desc(), Escalation.microsoft_case_number)
     )
+
+    def status_then(e: Escalation) -> str:
+        if e.status not in CLOSED_ESCALATIONS:
+            return e.status
+        return EscalationStatus.IN_PROGRESS.value
+
     with read_session() as session:
         return tuple(
             OpenEscalation(
@@ -355,7 +374,7 @@ def _open_escalations(customer_id: int) -> tuple[OpenEscalation, ...]:
                 kind=e.kind,
                 vehicle=e.vehicle,
                 severity=e.severity,
-                status=e.status,
+                status=status_then(e),
                 submitted_at=e.submitted_at,
                 status_changed_at=e.status_changed_at,
             )
@@ -363,10 +382,13 @@ def _open_escalations(customer_id: int) -> tuple[OpenEscalation, ...]:
         )
 
 
-def _last_contact(customer_id: int) -> CollectionsContact | None:
+def _last_contact(customer_id: int, as_of: date) -> CollectionsContact | None:
+    """The last collections activity recorded by the end of as_of."""
     query = (
         select(CollectionsActivity)
-        .where(CollectionsActivity.customer_id == customer_id)
+        .where(
+            CollectionsActivity.customer_id == customer_id, CollectionsActivity.occurred_at < _end_of(as_of)
+        )
         .order_by(CollectionsActivity.occurred_at.desc(), CollectionsActivity.id.desc())
         .limit(1)
     )
@@ -395,16 +417,16 @@ def _time_zone() -> str:
 
 @requires("customers.view")
 def customer_status(actor: Actor, *, customer_id: str, as_of: date) -> CustomerStatus:
-    """A customer's standing at as_of: 'suspended' when any subscription is suspended, else 'overdue' by the days
-    since the due date of the oldest invoice still open and past due then, else 'good standing'; with balances
-    per currency by the aging rule, unapplied credit, average days late, subscriptions, open tickets and
-    escalations, and the last collections contact."""
+    """A customer's standing at as_of: 'suspended' when any subscription was suspended then, else 'overdue' by the
+    days since the due date of the oldest invoice open and past due then, else 'good standing'; with balances per
+    currency by the aging rule, unapplied credit then, average days late, subscriptions, tickets and escalations
+    open then, and the last collections contact by then (all at as_of: see the module's docstring)."""
     with read_session() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         session.expunge(customer)
     balances, oldest_due = _balances(customer.id, customer.currency, as_of)
     average_late, paid_count = _average_days_late(customer.id, as_of)
-    subscriptions = _subscriptions(customer.id)
+    subscriptions = _subscriptions(customer.id, as_of)
     days_overdue = (as_of - oldest_due).days if oldest_due is not None else 0
     standing: Standing = "good standing"
     if any(s.status == SubscriptionStatus.SUSPENDED.value for s in subscriptions):
@@ -431,8 +453,8 @@ def customer_status(actor: Actor, *, customer_id: str, as_of: date) -> CustomerS
         average_days_late=average_late,
         invoices_paid_last_12_months=paid_count,
         subscriptions=subscriptions,
-        open_tickets=_open_tickets(customer.id),
-        open_escalations=_open_escalations(customer.id),
-        last_contact=_last_contact(customer.id),
+        open_tickets=_open_tickets(customer.id, as_of),
+        open_escalations=_open_escalations(customer.id, as_of),
+        last_contact=_last_contact(customer.id, as_of),
         time_zone=_time_zone(),
     )

@@ -17,20 +17,20 @@ import pandas as pd
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, literal_column, or_, select
 
 from data_access.db import read_session
-from data_access.enums import SubscriptionStatus, TicketStatus
+from data_access.enums import TicketStatus
 from data_access.models import (
     CreditNote,
     Escalation,
     Invoice,
     Payment,
     PaymentAllocation,
-    Subscription,
     Ticket,
 )
 from data_access.money import from_cents
 from data_access.permissions import Actor, allowed, requires
 from data_access.queries import microsoft_payables, tickets
 from data_access.queries.aging import AgingFilter, aging_summary
+from data_access.queries.suspensions import suspended_at_end_of
 
 CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 
@@ -178,15 +178,10 @@ def _open_escalations(as_of: date) -> int:
 
 
 def _suspended(as_of: date) -> int:
-    query = (
-        select(func.count())
-        .select_from(Subscription)
-        .where(
-            Subscription.status == SubscriptionStatus.SUSPENDED.value,
-            or_(Subscription.suspended_at.is_(None), Subscription.suspended_at < _end_of(as_of)),
-        )
-    )
-    return _count(query)
+    """Subscriptions suspended at the end of the date (`suspensions.suspended_at_end_of`: from the suspension and
+    reinstatement audit events), not those suspended today."""
+    with read_session() as session:
+        return len(suspended_at_end_of(session, as_of))
 
 
 def figures_at(actor: Actor, as_of: date, currency: str | None) -> Figures:

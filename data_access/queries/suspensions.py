@@ -8,11 +8,12 @@ while reading). Partner Center stays the system of record for access, so each ac
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from data_access.audit import SubscriptionReinstated, SubscriptionSuspended, parse_event
 from data_access.db import read_session
@@ -175,3 +176,56 @@ def suspension_history(actor: Actor) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def suspended_at_end_of(
+    session: Session, as_of: date, *, customer_pk: int | None = None
+) -> dict[int, str | None]:
+    """The subscriptions suspended at the end of `as_of` (suspended by then and not reinstated by then), by
+    primary key, with the reason they were suspended for; one customer's, given `customer_pk`.
+
+    Reconstructed from the suspension and reinstatement audit events, which every suspend and reinstate action
+    writes in the transaction that changes the subscription: the last such event of a subscription by the end of
+    the day says whether it was suspended then. A subscription with no event by then but one later was suspended
+    then exactly when that later event is a reinstatement (it came in suspended, from an import); one with no
+    events at all is read from its row: Suspended now, and suspended_at (when known) by the end of the day."""
+    end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
+    events = session.execute(
+        select(AuditEvent.target, AuditEvent.permission, AuditEvent.occurred_at, AuditEvent.details)
+        .where(AuditEvent.permission.in_([SUSPEND, REINSTATE]), AuditEvent.target.like("subscription:%"))
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+    ).all()
+    history: dict[str, list[Any]] = {}
+    for event in events:
+        history.setdefault(event.target.removeprefix("subscription:"), []).append(event)
+    query = select(
+        Subscription.id,
+        Subscription.external_id,
+        Subscription.status,
+        Subscription.suspended_at,
+        Subscription.suspension_reason,
+    ).where(
+        or_(
+            Subscription.status == SubscriptionStatus.SUSPENDED.value,
+            Subscription.external_id.in_(list(history)),
+        )
+    )
+    if customer_pk is not None:
+        query = query.where(Subscription.customer_id == customer_pk)
+    suspended: dict[int, str | None] = {}
+    for row in session.execute(query):
+        current = row.status == SubscriptionStatus.SUSPENDED.value
+        mine = history.get(row.external_id, [])
+        by_then = [event for event in mine if event.occurred_at < end]
+        if by_then:
+            last = by_then[-1]
+            if last.permission == SUSPEND:
+                change = parse_event(last.permission, last.details)
+                reason = change.reason if isinstance(change, SubscriptionSuspended) else None
+                suspended[row.id] = row.suspension_reason if current and row.suspension_reason else reason
+        elif mine:
+            if mine[0].permission == REINSTATE:
+                suspended[row.id] = None
+        elif current and (row.suspended_at is None or row.suspended_at < end):
+            suspended[row.id] = row.suspension_reason
+    return suspended

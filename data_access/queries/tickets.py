@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -236,16 +237,34 @@ class OpenClocks:
     at_risk: int
 
 
+def open_then(now: datetime) -> ColumnElement[bool]:
+    """Tickets open at `now`: created by then and not resolved by then (resolved later, or not resolved and
+    neither resolved nor closed now; a ticket closed without a resolution time counts as closed)."""
+    not_resolved = or_(
+        Ticket.resolved_at > now, and_(Ticket.resolved_at.is_(None), Ticket.status.not_in(DONE))
+    )
+    return and_(Ticket.created_at <= now, not_resolved)
+
+
 def _open_clocks(now: datetime) -> OpenClocks:
+    """The tickets open at now with their clocks as they stood then: a first response or resolution recorded
+    after now had not happened yet."""
     query = select(Ticket.severity, Ticket.created_at, Ticket.first_response_at, Ticket.resolved_at).where(
-        Ticket.status.not_in(DONE), Ticket.resolved_at.is_(None), Ticket.created_at <= now
+        open_then(now)
     )
     breached = at_risk = total = 0
     with read_session() as session:
         calendar, targets = support_calendar(session)
         for ticket in session.execute(query):
             total += 1
-            clocks = _clocks(calendar, targets, ticket, now)
+            responded = ticket.first_response_at
+            then = SimpleNamespace(
+                severity=ticket.severity,
+                created_at=ticket.created_at,
+                first_response_at=responded if responded is not None and responded <= now else None,
+                resolved_at=None,
+            )
+            clocks = _clocks(calendar, targets, then, now)
             states = {clocks.first_response_state, clocks.resolution_state}
             if "breached" in states:
                 breached += 1
@@ -256,14 +275,14 @@ def _open_clocks(now: datetime) -> OpenClocks:
 
 @requires("tickets.view")
 def open_clocks(actor: Actor, *, now: datetime) -> OpenClocks:
-    """Open tickets at now (not resolved or closed, created by now), breaching and at risk."""
+    """Tickets open at now (created by then, not resolved by then), breaching and at risk then."""
     return _open_clocks(_aware(now))
 
 
 @requires("tickets.view")
 def sla_breaches(actor: Actor, *, now: datetime) -> int:
-    """Open tickets (not resolved or closed, created by now) whose first-response or resolution clock is
-    breached at now."""
+    """Tickets open at now (created by then, not resolved by then; `open_then`) whose first-response or
+    resolution clock had breached by now."""
     return _open_clocks(_aware(now)).breached
 
 
@@ -274,7 +293,7 @@ def backlog_by_age(actor: Actor, *, now: datetime) -> pd.DataFrame:
     bucket_of = _age_bucket(Ticket.created_at, now)
     query = (
         select(bucket_of.label("bucket"), Ticket.severity, func.count().label("tickets"))
-        .where(Ticket.status.not_in(DONE), Ticket.resolved_at.is_(None), Ticket.created_at <= now)
+        .where(open_then(now))
         .group_by(literal_column("bucket"), Ticket.severity)
     )
     with read_session() as session:
