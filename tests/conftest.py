@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,15 @@ def auth_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BILLING_DESK_LOGIN_DELAY", "0")
     monkeypatch.delenv("BILLING_DESK_ENV", raising=False)
     return path
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module() -> Iterator[None]:
+    """AppTest leaves its script as sys.modules["__main__"]; a process started with "spawn" afterwards would run
+    that script (gone by then) as its main module and die, so every test gets pytest's own back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)
