@@ -6,7 +6,6 @@ throwaway database that TEST_DATABASE_URL names (CI creates and drops it) and em
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -16,23 +15,12 @@ import pytest
 import streamlit as st
 from hypothesis import settings
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from data_access.db import dispose_engines, set_read_floor, transaction
+from data_access.db import dispose_engines, set_read_floor
 from data_access.migrate import upgrade
-from data_access.models import Base
+from tests.support.databases import empty_all_tables
+from tests.support.environment import IN_CI, MAX_EXAMPLES, POSTGRES_HINT, ROOT, TEST_DATABASE_URL
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-POSTGRES_HINT = (
-    "PostgreSQL tests need TEST_DATABASE_URL, e.g. "
-    "createdb bd_test && TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bd_test make test"
-)
-
-
-# Every property test runs under this profile (DESIGN.md, tests on 2 cores): no deadline, at most 100 examples,
-# derandomized in CI so a run there is repeatable; a test may ask for fewer, never more.
-MAX_EXAMPLES = 100
 settings.register_profile("billing-desk", deadline=None, max_examples=MAX_EXAMPLES, derandomize=IN_CI)
 settings.load_profile("billing-desk")
 
@@ -40,9 +28,6 @@ settings.load_profile("billing-desk")
 def pytest_configure(config: pytest.Config) -> None:
     if IN_CI and not TEST_DATABASE_URL:
         raise pytest.UsageError(f"CI=true but TEST_DATABASE_URL is unset: {POSTGRES_HINT}")
-
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -96,14 +81,6 @@ def postgres_url() -> Iterator[str]:
     yield TEST_DATABASE_URL
 
 
-def empty_all_tables() -> None:
-    """Delete every row, children first, so a test (or a hypothesis example) starts from nothing."""
-    with transaction() as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "data_version":  # the version only ever goes up (caches are keyed on it)
-                session.execute(table.delete())
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path
@@ -133,8 +110,3 @@ def sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_temp
     dispose_engines()
     yield url
     dispose_engines()
-
-
-def postgres_server_url(database_url: str, name: str) -> str:
-    """The same server as `database_url`, another database name."""
-    return make_url(database_url).set(database=name).render_as_string(hide_password=False)

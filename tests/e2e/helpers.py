@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 
 from data_access.db import dispose_engines
-from tests.e2e.conftest import ARTIFACTS, Server
+from tests.support.servers import ARTIFACTS, Server
 
 T = TypeVar("T")
 SERVER_ENVIRONMENT = ("DATABASE_URL", "DATABASE_READ_URL", "BILLING_DESK_AUTH_FILE")
@@ -234,3 +234,58 @@ def open_expander(page: Any, label: str, shows: str) -> None:
         except PlaywrightTimeout:
             continue
     button.first.wait_for(state="visible")
+
+
+TITLES = {
+    "overview": "Overview",
+    "receivables": "Receivables",
+    "collections": "Collections",
+    "suspensions": "Suspensions",
+    "tickets": "Tickets",
+    "escalations": "Escalations",
+    "customers": "Customers",
+    "microsoft-payables": "Microsoft payables",
+    "policies": "Policies",
+    "import": "Import",
+    "users": "Users",
+    "audit-log": "Audit log",
+}
+
+
+VISIBLE_PAGES = {
+    "admin": list(TITLES.values()),
+    "usermgr": ["Policies", "Users"],
+    "helpdesk": ["Overview", "Tickets", "Escalations", "Customers", "Policies"],
+    "billing": [
+        "Overview",
+        "Receivables",
+        "Collections",
+        "Suspensions",
+        "Tickets",
+        "Escalations",
+        "Customers",
+        "Microsoft payables",
+        "Policies",
+        "Import",
+        "Audit log",
+    ],
+    "sales": ["Overview", "Receivables", "Tickets", "Customers", "Policies"],
+}
+
+
+def wait_for_session_cookie(page: Any) -> None:
+    """The cookie is written by a browser component shortly after sign-in; a reload before that signs out."""
+    for _ in range(100):
+        if any(cookie["name"] == "billing_desk_session" for cookie in page.context.cookies()):
+            return
+        page.wait_for_timeout(100)
+    pytest.fail("the sign-in cookie was never set")
+
+
+def wait_for_heading(page: Any, text: str) -> None:
+    page.get_by_role("heading", name=text, exact=True).first.wait_for()
+
+
+def navigation(page: Any) -> list[str]:
+    links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    return sorted(link.splitlines()[-1].strip() for link in links)

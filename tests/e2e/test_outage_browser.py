@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import Server, running_server, seed_demo
-from tests.e2e.helpers import screenshots, settle, sign_in
-from tests.e2e.test_signin_browser import wait_for_heading, wait_for_session_cookie
-from tests.pg_cluster import (
+from tests.e2e.helpers import screenshots, settle, sign_in, wait_for_heading, wait_for_session_cookie
+from tests.support.environment import ROOT
+from tests.support.pg_cluster import (
     PrivateCluster,
     private_cluster_fixture,  # noqa: F401  (fixture)
 )
+from tests.support.servers import Server, running_server, seed_demo
 
 pytestmark = pytest.mark.browser
 

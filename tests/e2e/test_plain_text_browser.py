@@ -11,10 +11,9 @@ import pytest
 from data_access import clock
 from data_access.actions import collections
 from data_access.permissions import BILLING_ADMIN, Actor
-from tests import factories
-from tests.e2e.conftest import Server
-from tests.e2e.helpers import read, screenshots, settle, sign_in
-from tests.e2e.test_signin_browser import wait_for_heading
+from tests.e2e.helpers import read, screenshots, settle, sign_in, wait_for_heading
+from tests.support import factories
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.browser
 

@@ -14,9 +14,9 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import Server, server_env
 from tests.e2e.helpers import screenshots, settle, sign_in
+from tests.support.environment import ROOT
+from tests.support.servers import Server, server_env
 
 pytestmark = pytest.mark.browser
 

@@ -19,8 +19,9 @@ from data_access.permissions import BILLING_ADMIN, HELPDESK_AGENT, Actor
 from data_access.queries import collections, escalations, suspensions
 from data_access.queries.aging import AgingFilter, aging_by_customer
 from data_access.queries.receivables import largest_overdue_first
-from tests.e2e.conftest import Server
 from tests.e2e.helpers import (
+    VISIBLE_PAGES,
+    navigation,
     open_expander,
     pick_in,
     pick_option,
@@ -33,8 +34,10 @@ from tests.e2e.helpers import (
     subscription_status,
     ticket_by_title,
     ticket_status,
+    wait_for_heading,
+    wait_for_session_cookie,
 )
-from tests.e2e.test_signin_browser import VISIBLE_PAGES, navigation, wait_for_heading, wait_for_session_cookie
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.browser
 

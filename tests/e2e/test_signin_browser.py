@@ -6,68 +6,18 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.helpers import TITLES, VISIBLE_PAGES, navigation, wait_for_heading, wait_for_session_cookie
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.browser
 
-TITLES = {
-    "overview": "Overview",
-    "receivables": "Receivables",
-    "collections": "Collections",
-    "suspensions": "Suspensions",
-    "tickets": "Tickets",
-    "escalations": "Escalations",
-    "customers": "Customers",
-    "microsoft-payables": "Microsoft payables",
-    "policies": "Policies",
-    "import": "Import",
-    "users": "Users",
-    "audit-log": "Audit log",
-}
 PAGE_PATHS = list(TITLES)
-VISIBLE_PAGES = {
-    "admin": list(TITLES.values()),
-    "usermgr": ["Policies", "Users"],
-    "helpdesk": ["Overview", "Tickets", "Escalations", "Customers", "Policies"],
-    "billing": [
-        "Overview",
-        "Receivables",
-        "Collections",
-        "Suspensions",
-        "Tickets",
-        "Escalations",
-        "Customers",
-        "Microsoft payables",
-        "Policies",
-        "Import",
-        "Audit log",
-    ],
-    "sales": ["Overview", "Receivables", "Tickets", "Customers", "Policies"],
-}
 
 
 def sign_in(page: Any, username: str, password: str | None = None) -> None:
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password", exact=True).fill(password or f"{username}-demo")
     page.get_by_role("button", name="Sign in").click()
-
-
-def wait_for_session_cookie(page: Any) -> None:
-    """The cookie is written by a browser component shortly after sign-in; a reload before that signs out."""
-    for _ in range(100):
-        if any(cookie["name"] == "billing_desk_session" for cookie in page.context.cookies()):
-            return
-        page.wait_for_timeout(100)
-    pytest.fail("the sign-in cookie was never set")
-
-
-def wait_for_heading(page: Any, text: str) -> None:
-    page.get_by_role("heading", name=text, exact=True).first.wait_for()
-
-
-def navigation(page: Any) -> list[str]:
-    links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
-    return sorted(link.splitlines()[-1].strip() for link in links)
 
 
 def test_anonymous_deep_links_on_a_fresh_server_show_only_the_sign_in_form(server: Server, page: Any) -> None:

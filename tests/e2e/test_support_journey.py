@@ -12,7 +12,6 @@ import pytest
 from data_access.permissions import HELPDESK_AGENT, Actor
 from data_access.queries import escalations
 from data_access.queries.overview import escalations_by_status
-from tests.e2e.conftest import Server
 from tests.e2e.helpers import (
     open_expander,
     pick_in,
@@ -22,8 +21,10 @@ from tests.e2e.helpers import (
     sign_in,
     ticket_by_title,
     ticket_status,
+    wait_for_heading,
+    wait_for_session_cookie,
 )
-from tests.e2e.test_signin_browser import wait_for_heading, wait_for_session_cookie
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.browser
 

@@ -19,10 +19,19 @@ from sqlalchemy import create_engine, func, select, text
 
 from data_access.enums import TicketStatus
 from data_access.models import Ticket
-from tests.conftest import IN_CI, POSTGRES_HINT, ROOT, TEST_DATABASE_URL, postgres_server_url
-from tests.e2e.conftest import Server, _free_port, running_server, seed_demo
-from tests.e2e.helpers import open_expander, pick_in, read, screenshots, settle, sign_in
-from tests.e2e.test_signin_browser import wait_for_heading, wait_for_session_cookie
+from tests.e2e.helpers import (
+    open_expander,
+    pick_in,
+    read,
+    screenshots,
+    settle,
+    sign_in,
+    wait_for_heading,
+    wait_for_session_cookie,
+)
+from tests.support.databases import postgres_server_url
+from tests.support.environment import IN_CI, POSTGRES_HINT, ROOT, TEST_DATABASE_URL
+from tests.support.servers import Server, _free_port, running_server, seed_demo
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,155 @@
+"""Each overview figure equals an independent computation over the rows the test wrote; the 12-month trend
+equals aging runs at each month end (computed here one by one, as the page must not)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from data_access.actions.credit_notes import issue_credit_note
+from data_access.actions.payments import record_payment
+from data_access.db import transaction
+from data_access.models import Customer, Escalation, MicrosoftInvoice, Subscription, Ticket
+from data_access.money import from_cents
+from data_access.permissions import Actor, PermissionDenied
+from data_access.queries.aging import AgingFilter, aging_summary
+from data_access.queries.overview import month_earlier, month_ends, overview, receivables_trend
+from tests.support import factories
+
+ADMIN = Actor.of("admin", ["Global admin"])
+TODAY = date(2026, 11, 24)
+
+
+def build(rng: random.Random) -> dict[str, list[tuple]]:
+    """Invoices, payments and credit notes over 16 months, kept here as the test's own ledger."""
+    factories.customer("C-1")
+    factories.customer("C-2")
+    factories.customer("C-E", currency="EUR")
+    book: dict[str, list[tuple]] = {"invoices": [], "moves": [], "payments": []}
+    for n in range(60):
+        customer = rng.choice(["C-1", "C-2", "C-E"])
+        issued = TODAY - timedelta(days=rng.randint(0, 480))
+        cents = rng.randint(100, 900_000)
+        number = f"I-{n}"
+        factories.invoice(customer, number, issued=issued, cents=cents)
+        currency = "EUR" if customer == "C-E" else "USD"
+        book["invoices"].append((number, currency, issued, issued + timedelta(days=30), cents))
+        if rng.random() < 0.7:
+            paid = rng.randint(1, cents)
+            day = min(TODAY, issued + timedelta(days=rng.randint(0, 120)))
+            record_payment(ADMIN, customer_id=customer, amount=from_cents(paid), received_on=day,
+                           invoice_number=number, today=TODAY)  # fmt: skip
+            book["moves"].append((number, day, paid))
+            book["payments"].append((currency, day, paid))
+            if paid < cents and rng.random() < 0.3:
+                issue_credit_note(ADMIN, invoice_number=number, number=f"CN-{n}", amount=from_cents(cents - paid),
+                                  issued_on=day)  # fmt: skip
+                book["moves"].append((number, day, cents - paid))
+    return book
+
+
+def open_at(book: dict[str, list[tuple]], as_of: date, currency: str) -> tuple[int, int]:
+    total = overdue = 0
+    for number, cur, issued, due, cents in book["invoices"]:
+        if cur != currency or issued > as_of:
+            continue
+        balance = cents - sum(c for n, day, c in book["moves"] if n == number and day <= as_of)
+        total += balance
+        overdue += balance if due < as_of else 0
+    return total, overdue
+
+
+@pytest.fixture
+def book(database: str) -> dict[str, list[tuple]]:
+    return build(random.Random(11))
+
+
+def test_money_figures_equal_an_independent_computation(book: dict[str, list[tuple]]) -> None:
+    for as_of in (TODAY, month_earlier(TODAY), date(2026, 3, 31)):
+        figures = overview(ADMIN, as_of=as_of, currency="USD").now
+        total, overdue = open_at(book, as_of, "USD")
+        invoiced = sum(c for _, cur, issued, _, c in book["invoices"]
+                       if cur == "USD" and as_of - timedelta(days=90) < issued <= as_of)  # fmt: skip
+        collected = sum(
+            c for cur, day, c in book["payments"] if cur == "USD" and as_of.replace(day=1) <= day <= as_of
+        )
+        assert figures.total_receivables == from_cents(total)
+        assert figures.overdue == from_cents(overdue)
+        assert figures.overdue_share == (Decimal(overdue) / Decimal(total)).quantize(Decimal("0.0001"))
+        assert figures.dso_days == (Decimal(total) / Decimal(invoiced) * 90).quantize(Decimal("0.1"))
+        assert figures.collected_this_month == from_cents(collected)
+    last = overview(ADMIN, as_of=TODAY, currency="USD").last_month
+    assert last.as_of == date(2026, 10, 24) and last.total_receivables == from_cents(
+        open_at(book, last.as_of, "USD")[0]
+    )
+
+
+def test_the_trend_equals_aging_at_every_month_end(book: dict[str, list[tuple]]) -> None:
+    for currency in ("USD", "EUR"):
+        trend = receivables_trend(ADMIN, as_of=TODAY, currency=currency)
+        assert list(trend.month_end) == month_ends(TODAY)
+        for row in trend.itertuples():
+            summary = aging_summary(AgingFilter(as_of=row.month_end, currency=currency))
+            assert row.receivables == sum(summary.amount, Decimal("0.00"))
+            assert row.overdue == sum(summary[summary.bucket != "current"].amount, Decimal("0.00"))
+            assert (int(row.receivables * 100), int(row.overdue * 100)) == open_at(
+                book, row.month_end, currency
+            )
+
+
+def test_counts_and_the_next_microsoft_payment(database: str) -> None:
+    factories.customer("C-1")
+    at = lambda d, h=12: datetime(d.year, d.month, d.day, h, tzinfo=UTC)  # noqa: E731
+    with transaction() as session:
+        customer_id = session.scalars(select(Customer.id)).one()
+        session.add_all([
+            Subscription(external_id="S-1", customer_id=customer_id, product="M365", sku="E3", quantity=5,
+                         unit_price_cents=3600, status="Suspended", suspended_at=at(TODAY - timedelta(days=3))),
+            Subscription(external_id="S-2", customer_id=customer_id, product="M365", sku="E5", quantity=5,
+                         unit_price_cents=5700, status="Active"),
+            MicrosoftInvoice(number="MS-1", amount_cents=500_000, currency="USD", due_date=TODAY - timedelta(days=20),
+                             paid_on=TODAY - timedelta(days=21)),
+            MicrosoftInvoice(number="MS-2", amount_cents=612_345, currency="USD", due_date=TODAY + timedelta(days=6)),
+        ])  # fmt: skip
+        tickets = [
+            Ticket(external_id="T-open", customer_id=customer_id, title="a", category="payment", severity="minimal",
+                   status="open", created_at=at(TODAY - timedelta(days=40))),
+            Ticket(external_id="T-new-today", customer_id=customer_id, title="b", category="payment",
+                   severity="minimal", status="new", created_at=at(TODAY, 8)),
+            Ticket(external_id="T-resolved-last-week", customer_id=customer_id, title="c", category="other",
+                   severity="moderate", status="resolved", created_at=at(TODAY - timedelta(days=40)),
+                   resolved_at=at(TODAY - timedelta(days=7))),
+            Ticket(external_id="T-closed-long-ago", customer_id=customer_id, title="d", category="other",
+                   severity="moderate", status="closed", created_at=at(TODAY - timedelta(days=100)),
+                   resolved_at=at(TODAY - timedelta(days=90))),
+        ]  # fmt: skip
+        session.add_all(tickets)
+        session.flush()
+        session.add_all([
+            Escalation(ticket_id=tickets[0].id, kind="technical", vehicle="Premier Support for Partners",
+                       microsoft_case_number="1", severity="moderate", status="waiting on partner",
+                       submitted_at=at(TODAY - timedelta(days=35)), status_changed_at=at(TODAY - timedelta(days=2))),
+            Escalation(ticket_id=tickets[2].id, kind="commercial", vehicle=None, microsoft_case_number="2",
+                       severity="moderate", status="resolved", submitted_at=at(TODAY - timedelta(days=39)),
+                       status_changed_at=at(TODAY - timedelta(days=8)), resolved_at=at(TODAY - timedelta(days=8))),
+        ])  # fmt: skip
+    result = overview(ADMIN, as_of=TODAY, currency="USD")
+    assert (result.now.open_tickets, result.last_month.open_tickets) == (2, 2)
+    assert (result.now.open_escalations, result.last_month.open_escalations) == (1, 2)
+    assert (result.now.suspended_subscriptions, result.last_month.suspended_subscriptions) == (1, 0)
+    payment = result.now.next_microsoft_payment
+    assert payment is not None and (payment.number, payment.amount) == ("MS-2", Decimal("6123.45"))
+
+
+def test_roles_see_only_their_figures(database: str) -> None:
+    helpdesk = overview(Actor.of("h", ["Helpdesk agent"]), as_of=TODAY).now
+    assert helpdesk.total_receivables is None and helpdesk.next_microsoft_payment is None
+    assert helpdesk.open_tickets == 0
+    sales = overview(Actor.of("s", ["Sales agent"]), as_of=TODAY).now
+    assert sales.suspended_subscriptions is None and sales.open_escalations is None
+    with pytest.raises(PermissionDenied):
+        overview(Actor.of("u", ["User management admin"]), as_of=TODAY)
