@@ -20,11 +20,10 @@ from data_access.auth import users
 from data_access.csv_import import import_csv
 from data_access.db import read_session, transaction
 from data_access.models import AuditEvent
-from data_access.permissions import Actor
 from data_access.queries import audit_log
 from tests.support import factories
+from tests.support.actors import ADMIN
 
-ADMIN = Actor.of("admin", ["Global admin"])
 TODAY = clock.today()
 
 

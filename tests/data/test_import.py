@@ -21,11 +21,11 @@ from data_access.models import (
     Subscription,
     Ticket,
 )
-from data_access.permissions import Actor, PermissionDenied
+from data_access.permissions import PermissionDenied
 from data_access.queries.aging import AgingFilter, aging_by_customer
+from tests.support.actors import BILLING, SALES
 from tests.support.environment import ROOT
 
-BILLING = Actor.of("billing", ["Billing admin"])
 AS_OF = date(2026, 11, 24)
 
 CUSTOMERS = """customer_id,name,tenant_id,domain,country,currency,account_manager,email
@@ -280,7 +280,7 @@ def test_encodings_and_unknown_columns(database: str, tmp_path: Path) -> None:
 
 def test_only_billing_and_global_admins_import(database: str, tmp_path: Path) -> None:
     with pytest.raises(PermissionDenied):
-        import_csv(Actor.of("sales", ["Sales agent"]), "customers", write(tmp_path, "c.csv", CUSTOMERS))
+        import_csv(SALES, "customers", write(tmp_path, "c.csv", CUSTOMERS))
     assert counts()["customers"] == 0
 
 

@@ -24,12 +24,11 @@ from data_access.csv_import import import_csv
 from data_access.db import dispose_engines, read_session
 from data_access.enums import BillingCycle, Severity, SubscriptionStatus, TicketCategory, TicketStatus
 from data_access.models import CreditNote, Customer, Invoice, MicrosoftInvoice, Payment, Subscription, Ticket
-from data_access.permissions import Actor
 from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.environment import IN_CI
 from tests.support.ledger_invariant import ledger_digest, ledger_problems, table_counts
 
-BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = date(2026, 11, 24)
 FIRST, LAST = date(2000, 1, 1), date(2099, 12, 31)
 Draw = Callable[[st.SearchStrategy[Any]], Any]

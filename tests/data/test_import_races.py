@@ -22,11 +22,10 @@ from data_access.actions import payments
 from data_access.csv_import import ImportReport, import_csv
 from data_access.db import read_session
 from data_access.models import Invoice, Payment
-from data_access.permissions import Actor
 from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.ledger_invariant import ledger_problems
 
-BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = date(2026, 11, 24)
 ROUNDS = 25
 UPDATE_ROUNDS = 50

@@ -15,11 +15,10 @@ import pytest
 
 from data_access.db import dispose_engines
 from data_access.errors import InvalidAction
-from data_access.permissions import BILLING_ADMIN, Actor
 from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.ledger_check import ledger_problems
 
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 TODAY = date(2026, 11, 30)
 ISSUED = date(2026, 9, 1)
 

@@ -13,6 +13,7 @@ import pytest
 import data_access
 from data_access.db import dispose_engines
 from data_access.permissions import GUARDED, PERMISSIONS, ROLES, Actor, PermissionDenied, allowed
+from tests.support.actors import NOBODY
 
 G, U, H, B, S = "Global admin", "User management admin", "Helpdesk agent", "Billing admin", "Sales agent"
 
@@ -45,7 +46,7 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 ACTORS = [
-    Actor.of("nobody", []),
+    NOBODY,
     *(Actor.of(f"one-{role}", [role]) for role in ROLES),
     *(Actor.of(f"two-{a}-{b}", [a, b]) for a, b in itertools.combinations(ROLES, 2)),
 ]

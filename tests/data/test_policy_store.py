@@ -18,9 +18,8 @@ from data_access.models import AuditEvent, CollectionsPolicy, PolicyStage
 from data_access.permissions import Actor, PermissionDenied
 from data_access.queries import policies as policies_queries
 from data_access.rules.policy import Stage
+from tests.support.actors import BILLING, SALES, USERMGR
 
-BILLING = Actor.of("billing", ["Billing admin"])
-SALES = Actor.of("sales", ["Sales agent"])
 STAGES = [
     Stage(
         "Reminder", 1, StageAction.REMINDER, "Hello {customer_name}, {currency} {overdue_amount} is overdue."
@@ -181,7 +180,7 @@ def test_the_support_offering_reads_the_demo_offering(database: str) -> None:
     from data_access.demo import seed_demo
 
     seed_demo(customers=5, seed=1)
-    offering = policies_queries.support_offering(Actor.of("usermgr", ["User management admin"]))
+    offering = policies_queries.support_offering(USERMGR)
     assert offering is not None
     assert offering.time_zone == "America/New_York"
     assert dict(offering.business_hours)["Monday"] == ("08:00", "18:00")
@@ -195,7 +194,7 @@ def test_the_support_offering_is_edited_with_validation_and_audited(database: st
     from data_access.models import AuditEvent
     from data_access.queries.policies import ResponseTarget, support_offering
 
-    editor = Actor.of("billing", ["Billing admin"])
+    editor = BILLING
     hours = {"mon": ("08:00", "18:00"), "tue": ("08:00", "18:00"), "wed": None, "thu": ("09:00", "17:00"),
              "fri": ("08:00", "12:00"), "sat": None, "sun": None}  # fmt: skip
     targets = [
@@ -210,7 +209,7 @@ def test_the_support_offering_is_edited_with_validation_and_audited(database: st
         save_support_offering(editor, time_zone="Mars/Olympus", business_hours=hours, targets=targets,
                               entitlements=["Gold support"], pricing="")  # fmt: skip
     with pytest.raises(PermissionDenied):
-        save_support_offering(Actor.of("sales", ["Sales agent"]), time_zone="UTC", business_hours=hours,
+        save_support_offering(SALES, time_zone="UTC", business_hours=hours,
                               targets=targets, entitlements=[], pricing="")  # fmt: skip
     save_support_offering(editor, time_zone="Europe/London", business_hours=hours, targets=targets,
                           entitlements=["Premier Support for Partners"], pricing="Included")  # fmt: skip
@@ -232,10 +231,8 @@ def test_the_support_statement_gives_hours_targets_and_escalation_routes(databas
     from data_access.demo import seed_demo
 
     seed_demo(customers=5, seed=3)
-    text = customer_statements_documents.support_statement_markdown(
-        Actor.of("sales", ["Sales agent"]), partner_name="Contoso IT"
-    )
-    offering = policies_queries.support_offering(Actor.of("sales", ["Sales agent"]))
+    text = customer_statements_documents.support_statement_markdown(SALES, partner_name="Contoso IT")
+    offering = policies_queries.support_offering(SALES)
     assert offering is not None and text.startswith("# Support from Contoso IT")
     for target in offering.targets:
         assert f"first response within {target.first_response_hours} business hours" in text

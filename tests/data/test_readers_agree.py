@@ -40,11 +40,11 @@ from data_access.models import (
     Subscription,
     Ticket,
 )
-from data_access.permissions import GLOBAL_ADMIN, Actor
+from data_access.permissions import GLOBAL_ADMIN
 from data_access.queries import aging, assessments, customers, microsoft_payables, overview, receivables
 from tests.support import factories
+from tests.support.actors import ADMIN
 
-ADMIN = Actor.of("admin", [GLOBAL_ADMIN])
 TODAY = date(2026, 11, 30)
 EDGES = (30, 60, 90, 120)
 LABELS = ["current", "1-30", "31-60", "61-90", "91-120", "121+"]

@@ -16,8 +16,8 @@ from data_access.models import AuditEvent, Invoice, Payment, PaymentAllocation
 from data_access.permissions import Actor, PermissionDenied
 from data_access.queries.payments import unapplied_credit
 from tests.support import factories
+from tests.support.actors import ADMIN, BILLING
 
-BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = date(2026, 11, 24)
 
 
@@ -128,6 +128,6 @@ def test_only_billing_and_global_admins_record_payments(database: str, roles: li
 
 def test_a_global_admin_may_record_payments(database: str) -> None:
     factories.customer("C-1")
-    record_payment(Actor.of("admin", ["Global admin"]), customer_id="C-1", amount=Decimal("1"), received_on=TODAY,
+    record_payment(ADMIN, customer_id="C-1", amount=Decimal("1"), received_on=TODAY,
                    today=TODAY)  # fmt: skip
     assert count(Payment) == 1

@@ -16,16 +16,14 @@ from data_access.db import DatabaseRefused, read_session, transaction
 from data_access.errors import InvalidAction
 from data_access.ledger import PossibleDuplicate
 from data_access.models import AuditEvent, Customer, Payment
-from data_access.permissions import BILLING_ADMIN, GLOBAL_ADMIN, Actor
 from data_access.queries.aging import AgingFilter, aging_summary
 from data_access.queries.credit_notes import customer_credit_notes
 from data_access.queries.overview import overview
 from data_access.queries.payments import unapplied_credit
 from tests.support import factories
+from tests.support.actors import ADMIN, BILLING
 from tests.support.ledger_check import ledger_problems
 
-BILLING = Actor.of("billing", [BILLING_ADMIN])
-ADMIN = Actor.of("admin", [GLOBAL_ADMIN])
 TODAY = date(2026, 11, 30)
 
 

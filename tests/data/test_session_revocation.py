@@ -11,9 +11,7 @@ from data_access.auth import signin, users
 from data_access.errors import InvalidAction
 from data_access.models import utcnow
 from data_access.permissions import Actor
-
-ADMIN = Actor.of("admin", ["Global admin"])
-USERMGR = Actor.of("usermgr", ["User management admin"])
+from tests.support.actors import ADMIN, USERMGR
 
 
 def test_a_sign_out_ends_sessions_signed_in_before_it_and_no_later_one(database: str) -> None:

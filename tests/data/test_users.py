@@ -15,9 +15,7 @@ from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, utcnow
 from data_access.permissions import Actor, PermissionDenied
-
-ADMIN = Actor.of("admin", ["Global admin"])
-USERMGR = Actor.of("usermgr", ["User management admin"])
+from tests.support.actors import ADMIN, SALES, USERMGR
 
 
 def audit_actions() -> list[tuple[str, str, str | None]]:
@@ -94,13 +92,11 @@ def test_the_last_global_admin_cannot_be_disabled_but_one_of_two_can(database: s
 
 def test_a_sales_agent_may_not_manage_users(database: str) -> None:
     with pytest.raises(PermissionDenied, match="User management admin"):
-        users.add_user(
-            Actor.of("sales", ["Sales agent"]), username="x1", name="X", email="", roles=["Sales agent"]
-        )
+        users.add_user(SALES, username="x1", name="X", email="", roles=["Sales agent"])
 
 
 def test_role_changes_and_disabling_apply_to_the_next_lookup(database: str) -> None:
-    assert users.actor_for("sales") == Actor.of("sales", ["Sales agent"])
+    assert users.actor_for("sales") == SALES
     users.set_roles(USERMGR, "sales", ["Sales agent", "Helpdesk agent"])
     assert users.actor_for("sales") == Actor.of("sales", ["Sales agent", "Helpdesk agent"])
     users.disable_user(USERMGR, "sales")

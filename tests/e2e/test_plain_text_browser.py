@@ -10,14 +10,13 @@ import pytest
 
 from data_access import clock
 from data_access.actions import collections
-from data_access.permissions import BILLING_ADMIN, Actor
 from tests.e2e.helpers import read, screenshots, settle, sign_in, wait_for_heading
 from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.browser
 
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 CUSTOMER = "C-HOSTILE"
 HOSTILE = (
     "![x](http://127.0.0.1:9/t.png) **bold** <img src=x> [a](javascript:alert(1)) :red[x] $x$ "

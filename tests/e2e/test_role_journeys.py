@@ -15,7 +15,7 @@ import pytest
 
 from data_access import clock
 from data_access.auth import userstore
-from data_access.permissions import BILLING_ADMIN, HELPDESK_AGENT, Actor
+from data_access.permissions import HELPDESK_AGENT
 from data_access.queries import collections, escalations, suspensions
 from data_access.queries.aging import AgingFilter, aging_by_customer
 from data_access.queries.receivables import largest_overdue_first
@@ -37,12 +37,11 @@ from tests.e2e.helpers import (
     wait_for_heading,
     wait_for_session_cookie,
 )
+from tests.support.actors import BILLING, HELPDESK
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.browser
 
-BILLING = Actor.of("billing", [BILLING_ADMIN])
-HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
 Shot = Callable[[Any, str], None]
 
 

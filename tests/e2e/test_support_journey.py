@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from data_access.permissions import HELPDESK_AGENT, Actor
 from data_access.queries import escalations
 from data_access.queries.overview import escalations_by_status
 from tests.e2e.helpers import (
@@ -24,11 +23,11 @@ from tests.e2e.helpers import (
     wait_for_heading,
     wait_for_session_cookie,
 )
+from tests.support.actors import HELPDESK
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.browser
 
-HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
 CHART_TITLE = "Escalations to Microsoft by status and support vehicle"
 shot = screenshots("support")
 

@@ -15,12 +15,11 @@ from data_access.db import read_session
 from data_access.demo import seed_demo
 from data_access.enums import ActivityKind
 from data_access.models import AuditEvent, CollectionsActivity, CreditNote
-from data_access.permissions import BILLING_ADMIN, Actor
 from data_access.queries import collections
+from tests.support.actors import BILLING
 from tests.support.collections_page import PAGE, ROOT, fill, open_page, run, select_row
 
 TODAY = clock.today()
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 
 
 @pytest.fixture

@@ -13,13 +13,12 @@ from data_access import clock
 from data_access.db import read_session
 from data_access.demo import seed_demo
 from data_access.models import AuditEvent, Escalation, Ticket
-from data_access.permissions import HELPDESK_AGENT, Actor
 from data_access.queries import escalations
+from tests.support.actors import HELPDESK
 from tests.support.pages import open_page, signed_in
 
 PAGE = "app_pages/escalations.py"
 TODAY = clock.today()
-HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
 
 
 @pytest.fixture

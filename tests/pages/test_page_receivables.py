@@ -24,6 +24,7 @@ from data_access.models import Customer, Invoice
 from data_access.money import from_cents
 from data_access.queries.receivables import BUCKETS_SETTING
 from tests.support import factories, pages
+from tests.support.actors import BILLING
 from tests.support.cli import cli
 from tests.support.environment import ROOT
 
@@ -319,10 +320,9 @@ def test_a_date_long_ago_works(sqlite_database: str) -> None:
 
 
 def test_the_stage_filter_keeps_the_customers_the_policy_puts_in_that_stage(demo: str) -> None:
-    from data_access.permissions import Actor
     from data_access.queries.collections import worklist
 
-    stages = worklist(Actor.of("billing", ["Billing admin"]), as_of=TODAY)
+    stages = worklist(BILLING, as_of=TODAY)
     final_notice = set(stages[stages.stage == "Final notice"].customer_id)
     assert final_notice, "the demo data places customers at every stage"
     app = open_page()

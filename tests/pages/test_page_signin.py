@@ -8,11 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access.auth import signin, users
-from data_access.permissions import Actor
+from tests.support.actors import ADMIN, USERMGR
 from tests.support.environment import ROOT
-
-USERMGR = Actor.of("usermgr", ["User management admin"])
-ADMIN = Actor.of("admin", ["Global admin"])
 
 
 def dashboard() -> AppTest:

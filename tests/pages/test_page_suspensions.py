@@ -9,15 +9,14 @@ from streamlit.testing.v1 import AppTest
 
 from data_access import clock
 from data_access.demo import seed_demo
-from data_access.permissions import BILLING_ADMIN, Actor
 from data_access.queries import suspensions
 from tests.support import pages
+from tests.support.actors import BILLING
 from tests.support.environment import ROOT
 from tests.support.suspensions import add_policy, overdue_account, status
 
 PAGE = "app_pages/suspensions.py"
 TODAY = clock.today()
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 
 
 def open_page(username: str = "billing") -> AppTest:
