@@ -15,13 +15,12 @@ from data_access.actions.credit_notes import issue_credit_note
 from data_access.actions.payments import record_payment
 from data_access.errors import InvalidAction
 from data_access.money import from_cents
-from data_access.permissions import Actor
 from data_access.queries.aging import AgingFilter, aging_by_customer, aging_summary
 from data_access.rules.buckets import bucket_labels, parse_buckets
 from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.databases import empty_all_tables
 
-BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = date(2026, 11, 24)
 
 
@@ -176,8 +175,7 @@ def test_payments_after_the_as_of_date_do_not_count_and_later_invoices_do_not_ex
     factories.customer("C-1")
     factories.invoice("C-1", "I-1", issued=date(2026, 1, 1), cents=10_000)
     factories.invoice("C-1", "I-2", issued=date(2026, 6, 1), cents=5_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("100"), received_on=date(2026, 3, 1),
-                   invoice_number="I-1", today=TODAY)  # fmt: skip
+    factories.payment("C-1", cents=10_000, received_on=date(2026, 3, 1), invoice="I-1", today=TODAY)
     before_payment = aging_summary(AgingFilter(as_of=date(2026, 2, 15)))
     assert sum(before_payment.amount) == Decimal("100.00")
     assert sum(before_payment.invoices) == 1

@@ -6,24 +6,20 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 import pandas as pd
 import pytest
 from sqlalchemy import update
 
 from data_access import clock
-from data_access.actions.credit_notes import issue_credit_note
-from data_access.actions.payments import record_payment
 from data_access.auth import users
 from data_access.db import transaction
-from data_access.models import AuditEvent, SupportOffering
+from data_access.models import AuditEvent
 from data_access.permissions import Actor, PermissionDenied
 from data_access.queries import audit_log
 from tests.support import factories
+from tests.support.actors import ADMIN, BILLING
 
-ADMIN = Actor.of("admin", ["Global admin"])
-BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = clock.today()
 
 
@@ -33,10 +29,9 @@ def ledger_with_three_actions() -> None:
     factories.customer("C-2")
     factories.invoice("C-1", "INV-1", issued=TODAY - timedelta(days=40), cents=100_000)
     factories.invoice("C-2", "INV-2", issued=TODAY - timedelta(days=40), cents=50_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal(100), received_on=TODAY, invoice_number="INV-1")
-    issue_credit_note(BILLING, invoice_number="INV-1", number="CN-1", amount=Decimal("50.00"), issued_on=TODAY,
-                      reason="goodwill")  # fmt: skip
-    record_payment(ADMIN, customer_id="C-2", amount=Decimal("20.00"), received_on=TODAY)
+    factories.payment("C-1", cents=10_000, received_on=TODAY, invoice="INV-1")
+    factories.credit_note("INV-1", "CN-1", cents=5_000, issued_on=TODAY, reason="goodwill")
+    factories.payment("C-2", cents=2_000, received_on=TODAY, actor=ADMIN)
     users.add_user(ADMIN, username="newbie", name="New Bie", email="", roles=["Sales agent"])
 
 
@@ -100,9 +95,7 @@ def test_date_filters_include_both_ends(database: str) -> None:
 
 def test_days_and_times_are_the_support_offerings_time_zone(database: str) -> None:
     ledger_with_three_actions()
-    with transaction() as session:
-        session.add(SupportOffering(name="Standard", time_zone="America/New_York", business_hours={},
-                                    contact_methods=[], entitlements=[]))  # fmt: skip
+    factories.support_offering(name="Standard", time_zone="America/New_York")
     set_time("customer:C-1", datetime(2026, 3, 11, 3, 30, tzinfo=UTC))  # 10 March, 23:30 in New York
     page = audit_log.audit_events(BILLING, start=date(2026, 3, 10), end=date(2026, 3, 10))
     assert targets(page) == ["customer:C-1"] and page.time_zone == "America/New_York"
@@ -132,9 +125,7 @@ def test_only_global_and_billing_admins_may_read_the_log(database: str, role: st
 
 def test_export_is_the_shown_frame_and_reads_back(database: str) -> None:
     ledger_with_three_actions()
-    with transaction() as session:
-        session.add(SupportOffering(name="Standard", time_zone="Europe/Amsterdam", business_hours={},
-                                    contact_methods=[], entitlements=[]))  # fmt: skip
+    factories.support_offering(name="Standard", time_zone="Europe/Amsterdam")
     events = audit_log.audit_events(BILLING).events
     data = audit_log.export_csv(BILLING, events)
     assert data.startswith("\ufeff".encode())

@@ -4,7 +4,7 @@ one transaction, or nothing at all when refused."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,19 +19,17 @@ from data_access.errors import InvalidAction, NotFound
 from data_access.models import (
     AuditEvent,
     CollectionsActivity,
-    CollectionsPolicy,
     Customer,
     Invoice,
-    PolicyStage,
 )
-from data_access.permissions import BILLING_ADMIN, SALES_AGENT, Actor, PermissionDenied
+from data_access.permissions import PermissionDenied
 from data_access.queries import collections as collections_queries
 from data_access.rules import policy
 from tests.support import factories
+from tests.support.actors import BILLING, SALES
+from tests.support.factories import at
 
 TODAY = clock.today()
-BILLING = Actor.of("billing", [BILLING_ADMIN])
-SALES = Actor.of("sales", [SALES_AGENT])
 RULES = policy.Policy(
     stages=tuple(
         policy.Stage(name=name, days_past_due=days, action=action.value, message_template=template)
@@ -45,19 +43,7 @@ RULES = policy.Policy(
 @pytest.fixture
 def db(database: str) -> str:
     """The default collections policy, as the demo data seeds it."""
-    with transaction() as session:
-        session.add(
-            CollectionsPolicy(
-                name="Standard collections policy",
-                minimum_overdue_cents=MINIMUM_OVERDUE_CENTS,
-                grace_days_before_suspension=GRACE_DAYS,
-                disputes_stop_clock=True,
-                stages=[
-                    PolicyStage(name=name, days_past_due=days, action=action.value, message_template=template)
-                    for days, action, name, template in POLICY_STAGES
-                ],
-            )
-        )
+    factories.policy()
     return database
 
 
@@ -88,21 +74,6 @@ def audit_events() -> list[AuditEvent]:
         return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
 
 
-def add_past_promise(customer_id: str, *, made: date, promised_for: date, cents: int) -> None:
-    with transaction() as session:
-        customer = session.scalars(select(Customer).where(Customer.external_id == customer_id)).one()
-        session.add(
-            CollectionsActivity(
-                customer_id=customer.id,
-                kind=ActivityKind.PROMISE_TO_PAY.value,
-                occurred_at=datetime.combine(made, time(10), UTC),
-                actor="billing",
-                promised_amount_cents=cents,
-                promised_for=promised_for,
-            )
-        )
-
-
 def test_the_worklist_stage_is_what_the_policy_engine_says(db: str) -> None:
     overdue_customer("C-020", days=20, cents=12_000)
     row = collections_queries.worklist(BILLING, as_of=TODAY).iloc[0]
@@ -129,8 +100,8 @@ def test_broken_promises_first_then_overdue_times_days(db: str) -> None:
     overdue_customer("C-A", days=10, cents=50_000)  # 500 x 10 = 5000
     overdue_customer("C-B", days=40, cents=10_000)  # 100 x 40 = 4000
     overdue_customer("C-C", days=60, cents=6_000)  # 60 x 60 = 3600, but a broken promise
-    add_past_promise(
-        "C-C", made=TODAY - timedelta(days=20), promised_for=TODAY - timedelta(days=5), cents=6_000
+    factories.promise(
+        "C-C", made=at(TODAY - timedelta(days=20), 10), promised_for=TODAY - timedelta(days=5), cents=6_000
     )
     shown = collections_queries.worklist(BILLING, as_of=TODAY)
     assert list(shown.customer_id) == ["C-C", "C-A", "C-B"]
@@ -141,23 +112,20 @@ def test_broken_promises_first_then_overdue_times_days(db: str) -> None:
 
 def test_a_promise_is_kept_only_by_money_received_between_the_promise_and_its_date(db: str) -> None:
     """Through the database: payments before the promise do not keep it; one inside its window does."""
-    from data_access.actions.payments import record_payment
-
     for customer_id in ("C-KEPT", "C-EARLY"):
         overdue_customer(customer_id, days=60, cents=50_000)
         factories.invoice(
             customer_id, f"INV2-{customer_id}", issued=TODAY - timedelta(days=200), cents=10_000
         )
     # C-EARLY paid 100.00 before promising; C-KEPT paid 100.00 inside the promise's window.
-    record_payment(
-        BILLING, customer_id="C-EARLY", amount=Decimal("100.00"), received_on=TODAY - timedelta(days=25)
-    )
-    record_payment(
-        BILLING, customer_id="C-KEPT", amount=Decimal("100.00"), received_on=TODAY - timedelta(days=10)
-    )
+    factories.payment("C-EARLY", cents=10_000, received_on=TODAY - timedelta(days=25))
+    factories.payment("C-KEPT", cents=10_000, received_on=TODAY - timedelta(days=10))
     for customer_id in ("C-KEPT", "C-EARLY"):
-        add_past_promise(
-            customer_id, made=TODAY - timedelta(days=20), promised_for=TODAY - timedelta(days=5), cents=10_000
+        factories.promise(
+            customer_id,
+            made=at(TODAY - timedelta(days=20), 10),
+            promised_for=TODAY - timedelta(days=5),
+            cents=10_000,
         )
     shown = collections_queries.worklist(BILLING, as_of=TODAY).set_index("customer_id")
     assert shown.loc["C-KEPT", "broken_promises"] == 0

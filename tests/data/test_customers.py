@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import select
 
 from data_access.actions.credit_notes import issue_credit_note
 from data_access.actions.payments import record_payment
-from data_access.db import transaction
 from data_access.errors import NotFound
-from data_access.models import (
-    CollectionsActivity,
-    Customer,
-    Escalation,
-    Subscription,
-    SupportOffering,
-    Ticket,
-)
 from data_access.permissions import Actor, PermissionDenied
 from data_access.queries.customers import (
     CollectionsContact,
@@ -32,9 +22,9 @@ from data_access.queries.customers import (
     year_before,
 )
 from tests.support import factories
+from tests.support.actors import BILLING, SALES, USERMGR
+from tests.support.factories import at
 
-BILLING = Actor.of("billing", ["Billing admin"])
-SALES = Actor.of("sales", ["Sales agent"])
 TODAY = date(2026, 11, 24)
 AS_OF_DATES = [date(2025, 12, 1), date(2026, 8, 10), date(2026, 9, 1), date(2026, 10, 31), TODAY]
 
@@ -107,54 +97,29 @@ def money(cents: int) -> Decimal:
 
 
 def add_customer(external_id: str, name: str, *, domain: str, tenant: str, currency: str = "USD") -> None:
-    with transaction() as session:
-        session.add(Customer(external_id=external_id, name=name, domain=domain, tenant_id=tenant,
-                             currency=currency, country="US", account_manager="sales",
-                             billing_contact_name="Pat Payables", billing_contact_email=f"ap@{domain}",
-                             payment_terms_days=30, credit_limit_cents=5_000_000))  # fmt: skip
-
-
-def customer_key(external_id: str) -> int:
-    with transaction() as session:
-        return session.scalars(select(Customer.id).where(Customer.external_id == external_id)).one()
+    factories.customer(external_id, name=name, currency=currency, domain=domain, tenant_id=tenant,
+                       billing_contact_name="Pat Payables", billing_contact_email=f"ap@{domain}",
+                       payment_terms_days=30, credit_limit_cents=5_000_000)  # fmt: skip
 
 
 def subscription(customer: str, external_id: str, status: str, *, product: str = "Microsoft 365") -> None:
-    key = customer_key(customer)
-    with transaction() as session:
-        session.add(Subscription(external_id=external_id, customer_id=key, product=product,
-                                 sku=f"{product} E3", quantity=10, unit_price_cents=3_600, status=status,
-                                 term_end=date(2027, 1, 31),
-                                 suspension_reason="Non-payment" if status == "Suspended" else None))  # fmt: skip
+    factories.subscription(customer, external_id, product, sku=f"{product} E3", status=status,
+                           term_end=date(2027, 1, 31),
+                           suspension_reason="Non-payment" if status == "Suspended" else None)  # fmt: skip
 
 
-def at(day: date, hour: int = 12) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+def ticket(customer: str, external_id: str, status: str, created: date) -> str:
+    return factories.ticket(customer, external_id, status=status, channel="email", assignee="helpdesk",
+                            created_at=at(created))  # fmt: skip
 
 
-def ticket(customer: str, external_id: str, status: str, created: date) -> int:
-    key = customer_key(customer)
-    with transaction() as session:
-        row = Ticket(external_id=external_id, customer_id=key, title=f"Question {external_id}",
-                     category="billing question", severity="moderate", status=status, channel="email",
-                     assignee="helpdesk", created_at=at(created))  # fmt: skip
-        session.add(row)
-        session.flush()
-        return row.id
-
-
-def escalation(ticket_id: int, case: str, status: str, submitted: date) -> None:
-    with transaction() as session:
-        session.add(Escalation(ticket_id=ticket_id, kind="technical", vehicle="Advanced Support for Partners",
-                               microsoft_case_number=case, severity="moderate", status=status,
-                               submitted_at=at(submitted), status_changed_at=at(submitted, 15)))  # fmt: skip
+def escalation(ticket_id: str, case: str, status: str, submitted: date) -> None:
+    factories.escalation(ticket_id, case, status=status, submitted_at=at(submitted),
+                         status_changed_at=at(submitted, 15))  # fmt: skip
 
 
 def activity(customer: str, kind: str, when: datetime, notes: str, **extra: object) -> None:
-    key = customer_key(customer)
-    with transaction() as session:
-        session.add(CollectionsActivity(customer_id=key, kind=kind, occurred_at=when,
-                                        actor="billing", notes=notes, **extra))  # fmt: skip
+    factories.activity(customer, kind, occurred_at=when, notes=notes, **extra)
 
 
 def write_book() -> Book:
@@ -309,9 +274,7 @@ def test_identity_tickets_escalations_and_last_contact(database: str) -> None:
 
 def test_times_are_shown_in_the_support_offerings_zone(database: str) -> None:
     factories.customer("C-1")
-    with transaction() as session:
-        session.add(SupportOffering(name="Standard", time_zone="Europe/Berlin", business_hours={},
-                                    contact_methods=[], entitlements=[]))  # fmt: skip
+    factories.support_offering(name="Standard", time_zone="Europe/Berlin")
     assert customer_status(SALES, customer_id="C-1", as_of=TODAY).time_zone == "Europe/Berlin"
 
 
@@ -381,7 +344,7 @@ def test_every_role_but_user_management_may_read_a_customer(database: str, role:
 
 def test_a_user_management_admin_is_refused(database: str) -> None:
     factories.customer("C-1")
-    actor = Actor.of("usermgr", ["User management admin"])
+    actor = USERMGR
     with pytest.raises(PermissionDenied, match=r"customers\.view"):
         search_customers(actor, "C-1")
     with pytest.raises(PermissionDenied, match=r"customers\.view"):

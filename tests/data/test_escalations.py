@@ -8,56 +8,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from data_access import ledger
 from data_access.actions import escalations as escalations_actions
-from data_access.db import read_session, transaction
+from data_access.db import read_session
 from data_access.enums import SupportVehicle
 from data_access.errors import InvalidAction, NotFound
-from data_access.models import AuditEvent, Escalation, SupportOffering, Ticket
-from data_access.permissions import (
-    BILLING_ADMIN,
-    HELPDESK_AGENT,
-    SALES_AGENT,
-    Actor,
-    PermissionDenied,
-)
+from data_access.models import AuditEvent, Escalation, Ticket
+from data_access.permissions import PermissionDenied
 from data_access.queries import escalations as escalations_queries
 from tests.support import factories
+from tests.support.actors import BILLING, HELPDESK, SALES
 
-HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
-BILLING = Actor.of("billing", [BILLING_ADMIN])
-SALES = Actor.of("sales", [SALES_AGENT])
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 ENTITLED = [SupportVehicle.ADVANCED.value, SupportVehicle.PREMIER.value]
 
 
 def offering(entitled: list[str]) -> None:
-    with transaction() as session:
-        session.add(
-            SupportOffering(
-                name="Partner support",
-                time_zone="America/New_York",
-                business_hours={},
-                contact_methods=[],
-                entitlements=entitled,
-            )
-        )
+    factories.support_offering(entitlements=entitled)
 
 
 def ticket(external_id: str, *, customer_id: str = "C-001", status: str = "open") -> str:
-    with transaction() as session:
-        session.add(
-            Ticket(
-                external_id=external_id,
-                customer_id=ledger.customer_by_external_id(session, customer_id).id,
-                title=f"Question on {external_id}",
-                category="technical",
-                severity="moderate",
-                status=status,
-                created_at=NOW - timedelta(days=3),
-            )
-        )
-    return external_id
+    return factories.ticket(customer_id, external_id, title=f"Question on {external_id}", category="technical",
+                            status=status, created_at=NOW - timedelta(days=3))  # fmt: skip
 
 
 @pytest.fixture

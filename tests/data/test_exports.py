@@ -14,14 +14,11 @@ import openpyxl
 import pandas as pd
 
 from data_access import clock
-from data_access.actions.credit_notes import issue_credit_note
-from data_access.actions.payments import record_payment
 from data_access.audit import PaymentRecorded, record_event
 from data_access.db import transaction
 from data_access.documents.exports import FORMULA_STARTS, csv_bytes, formula_safe, render, xlsx_bytes
 from data_access.documents.statement import statement, statement_csv
-from data_access.models import MicrosoftInvoice
-from data_access.permissions import BILLING_ADMIN, GLOBAL_ADMIN, Actor
+from data_access.permissions import BILLING_ADMIN, Actor
 from data_access.queries.aging import AgingFilter
 from data_access.queries.audit_log import audit_events
 from data_access.queries.audit_log import export_csv as audit_csv
@@ -33,10 +30,9 @@ from data_access.queries.receivables import (
     receivables_by_customer,
 )
 from tests.support import factories
+from tests.support.actors import ADMIN, BILLING
 
 TODAY = clock.today()
-BILLING = Actor.of("billing", [BILLING_ADMIN])
-ADMIN = Actor.of("admin", [GLOBAL_ADMIN])
 HOSTILE_NAMES = ['=HYPERLINK("http://127.0.0.1:9/x","click")', "+1", "-2+3", "@SUM(A1)"]
 HOSTILE_CELLS = [*HOSTILE_NAMES, "\tTAB", "\rCR", "=1+1", "-12.50"]
 
@@ -146,14 +142,9 @@ def test_statement_csv_opens_formula_like_references_as_text(database: str) -> N
     factories.invoice(
         "C-1", '=HYPERLINK("http://127.0.0.1:9/x")', issued=TODAY - timedelta(days=20), cents=50_000
     )
-    record_payment(
-        BILLING, customer_id="C-1", amount=Decimal("700.00"), received_on=TODAY - timedelta(days=5),
-        reference="@SUM(A1)",
-    )  # fmt: skip
+    factories.payment("C-1", cents=70_000, received_on=TODAY - timedelta(days=5), reference="@SUM(A1)")
     factories.invoice("C-1", "INV-2", issued=TODAY - timedelta(days=10), cents=30_000)
-    issue_credit_note(
-        BILLING, invoice_number="INV-2", number="-2+3", amount=Decimal("10.00"), issued_on=TODAY, reason="+1"
-    )
+    factories.credit_note("INV-2", "-2+3", cents=1_000, issued_on=TODAY, reason="+1")
     found = statement(BILLING, customer_id="C-1", start=TODAY - timedelta(days=30), end=TODAY)
     rows = csv_rows(statement_csv(found))
     assert_no_live_formula(rows)
@@ -186,17 +177,8 @@ def test_audit_log_csv_opens_formula_like_actors_and_targets_as_text(database: s
 
 
 def test_microsoft_payables_csv_opens_formula_like_numbers_as_text(database: str) -> None:
-    with transaction() as session:
-        session.add(
-            MicrosoftInvoice(
-                number="=1+1", amount_cents=123_450, currency="USD", due_date=TODAY + timedelta(days=5)
-            )
-        )
-        session.add(
-            MicrosoftInvoice(
-                number="-7", amount_cents=500, currency="USD", due_date=TODAY + timedelta(days=35)
-            )
-        )
+    factories.microsoft_invoice("=1+1", cents=123_450, due=TODAY + timedelta(days=5))
+    factories.microsoft_invoice("-7", cents=500, due=TODAY + timedelta(days=35))
     rows = csv_rows(csv_bytes(microsoft_invoices(BILLING, as_of=TODAY)))
     assert_no_live_formula(rows)
     numbers = {row[rows[0].index("number")] for row in rows[1:]}

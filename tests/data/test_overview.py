@@ -4,23 +4,20 @@ equals aging runs at each month end (computed here one by one, as the page must 
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from data_access.actions.credit_notes import issue_credit_note
 from data_access.actions.payments import record_payment
-from data_access.db import transaction
-from data_access.models import Customer, Escalation, MicrosoftInvoice, Subscription, Ticket
 from data_access.money import from_cents
 from data_access.permissions import Actor, PermissionDenied
 from data_access.queries.aging import AgingFilter, aging_summary
 from data_access.queries.overview import month_earlier, month_ends, overview, receivables_trend
 from tests.support import factories
+from tests.support.actors import ADMIN
 
-ADMIN = Actor.of("admin", ["Global admin"])
 TODAY = date(2026, 11, 24)
 
 
@@ -103,40 +100,74 @@ def test_the_trend_equals_aging_at_every_month_end(book: dict[str, list[tuple]])
 
 def test_counts_and_the_next_microsoft_payment(database: str) -> None:
     factories.customer("C-1")
-    at = lambda d, h=12: datetime(d.year, d.month, d.day, h, tzinfo=UTC)  # noqa: E731
-    with transaction() as session:
-        customer_id = session.scalars(select(Customer.id)).one()
-        session.add_all([
-            Subscription(external_id="S-1", customer_id=customer_id, product="M365", sku="E3", quantity=5,
-                         unit_price_cents=3600, status="Suspended", suspended_at=at(TODAY - timedelta(days=3))),
-            Subscription(external_id="S-2", customer_id=customer_id, product="M365", sku="E5", quantity=5,
-                         unit_price_cents=5700, status="Active"),
-            MicrosoftInvoice(number="MS-1", amount_cents=500_000, currency="USD", due_date=TODAY - timedelta(days=20),
-                             paid_on=TODAY - timedelta(days=21)),
-            MicrosoftInvoice(number="MS-2", amount_cents=612_345, currency="USD", due_date=TODAY + timedelta(days=6)),
-        ])  # fmt: skip
-        tickets = [
-            Ticket(external_id="T-open", customer_id=customer_id, title="a", category="payment", severity="minimal",
-                   status="open", created_at=at(TODAY - timedelta(days=40))),
-            Ticket(external_id="T-new-today", customer_id=customer_id, title="b", category="payment",
-                   severity="minimal", status="new", created_at=at(TODAY, 8)),
-            Ticket(external_id="T-resolved-last-week", customer_id=customer_id, title="c", category="other",
-                   severity="moderate", status="resolved", created_at=at(TODAY - timedelta(days=40)),
-                   resolved_at=at(TODAY - timedelta(days=7))),
-            Ticket(external_id="T-closed-long-ago", customer_id=customer_id, title="d", category="other",
-                   severity="moderate", status="closed", created_at=at(TODAY - timedelta(days=100)),
-                   resolved_at=at(TODAY - timedelta(days=90))),
-        ]  # fmt: skip
-        session.add_all(tickets)
-        session.flush()
-        session.add_all([
-            Escalation(ticket_id=tickets[0].id, kind="technical", vehicle="Premier Support for Partners",
-                       microsoft_case_number="1", severity="moderate", status="waiting on partner",
-                       submitted_at=at(TODAY - timedelta(days=35)), status_changed_at=at(TODAY - timedelta(days=2))),
-            Escalation(ticket_id=tickets[2].id, kind="commercial", vehicle=None, microsoft_case_number="2",
-                       severity="moderate", status="resolved", submitted_at=at(TODAY - timedelta(days=39)),
-                       status_changed_at=at(TODAY - timedelta(days=8)), resolved_at=at(TODAY - timedelta(days=8))),
-        ])  # fmt: skip
+    at = factories.at
+    factories.subscription(
+        "C-1",
+        "S-1",
+        "M365",
+        sku="E3",
+        quantity=5,
+        status="Suspended",
+        suspended_at=at(TODAY - timedelta(days=3)),
+    )
+    factories.subscription("C-1", "S-2", "M365", sku="E5", quantity=5, unit_price_cents=5700)
+    factories.microsoft_invoice(
+        "MS-1", cents=500_000, due=TODAY - timedelta(days=20), paid_on=TODAY - timedelta(days=21)
+    )
+    factories.microsoft_invoice("MS-2", cents=612_345, due=TODAY + timedelta(days=6))
+    factories.ticket(
+        "C-1",
+        "T-open",
+        title="a",
+        category="payment",
+        severity="minimal",
+        status="open",
+        created_at=at(TODAY - timedelta(days=40)),
+    )
+    factories.ticket(
+        "C-1",
+        "T-new-today",
+        title="b",
+        category="payment",
+        severity="minimal",
+        status="new",
+        created_at=at(TODAY, 8),
+    )
+    factories.ticket(
+        "C-1",
+        "T-resolved-last-week",
+        title="c",
+        category="other",
+        status="resolved",
+        created_at=at(TODAY - timedelta(days=40)),
+        resolved_at=at(TODAY - timedelta(days=7)),
+    )
+    factories.ticket(
+        "C-1",
+        "T-closed-long-ago",
+        title="d",
+        category="other",
+        status="closed",
+        created_at=at(TODAY - timedelta(days=100)),
+        resolved_at=at(TODAY - timedelta(days=90)),
+    )
+    factories.escalation(
+        "T-open",
+        "1",
+        vehicle="Premier Support for Partners",
+        status="waiting on partner",
+        submitted_at=at(TODAY - timedelta(days=35)),
+        status_changed_at=at(TODAY - timedelta(days=2)),
+    )
+    factories.escalation(
+        "T-resolved-last-week",
+        "2",
+        kind="commercial",
+        status="resolved",
+        submitted_at=at(TODAY - timedelta(days=39)),
+        status_changed_at=at(TODAY - timedelta(days=8)),
+        resolved_at=at(TODAY - timedelta(days=8)),
+    )
     result = overview(ADMIN, as_of=TODAY, currency="USD")
     assert (result.now.open_tickets, result.last_month.open_tickets) == (2, 2)
     assert (result.now.open_escalations, result.last_month.open_escalations) == (1, 2)

@@ -9,10 +9,6 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from data_access.actions.credit_notes import issue_credit_note
-from data_access.actions.payments import record_payment
-from data_access.db import transaction
-from data_access.models import MicrosoftInvoice
 from data_access.permissions import Actor, PermissionDenied
 from data_access.queries.microsoft_payables import (
     CashCover,
@@ -24,8 +20,8 @@ from data_access.queries.microsoft_payables import (
     receivables_due_by,
 )
 from tests.support import factories
+from tests.support.actors import ADMIN, BILLING
 
-BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = date(2026, 11, 24)
 
 
@@ -105,18 +101,15 @@ AS_OF_DATES = [
 
 
 def microsoft_invoice(bill: Bill) -> None:
-    with transaction() as session:
-        session.add(
-            MicrosoftInvoice(
-                number=bill.number,
-                period_start=bill.period_start,
-                period_end=bill.period_end,
-                amount_cents=bill.cents,
-                currency=bill.currency,
-                due_date=bill.due,
-                paid_on=bill.paid_on,
-            )
-        )
+    factories.microsoft_invoice(
+        bill.number,
+        cents=bill.cents,
+        due=bill.due,
+        currency=bill.currency,
+        paid_on=bill.paid_on,
+        period_start=bill.period_start,
+        period_end=bill.period_end,
+    )
 
 
 def write_everything() -> None:
@@ -127,11 +120,15 @@ def write_everything() -> None:
     for sale in SALES:
         factories.invoice(sale.customer, sale.number, issued=sale.issued, terms=sale.terms, cents=sale.cents)
     for received in RECEIVED:
-        record_payment(BILLING, customer_id=received.customer, amount=Decimal(received.cents) / 100,
-                       received_on=received.on, invoice_number=received.invoice, today=TODAY)  # fmt: skip
+        factories.payment(
+            received.customer,
+            cents=received.cents,
+            received_on=received.on,
+            invoice=received.invoice,
+            today=TODAY,
+        )
     for invoice, on, cents in CREDITED:
-        issue_credit_note(BILLING, invoice_number=invoice, number=f"CN-{invoice}", amount=Decimal(cents) / 100,
-                          issued_on=on)  # fmt: skip
+        factories.credit_note(invoice, f"CN-{invoice}", cents=cents, issued_on=on)
 
 
 def money(cents: int) -> Decimal:
@@ -328,4 +325,4 @@ def test_only_billing_and_global_admins_may_read_payables(database: str, role: s
     for call in calls:
         with pytest.raises(PermissionDenied, match=r"payables\.view"):
             call(actor)
-        call(Actor.of("admin", ["Global admin"]))
+        call(ADMIN)

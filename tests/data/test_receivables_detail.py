@@ -19,7 +19,7 @@ from data_access.actions.credit_notes import issue_credit_note
 from data_access.actions.payments import record_payment
 from data_access.errors import InvalidAction, NotFound
 from data_access.money import from_cents
-from data_access.permissions import Actor, PermissionDenied
+from data_access.permissions import PermissionDenied
 from data_access.queries.aging import AgingFilter, aging_by_customer
 from data_access.queries.receivables import (
     BUCKETS_SETTING,
@@ -35,10 +35,8 @@ from data_access.queries.receivables import (
 )
 from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_labels
 from tests.support import factories
+from tests.support.actors import BILLING, HELPDESK, SALES
 
-BILLING = Actor.of("billing", ["Billing admin"])
-SALES = Actor.of("sales", ["Sales agent"])
-HELPDESK = Actor.of("helpdesk", ["Helpdesk agent"])
 TODAY = date(2026, 11, 24)
 CUSTOMERS = {"C-1": "USD", "C-2": "EUR", "C-3": "USD"}
 
@@ -220,8 +218,7 @@ def test_an_oldest_first_payment_shows_against_each_invoice_it_paid(database: st
     factories.customer("C-1")
     factories.invoice("C-1", "I-OLD", issued=date(2026, 7, 1), cents=10_000)
     factories.invoice("C-1", "I-NEW", issued=date(2026, 8, 1), cents=30_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("250.00"), received_on=date(2026, 9, 15),
-                   reference="transfer 9", today=TODAY)  # fmt: skip
+    factories.payment("C-1", cents=25_000, received_on=date(2026, 9, 15), reference="transfer 9", today=TODAY)
     before = customer_open_invoices(BILLING, customer_id="C-1", as_of=date(2026, 9, 14))
     assert dict(zip(before.invoice_number, before.open_at_as_of, strict=True)) == {
         "I-OLD": Decimal("100.00"), "I-NEW": Decimal("300.00"),

@@ -7,25 +7,18 @@ from decimal import Decimal
 
 from data_access import clock
 from data_access.actions.collections import send_reminder
-from data_access.actions.policies import save_policy
 from data_access.documents.customer_statements import collections_statement_markdown
 from data_access.enums import StageAction
-from data_access.permissions import BILLING_ADMIN, Actor
 from data_access.rules.policy import Stage
 from tests.support import factories
+from tests.support.actors import BILLING
 
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 TEMPLATE = "Hello {customer_name}, {currency} {overdue_amount} is {days_past_due} days past due."
 
 
 def test_the_reminder_and_the_statement_show_thousands_separators(database: str) -> None:
-    save_policy(
-        BILLING,
-        stages=[Stage("Reminder", 1, StageAction.REMINDER, TEMPLATE)],
-        minimum_overdue=Decimal("1250.00"),
-        grace_days=0,
-        disputes_stop_clock=True,
-        statement_intro="",
+    factories.saved_policy(
+        [Stage("Reminder", 1, StageAction.REMINDER, TEMPLATE)], minimum_overdue=Decimal("1250.00")
     )
     factories.customer("C-EUR", name="Fabrikam GmbH", currency="EUR", country="DE")
     factories.invoice(

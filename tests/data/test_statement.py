@@ -27,12 +27,11 @@ from data_access.documents.statement import (
     statement_pdf,
 )
 from data_access.errors import InvalidAction, NotFound
-from data_access.permissions import Actor, PermissionDenied
+from data_access.permissions import PermissionDenied
 from data_access.queries.aging import AgingFilter, aging_by_customer
 from tests.support import factories
+from tests.support.actors import BILLING, HELPDESK, SALES, USERMGR
 
-BILLING = Actor.of("billing", ["Billing admin"])
-HELPDESK = Actor.of("helpdesk", ["Helpdesk agent"])
 TODAY = date(2026, 11, 24)
 ZERO = Decimal("0.00")
 PERIODS = [
@@ -243,8 +242,9 @@ def test_the_statement_by_hand(database: str) -> None:
 def test_within_a_day_the_invoice_comes_before_what_pays_it(database: str) -> None:
     factories.customer("C-1")
     factories.invoice("C-1", "I-1", issued=date(2026, 3, 1), cents=10_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("100.00"), received_on=date(2026, 3, 1),
-                   invoice_number="I-1", reference="SAME DAY", today=TODAY)  # fmt: skip
+    factories.payment(
+        "C-1", cents=10_000, received_on=date(2026, 3, 1), invoice="I-1", reference="SAME DAY", today=TODAY
+    )
     (section,) = statement(BILLING, customer_id="C-1", start=date(2026, 3, 1), end=date(2026, 3, 1)).sections
     assert [(x.kind, x.balance) for x in section.lines] == [("invoice", Decimal("100.00")), ("payment", ZERO)]
 
@@ -263,8 +263,9 @@ def test_a_customer_with_nothing_has_no_sections_and_a_pdf_that_says_so(database
 def test_unapplied_credit_received_before_the_period_is_still_on_account(database: str) -> None:
     factories.customer("C-1")
     factories.invoice("C-1", "I-1", issued=date(2025, 1, 1), cents=10_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("150.00"), received_on=date(2025, 1, 5),
-                   invoice_number="I-1", reference="TWICE", today=TODAY)  # fmt: skip
+    factories.payment(
+        "C-1", cents=15_000, received_on=date(2025, 1, 5), invoice="I-1", reference="TWICE", today=TODAY
+    )
     (section,) = statement(BILLING, customer_id="C-1", start=date(2026, 1, 1), end=TODAY).sections
     assert (section.opening_balance, section.lines, section.closing_balance) == (ZERO, (), ZERO)
     assert [(p.received_on, p.reference, p.amount) for p in section.unapplied_payments] == [
@@ -335,8 +336,9 @@ def test_accents_and_the_euro_sign_never_break_the_pdf(
 ) -> None:
     factories.customer("C-Z", name="Zoë & Café Müller € Ltd", currency="EUR")
     factories.invoice("C-Z", "Z-1", issued=date(2026, 10, 1), cents=12_345)
-    issue_credit_note(BILLING, invoice_number="Z-1", number="CN-Z", amount=Decimal("1.00"), issued_on=date(2026, 10, 2),
-                      reason="Geste commercial – désolé ☕")  # fmt: skip
+    factories.credit_note(
+        "Z-1", "CN-Z", cents=100, issued_on=date(2026, 10, 2), reason="Geste commercial – désolé ☕"
+    )
     found = statement(BILLING, customer_id="C-Z", start=date(2026, 10, 1), end=TODAY)
     font = None if unicode_font else tmp_path / "no-such-font.ttf"
     if unicode_font and not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").is_file():
@@ -360,6 +362,6 @@ def test_a_period_that_ends_before_it_starts_is_refused(database: str) -> None:
 def test_a_user_management_admin_is_refused_a_statement(database: str) -> None:
     factories.customer("C-1")
     with pytest.raises(PermissionDenied, match=r"customers\.view"):
-        statement(Actor.of("usermgr", ["User management admin"]), customer_id="C-1", start=TODAY, end=TODAY)
-    sales = statement(Actor.of("sales", ["Sales agent"]), customer_id="C-1", start=TODAY, end=TODAY)
+        statement(USERMGR, customer_id="C-1", start=TODAY, end=TODAY)
+    sales = statement(SALES, customer_id="C-1", start=TODAY, end=TODAY)
     assert sales.sections == ()

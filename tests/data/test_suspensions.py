@@ -14,25 +14,19 @@ import pytest
 from sqlalchemy import func, select, update
 
 import data_access.actions.suspensions
-from data_access.actions.payments import record_payment
 from data_access.actions.suspensions import reinstate_subscription, suspend_subscription
 from data_access.db import read_session, transaction
-from data_access.enums import ActivityKind, SubscriptionStatus
+from data_access.enums import SubscriptionStatus
 from data_access.errors import InvalidAction
-from data_access.models import (
-    AuditEvent,
-    CollectionsActivity,
-    Customer,
-    Invoice,
-    Subscription,
-)
+from data_access.models import AuditEvent, Invoice, Subscription
 from data_access.permissions import BILLING_ADMIN, Actor
 from data_access.queries import assessments
 from data_access.queries.suspensions import eligible_accounts, suspended_subscriptions, suspension_history
 from data_access.rules.suspension import PartnerCenterStep
+from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.suspensions import TENANT, TODAY, add_policy, add_subscription, overdue_account, status
 
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 OTHER_BILLING = Actor.of("billing2", [BILLING_ADMIN])
 
 
@@ -127,12 +121,12 @@ def test_only_an_active_subscription_is_suspended(account: str) -> None:
 def test_an_account_paid_meanwhile_is_refused(account: str) -> None:
     eligible = eligible_accounts(BILLING, as_of=TODAY)
     assert not eligible.empty
-    record_payment(BILLING, customer_id="C-001", amount=Decimal("200.00"), received_on=TODAY)
+    factories.payment("C-001", cents=20_000, received_on=TODAY)
     assert_refused("paid or credited meanwhile", suspend)
 
 
 def test_an_account_paid_below_the_minimum_is_refused(account: str) -> None:
-    record_payment(BILLING, customer_id="C-001", amount=Decimal("160.00"), received_on=TODAY)
+    factories.payment("C-001", cents=16_000, received_on=TODAY)
     assert_refused(r"below the policy's minimum of USD 50\.00", suspend)
 
 
@@ -151,19 +145,7 @@ def test_an_exempt_account_is_refused(database: str) -> None:
 
 
 def test_an_account_with_a_standing_promise_is_refused(account: str) -> None:
-    with transaction() as session:
-        customer_id = session.scalar(select(Customer.id).where(Customer.external_id == "C-001"))
-        assert customer_id is not None
-        session.add(
-            CollectionsActivity(
-                customer_id=customer_id,
-                kind=ActivityKind.PROMISE_TO_PAY.value,
-                actor="billing",
-                occurred_at=datetime.now(UTC),
-                promised_amount_cents=20_000,
-                promised_for=TODAY + timedelta(days=7),
-            )
-        )
+    factories.promise("C-001", cents=20_000, promised_for=TODAY + timedelta(days=7))
     assert_refused("promise to pay USD 200.00", suspend)
 
 
@@ -210,10 +192,10 @@ def test_a_suspended_subscription_is_ready_to_reinstate_once_the_overdue_balance
     )  # fmt: skip
     assert row.overdue == Decimal(200)
     assert "set its status to Suspended" in str(row.partner_center)
-    record_payment(BILLING, customer_id="C-001", amount=Decimal("160.00"), received_on=TODAY)
+    factories.payment("C-001", cents=16_000, received_on=TODAY)
     [row] = suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
     assert row.ready_to_reinstate, "below the policy's minimum counts as paid"
-    record_payment(BILLING, customer_id="C-001", amount=Decimal("40.00"), received_on=TODAY)
+    factories.payment("C-001", cents=4_000, received_on=TODAY)
     [row] = suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
     assert row.ready_to_reinstate and row.overdue == 0
 

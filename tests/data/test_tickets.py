@@ -11,17 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from data_access.actions.tickets import assign, change_status, create_ticket, reopen, resolve, respond
-from data_access.db import read_session, transaction
+from data_access.db import read_session
 from data_access.demo.support import SUPPORT_TARGETS
 from data_access.errors import InvalidAction, NotFound
-from data_access.models import AuditEvent, Holiday, SupportOffering, SupportTarget, Ticket
-from data_access.permissions import (
-    BILLING_ADMIN,
-    HELPDESK_AGENT,
-    SALES_AGENT,
-    Actor,
-    PermissionDenied,
-)
+from data_access.models import AuditEvent, Ticket
+from data_access.permissions import Actor, PermissionDenied
 from data_access.queries.tickets import (
     DEFAULT_CALENDAR,
     DEFAULT_TARGETS,
@@ -35,10 +29,8 @@ from data_access.queries.tickets import (
 )
 from data_access.rules.sla import Calendar, add_business_hours, business_hours_between
 from tests.support import factories
+from tests.support.actors import BILLING, HELPDESK, SALES, USERMGR
 
-HELPDESK = Actor.of("helpdesk", [HELPDESK_AGENT])
-BILLING = Actor.of("billing", [BILLING_ADMIN])
-SALES = Actor.of("sales", [SALES_AGENT])
 ZONE = "America/New_York"
 HOURS = {**{day: ["08:00", "18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}, "sat": None, "sun": None}
 HOLIDAY = date(2026, 11, 26)  # Thanksgiving, a Thursday
@@ -53,27 +45,7 @@ def utc(*parts: int) -> datetime:
 @pytest.fixture
 def db(database: str) -> str:
     """The demo support offering (New York business hours, one holiday) and two customers."""
-    with transaction() as session:
-        offering = SupportOffering(
-            name="Partner support",
-            time_zone=ZONE,
-            business_hours=HOURS,
-            contact_methods=[],
-            pricing=None,
-            entitlements=[],
-        )
-        session.add(offering)
-        session.flush()
-        for severity, (first, resolution) in SUPPORT_TARGETS.items():
-            session.add(
-                SupportTarget(
-                    offering_id=offering.id,
-                    severity=severity.value,
-                    first_response_hours=first,
-                    resolution_hours=resolution,
-                )
-            )
-        session.add(Holiday(offering_id=offering.id, day=HOLIDAY, name="Thanksgiving Day"))
+    factories.support_offering(time_zone=ZONE, business_hours=HOURS, holidays={HOLIDAY: "Thanksgiving Day"})
     factories.customer("C-001")
     factories.customer("C-002")
     return database
@@ -422,7 +394,7 @@ def test_sales_agents_read_but_do_not_act(db: str) -> None:
         with pytest.raises(PermissionDenied, match=r"ticket\.update"):
             action(SALES, ticket_id=ticket_id, **kwargs)  # type: ignore[operator]
     assert counts() == before
-    nobody = Actor.of("usermgr", ["User management admin"])
+    nobody = USERMGR
     with pytest.raises(PermissionDenied, match=r"tickets\.view"):
         tickets(nobody, now=now)
     with pytest.raises(PermissionDenied, match=r"tickets\.view"):

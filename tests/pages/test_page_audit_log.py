@@ -4,7 +4,6 @@ says so; a sales agent has no such page."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 import streamlit as st
@@ -12,18 +11,14 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock
-from data_access.actions.credit_notes import issue_credit_note
-from data_access.actions.payments import record_payment
 from data_access.auth import users
 from data_access.db import transaction
 from data_access.models import AuditEvent
-from data_access.permissions import Actor
 from tests.support import factories, pages
+from tests.support.actors import ADMIN
 from tests.support.environment import ROOT
 
 PAGE = "app_pages/audit_log.py"
-ADMIN = Actor.of("admin", ["Global admin"])
-BILLING = Actor.of("billing", ["Billing admin"])
 TODAY = clock.today()
 
 
@@ -34,8 +29,8 @@ def open_page(username: str = "billing") -> AppTest:
 def some_events() -> None:
     factories.customer("C-1")
     factories.invoice("C-1", "INV-1", issued=TODAY - timedelta(days=40), cents=100_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("100.00"), received_on=TODAY)
-    issue_credit_note(BILLING, invoice_number="INV-1", number="CN-1", amount=Decimal("5.00"), issued_on=TODAY)
+    factories.payment("C-1", cents=10_000, received_on=TODAY)
+    factories.credit_note("INV-1", "CN-1", cents=500, issued_on=TODAY)
     users.add_user(ADMIN, username="newbie", name="New Bie", email="", roles=["Sales agent"])
     with transaction() as session:
         session.execute(
@@ -83,7 +78,7 @@ def test_a_billing_admin_sees_every_event_and_the_filters_narrow_them(database: 
 def test_the_caption_says_how_many_more_match_than_are_shown(sqlite_database: str) -> None:
     factories.customer("C-1")
     for _ in range(101):
-        record_payment(BILLING, customer_id="C-1", amount=Decimal("1.00"), received_on=TODAY)
+        factories.payment("C-1", cents=100, received_on=TODAY)
     app = open_page()
     app.selectbox(key="audit_limit").set_value(100).run()
     assert len(app.dataframe[0].value) == 100

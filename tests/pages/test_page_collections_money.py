@@ -10,17 +10,15 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock
-from data_access.actions.payments import record_payment
 from data_access.db import read_session
 from data_access.models import Payment
-from data_access.permissions import BILLING_ADMIN, Actor
 from data_access.queries.payments import customer_payments, unapplied_credit
 from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.collections_page import fill, open_page, run, select_row
 from tests.support.ledger_check import ledger_problems
 
 TODAY = clock.today()
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 
 
 def payments() -> int:
@@ -65,9 +63,7 @@ def test_a_look_alike_payment_is_recorded_again_only_when_confirmed(database: st
 
 def test_a_payment_is_reversed_from_the_page(database: str) -> None:
     overdue_customer()
-    payment_id = record_payment(
-        BILLING, customer_id="C-1", amount=Decimal("100.00"), received_on=TODAY, invoice_number="INV-1"
-    )
+    payment_id = factories.payment("C-1", cents=10_000, received_on=TODAY, invoice="INV-1")
     app = select_row(open_page(), 0)
     picked = next(
         o for o in app.selectbox(key="collections_reverse_item").options if f"Payment {payment_id}" in o
@@ -87,9 +83,7 @@ def test_a_payment_is_reversed_from_the_page(database: str) -> None:
 
 def test_unapplied_credit_is_shown_and_applied_from_the_page(database: str) -> None:
     factories.customer("C-1")
-    record_payment(
-        BILLING, customer_id="C-1", amount=Decimal("80.00"), received_on=TODAY - timedelta(days=100)
-    )
+    factories.payment("C-1", cents=8_000, received_on=TODAY - timedelta(days=100))
     factories.invoice("C-1", "INV-1", issued=TODAY - timedelta(days=90), cents=50_000)
     app = open_page()
     assert app.dataframe[0].value.unapplied.tolist() == [Decimal("80.00")]

@@ -9,15 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock
-from data_access.actions.payments import record_payment
-from data_access.db import transaction
-from data_access.models import Customer, Escalation, Subscription, Ticket
-from data_access.permissions import Actor
 from tests.support import factories, pages
 from tests.support.environment import ROOT
 
 PAGE = "app_pages/customers.py"
-BILLING = Actor.of("billing", ["Billing admin"])
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
 
@@ -32,11 +27,8 @@ def search(app: AppTest, text: str) -> AppTest:
 
 
 def add_customer(external_id: str, name: str, domain: str, tenant: str) -> str:
-    with transaction() as session:
-        session.add(Customer(external_id=external_id, name=name, domain=domain, tenant_id=tenant, currency="USD",
-                             country="US", account_manager="sales", billing_contact_name="Ann Payable",
-                             billing_contact_email=f"ap@{domain}"))  # fmt: skip
-    return external_id
+    return factories.customer(external_id, name=name, domain=domain, tenant_id=tenant,
+                              billing_contact_name="Ann Payable", billing_contact_email=f"ap@{domain}")  # fmt: skip
 
 
 def write_customers() -> None:
@@ -46,33 +38,20 @@ def write_customers() -> None:
     add_customer("C-NW", "Northwind Traders", "northwind.example", "aaaaaaaa-0000-4000-8000-000000000001")
     day = lambda n: today - timedelta(days=n)  # noqa: E731
     factories.invoice("C-FAB", "F-1", issued=day(100), cents=100_000)  # due 70 days ago, paid 10 days late
-    record_payment(
-        BILLING, customer_id="C-FAB", amount=Decimal("1000.00"), received_on=day(60), invoice_number="F-1"
-    )
+    factories.payment("C-FAB", cents=100_000, received_on=day(60), invoice="F-1")
     factories.invoice(
         "C-FAB", "F-2", issued=day(70), cents=50_000
     )  # due 40 days ago, paid early, 12.34 too much
-    record_payment(
-        BILLING, customer_id="C-FAB", amount=Decimal("512.34"), received_on=day(45), invoice_number="F-2"
-    )
+    factories.payment("C-FAB", cents=51_234, received_on=day(45), invoice="F-2")
     factories.invoice("C-FAB", "F-3", issued=day(50), cents=300_000)  # due 20 days ago, a third paid
-    record_payment(
-        BILLING, customer_id="C-FAB", amount=Decimal("1000.00"), received_on=day(10), invoice_number="F-3"
-    )
+    factories.payment("C-FAB", cents=100_000, received_on=day(10), invoice="F-3")
     factories.invoice("C-FAB", "F-4", issued=day(5), cents=45_055)  # not yet due
     factories.invoice("C-NW", "N-1", issued=day(10), cents=99_900)
-    with transaction() as session:
-        fabrikam = session.query(Customer).filter_by(external_id="C-FAB").one()
-        session.add(Subscription(external_id="SUB-1", customer_id=fabrikam.id, product="Microsoft 365",
-                                 sku="Microsoft 365 E3", quantity=25, unit_price_cents=3_600, status="Active"))  # fmt: skip
-        ticket = Ticket(external_id="T-1", customer_id=fabrikam.id, title="Why was I charged twice?",
-                        category="billing question", severity="moderate", status="open",
-                        created_at=datetime.now(UTC) - timedelta(days=2))  # fmt: skip
-        session.add(ticket)
-        session.flush()
-        session.add(Escalation(ticket_id=ticket.id, kind="commercial", microsoft_case_number="MS-42",
-                               severity="moderate", status="in progress", submitted_at=datetime.now(UTC),
-                               status_changed_at=datetime.now(UTC)))  # fmt: skip
+    factories.subscription("C-FAB", "SUB-1", "Microsoft 365", sku="Microsoft 365 E3", quantity=25)
+    factories.ticket(
+        "C-FAB", "T-1", title="Why was I charged twice?", created_at=datetime.now(UTC) - timedelta(days=2)
+    )
+    factories.escalation("T-1", "MS-42", kind="commercial")
 
 
 def metrics(app: AppTest) -> dict[str, str]:

@@ -12,15 +12,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access import clock
-from data_access.actions.payments import record_payment
-from data_access.db import transaction
-from data_access.models import MicrosoftInvoice
-from data_access.permissions import Actor
 from tests.support import factories, pages
 from tests.support.environment import ROOT
 
 PAGE = "app_pages/microsoft_payables.py"
-BILLING = Actor.of("billing", ["Billing admin"])
 
 
 def open_page(username: str = "billing") -> AppTest:
@@ -28,18 +23,14 @@ def open_page(username: str = "billing") -> AppTest:
 
 
 def microsoft_invoice(number: str, *, due: date, cents: int, paid_on: date | None = None) -> None:
-    with transaction() as session:
-        session.add(
-            MicrosoftInvoice(
-                number=number,
-                period_start=due - timedelta(days=60),
-                period_end=due - timedelta(days=30),
-                amount_cents=cents,
-                currency="USD",
-                due_date=due,
-                paid_on=paid_on,
-            )
-        )
+    factories.microsoft_invoice(
+        number,
+        cents=cents,
+        due=due,
+        paid_on=paid_on,
+        period_start=due - timedelta(days=60),
+        period_end=due - timedelta(days=30),
+    )
 
 
 def chart_series(app: AppTest) -> dict[str, list[float]]:
@@ -79,8 +70,7 @@ def test_next_payment_and_cash_cover_equal_the_rows_written(database: str) -> No
     factories.invoice("C-1", "I-SOON", issued=today - timedelta(days=25), cents=45_055)  # due in 5 days
     factories.invoice("C-1", "I-AFTER", issued=today - timedelta(days=5), cents=500_000)  # due after M-NEXT
     factories.invoice("C-2", "I-EUR", issued=today - timedelta(days=50), cents=70_000)
-    record_payment(BILLING, customer_id="C-1", amount=Decimal("1000.00"), received_on=today - timedelta(days=10),
-                   invoice_number="I-OLD")  # fmt: skip
+    factories.payment("C-1", cents=100_000, received_on=today - timedelta(days=10), invoice="I-OLD")
 
     app = open_page()
 

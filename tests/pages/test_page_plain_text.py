@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from streamlit.testing.v1 import AppTest
 
@@ -14,19 +13,17 @@ from data_access import clock
 from data_access.actions import collections as collections_actions
 from data_access.actions import escalations as escalations_actions
 from data_access.actions import tickets as tickets_actions
-from data_access.actions.policies import save_policy
 from data_access.documents.customer_statements import (
     collections_statement_html,
     collections_statement_markdown,
 )
 from data_access.documents.exports import plain
-from data_access.permissions import BILLING_ADMIN, Actor
 from data_access.rules.policy import Stage
 from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.pages import open_page
 
 TODAY = clock.today()
-BILLING = Actor.of("billing", [BILLING_ADMIN])
 HOSTILE = "![x](http://127.0.0.1:9/t.png) **bold** <img src=x> [a](javascript:alert(1)) :red[x] $x$"
 # The hostile text's own markup, unescaped: an image, emphasis, HTML, a link, a colour, maths, a bare URL.
 MARKUP = re.compile(r"!\[x\]\(|\*\*bold\*\*|(?<!\\)<img|\[a\]\(|:red\[|\$x\$|http://")
@@ -126,10 +123,9 @@ def test_the_collections_page_shows_a_hostile_customer_as_text(database: str) ->
 
 
 def test_the_policies_page_shows_a_hostile_stage_and_introduction_as_text(database: str) -> None:
-    save_policy(
-        BILLING, stages=[Stage(HOSTILE, 10, "reminder", f"Please pay. {HOSTILE}")],
-        minimum_overdue=Decimal("0"), grace_days=0, disputes_stop_clock=True, statement_intro=HOSTILE,
-    )  # fmt: skip
+    factories.saved_policy(
+        [Stage(HOSTILE, 10, "reminder", f"Please pay. {HOSTILE}")], statement_intro=HOSTILE
+    )
     app = open_page("app_pages/policies.py", "sales")
     assert_shown_literally(app)
     statement = collections_statement_html(collections_statement_markdown(BILLING))

@@ -8,14 +8,13 @@ from decimal import Decimal
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_access.actions.policies import save_policy
 from data_access.demo import seed_demo
-from data_access.permissions import Actor
 from data_access.queries.policies import current_policy
+from tests.support import factories
+from tests.support.actors import BILLING
 from tests.support.environment import ROOT
 
 PAGE = "app_pages/policies.py"
-BILLING = Actor.of("billing", ["Billing admin"])
 
 
 @pytest.fixture
@@ -95,14 +94,7 @@ def test_empty_state_for_viewers_and_editors(database: str) -> None:
 def test_a_saved_minimum_shows_in_the_statement(database: str) -> None:
     from data_access.rules.policy import Stage
 
-    save_policy(
-        BILLING,
-        stages=[Stage("Nudge", 3, "reminder", "Please pay.")],
-        minimum_overdue=Decimal("25.50"),
-        grace_days=0,
-        disputes_stop_clock=True,
-        statement_intro="",
-    )
+    factories.saved_policy([Stage("Nudge", 3, "reminder", "Please pay.")], minimum_overdue=Decimal("25.50"))
     app = open_page("helpdesk")
     shown = markdown(app)
     assert "3 days past due" in shown and "25.50" in shown

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from data_access import clock
-from data_access.db import read_session, transaction
+from data_access.db import read_session
 from data_access.enums import StageAction
-from data_access.models import (
-    CollectionsPolicy,
-    Customer,
-    PolicyStage,
-    Subscription,
-)
+from data_access.models import Subscription
 from tests.support import factories
 
 TODAY = clock.today()
@@ -33,52 +28,22 @@ STAGES = (
 
 
 def add_policy() -> None:
-    with transaction() as session:
-        session.add(
-            CollectionsPolicy(
-                name="Standard collections policy",
-                minimum_overdue_cents=5_000,
-                grace_days_before_suspension=5,
-                disputes_stop_clock=True,
-                stages=[
-                    PolicyStage(
-                        name=name, days_past_due=days, action=action, message_template="Pay {customer_name}"
-                    )
-                    for days, action, name in STAGES
-                ],
-            )
-        )
+    factories.policy(stages=STAGES, minimum_overdue_cents=5_000, grace_days=5)
 
 
 def add_subscription(customer_id: str, subscription_id: str, product: str, *, status: str = "Active") -> None:
-    with transaction() as session:
-        customer = session.scalar(select(Customer).where(Customer.external_id == customer_id))
-        assert customer is not None
-        session.add(
-            Subscription(
-                external_id=subscription_id,
-                customer_id=customer.id,
-                product=product,
-                sku=product.upper(),
-                quantity=10,
-                unit_price_cents=3_600,
-                status=status,
-                term_end=TODAY + timedelta(days=200),
-            )
-        )
+    factories.subscription(
+        customer_id, subscription_id, product, status=status, term_end=TODAY + timedelta(days=200)
+    )
 
 
 def overdue_account(
     customer_id: str = "C-001", *, days_past_due: int = 50, cents: int = 20_000, exempt: bool = False
 ) -> str:
     """A customer with one invoice overdue for `days_past_due` days and two Active subscriptions."""
-    factories.customer(customer_id, name=f"Contoso {customer_id}")
-    with transaction() as session:
-        session.execute(
-            update(Customer)
-            .where(Customer.external_id == customer_id)
-            .values(tenant_id=TENANT, exempt_from_collections=exempt)
-        )
+    factories.customer(
+        customer_id, name=f"Contoso {customer_id}", tenant_id=TENANT, exempt_from_collections=exempt
+    )
     factories.invoice(
         customer_id, f"INV-{customer_id}", issued=TODAY - timedelta(days=days_past_due + 30), cents=cents
     )
