@@ -80,7 +80,7 @@ try:
                 text=f"{phase.capitalize()}: {rows} rows",
             )
 
-        report = import_csv(actor, kind, data, progress=progress, **options)
+        report = import_csv(actor, kind, data, progress=progress, file_name=upload.name, **options)
         bar.progress(1.0, text="Done")
         show(report)
 except (PermissionDenied, InvalidAction) as exc:

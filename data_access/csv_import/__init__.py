@@ -90,7 +90,7 @@ def _check(
 
 
 def _write(kind_name: str, source: Source, context: Context, report: ImportReport, actor: Actor,
-           progress: Progress) -> None:  # fmt: skip
+           progress: Progress, file_name: str) -> None:  # fmt: skip
     kind = KINDS[kind_name]
     context.credit_open = {}
     report.added = report.updated = report.skipped = 0
@@ -114,9 +114,12 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
             report.count(planned)
             done += len(chunk.rows)
             progress("importing", done)
-        name = source.name if isinstance(source, Path) else "upload"
         imported = DataImported(
-            file=name, rows=report.rows, added=report.added, updated=report.updated, skipped=report.skipped
+            file=file_name,
+            rows=report.rows,
+            added=report.added,
+            updated=report.updated,
+            skipped=report.skipped,
         )
         record_event(session, actor, imported, target=f"import:{kind_name}")
 
@@ -131,9 +134,12 @@ def import_csv(
     date_format: str | None = None,
     update: bool = False,
     progress: Progress | None = None,
+    file_name: str | None = None,
 ) -> ImportReport:
     """Check every row, then (unless a dry run, and only if nothing is wrong) write them all in one transaction;
-    the counts reported are those of the write, judged under the import's lock."""
+    the counts reported are those of the write, judged under the import's lock. The audit event names the file:
+    `file_name` (an upload's own name), else a path's name, else "upload"."""
+    name = (file_name or "").strip() or (source.name if isinstance(source, Path) else "upload")
     if kind not in KINDS:
         raise InvalidAction(f"{kind!r} is not an import kind; use one of: {', '.join(KINDS)}.")
     report = ImportReport(kind=kind, dry_run=dry_run)
@@ -143,7 +149,7 @@ def import_csv(
         _, report.warnings = header_of(source, KINDS[kind].columns(context))
         _check(kind, source, context, report, step)
         if report.ok and not dry_run:
-            _write(kind, source, context, report, actor, step)
+            _write(kind, source, context, report, actor, step, name)
             if report.added + report.updated >= BULK_ROWS:
                 analyze()  # after the commit: the planner must know about what was just written
     except FileProblem as exc:
