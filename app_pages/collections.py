@@ -29,7 +29,9 @@ from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.queries.collections import activities, open_invoices, worklist
 from data_access.queries.credit_notes import customer_credit_notes
 from data_access.queries.payments import customer_payments
+from data_access.queries.time_zone import partner_time_zone
 from data_access.rules.entries import credit_note_entry, installments
+from data_access.text import days_past_due, plural, readable, sentence
 from ui.cache import cached
 from ui.flash import Note, flash, show_flash
 from ui.session_keys import (
@@ -44,24 +46,27 @@ from ui.signin import current_actor
 ALL = "All"
 NO_STAGE = "(no stage)"
 WORKLIST_COLUMNS = {
-    "customer_id": "Customer ID",
-    "name": "Customer",
-    "currency": "Currency",
-    "account_manager": "Account manager",
-    "overdue": st.column_config.NumberColumn("Overdue", format="accounting"),
-    "disputed": st.column_config.NumberColumn("Disputed", format="accounting"),
-    "days_past_due": st.column_config.NumberColumn("Days past due"),
-    "stage": "Stage",
-    "due_now": "Due now",
-    "next_step": "Next step",
-    "next_step_on": st.column_config.DateColumn("Next step on", format="D MMM YYYY"),
-    "broken_promises": st.column_config.NumberColumn("Broken promises"),
-    "held_by_promise": st.column_config.CheckboxColumn("Promise stands"),
-    "last_contact": "Last contact",
-    "last_contact_on": st.column_config.DateColumn("Last contact on", format="D MMM YYYY"),
-    "unapplied": st.column_config.NumberColumn("Unapplied credit", format="accounting"),
-    "priority": None,
+    "name": st.column_config.TextColumn("Customer", width=180, pinned=True),
+    "stage": st.column_config.TextColumn("Stage", width=140),
+    "due_now": st.column_config.TextColumn("Due now", width=100, help="What the policy asks for today"),
+    "next_step": st.column_config.TextColumn("Next step", width=100),
+    "next_step_on": st.column_config.TextColumn("Next step on", width=90),
+    "broken_promises": st.column_config.NumberColumn(
+        "Broken promises", width=70, help="Broken promises to pay"
+    ),
+    "last_contact_on": st.column_config.TextColumn("Last contact", width=90),
+    "overdue": st.column_config.NumberColumn("Overdue", format="accounting", width=95),
+    "days_past_due": st.column_config.NumberColumn("Days past due", width=65),
+    "currency": st.column_config.TextColumn("Currency", width=65),
+    "last_contact": st.column_config.TextColumn("Contact kind", width=90),
+    "held_by_promise": st.column_config.CheckboxColumn("Promise stands", width=80),
+    "disputed": st.column_config.NumberColumn("Disputed", format="accounting", width=95),
+    "unapplied": st.column_config.NumberColumn("Unapplied credit", format="accounting", width=95),
+    "account_manager": st.column_config.TextColumn("Account manager", width=110),
+    "customer_id": st.column_config.TextColumn("Customer ID", width=95),
 }
+"""What billing acts on first, in the order it reads them: these fit 1440 px without scrolling (customer pinned);
+the rest follows to the right."""
 
 
 def done(message: str, *more: Note) -> NoReturn:
@@ -129,7 +134,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
                 )
             if st.button("Send reminder", key="collections_send_reminder", disabled=not given(row.stage)):
                 text = send_reminder(actor, customer_id=customer_id, as_of=today)
-                done(f"{row.stage} reminder sent to {row['name']}.", Note(text, "info"))
+                done(sentence(f"{row.stage} reminder sent to {row['name']}"), Note(text, "info"))
         with tabs["Promise to pay"], st.form("collections_promise_form", clear_on_submit=True):
             promised = st.text_input(f"Amount ({plain(currency)})", key="collections_promise_amount")
             promised_for = st.date_input(
@@ -356,7 +361,7 @@ if table.empty:
     st.stop()
 
 st.caption(
-    f"{len(table)} overdue account(s) on {day(today)}: broken promises first, then overdue amount × days past "
+    f"{plural(len(table), 'overdue account')} on {day(today)}: broken promises first, then overdue amount × days past "
     "due. Amounts are in each row's currency. Select a row to act on the account."
 )
 view = hashlib.sha256(
@@ -364,8 +369,9 @@ view = hashlib.sha256(
 ).hexdigest()[:12]
 table_key = f"collections_table_{view}"
 selection = st.dataframe(
-    table,
+    readable(table, days=["next_step_on", "last_contact_on"]),
     hide_index=True,
+    column_order=list(WORKLIST_COLUMNS),
     width="stretch",
     on_select="rerun",
     selection_mode="single-row",
@@ -381,15 +387,17 @@ st.subheader(plain(f"{row['name']} ({customer_id})"))
 st.markdown(describe(row))
 st.caption(
     plain(
-        f"Overdue {money(row.overdue, row.currency)}, {row.days_past_due} days past due"
-        + (f"; {money(row.disputed, row.currency)} in dispute" if row.disputed else "")
-        + (f"; account manager {row.account_manager}" if given(row.account_manager) else "")
-        + "."
+        sentence(
+            f"Overdue {money(row.overdue, row.currency)}, {days_past_due(int(row.days_past_due))}"
+            + (f"; {money(row.disputed, row.currency)} in dispute" if row.disputed else "")
+            + (f"; account manager {row.account_manager}" if given(row.account_manager) else "")
+        )
     )
 )
 with st.spinner("Reading the account…"):
     invoices = cached(open_invoices)(actor, customer_id=customer_id)
     history = cached(activities)(actor, customer_id=customer_id)
+    zone = cached(partner_time_zone)()
 act(actor, row, invoices, today)
 
 st.markdown("**Recent collections activity**")
@@ -397,17 +405,23 @@ if history.empty:
     st.caption("Nothing recorded yet.")
 else:
     st.dataframe(
-        history.drop(columns=["details"]),
+        readable(
+            history.drop(columns=["details"]),
+            moments=["occurred_at"],
+            zone=zone,
+            days=["promised_for"],
+            amounts=["promised_amount"],
+        ),
         hide_index=True,
         width="stretch",
         key="collections_history",
         column_config={
-            "occurred_at": st.column_config.DatetimeColumn("When (UTC)", format="D MMM YYYY, HH:mm"),
+            "occurred_at": st.column_config.TextColumn(f"When ({zone})"),
             "kind": "Kind",
             "actor": "By",
             "invoice_number": "Invoice",
             "notes": "Notes",
-            "promised_amount": st.column_config.NumberColumn("Promised", format="accounting"),
-            "promised_for": st.column_config.DateColumn("Promised for", format="D MMM YYYY"),
+            "promised_amount": st.column_config.TextColumn("Promised", alignment="right"),
+            "promised_for": st.column_config.TextColumn("Promised for"),
         },
     )

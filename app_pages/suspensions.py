@@ -4,16 +4,23 @@ import pandas as pd
 import streamlit as st
 
 from data_access import clock
-from data_access.actions.suspensions import reinstate_subscription, suspend_subscription
+from data_access.actions.suspensions import StillOverdue, reinstate_subscription, suspend_subscription
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.money import day
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.queries.suspensions import eligible_accounts, suspended_subscriptions, suspension_history
+from data_access.queries.suspensions import (
+    NEARING_DELETION_DAYS,
+    eligible_accounts,
+    suspended_subscriptions,
+    suspension_history,
+)
+from data_access.queries.time_zone import partner_time_zone
 from data_access.rules.suspension import PartnerCenterStep
+from data_access.text import plural, readable, sentence
 from ui.cache import cached
 from ui.flash import Note, flash, show_flash
-from ui.session_keys import SUSPENSIONS_PENDING
+from ui.session_keys import SUSPENSIONS_CLEAR, SUSPENSIONS_PENDING, SUSPENSIONS_REINSTATE_PENDING
 from ui.signin import current_actor
 
 CONSEQUENCE = "Service stops at once, with no grace period."
@@ -22,6 +29,7 @@ NEW_COMMERCE = (
     "commitments): suspension limits the customer's access, not your cost."
 )
 DELETION = "After 90 days suspended, Microsoft may delete the customer's data."
+NEARING_DAYS = NEARING_DELETION_DAYS
 
 
 def tenant_of(value: object) -> str | None:
@@ -34,6 +42,33 @@ def label(row: pd.Series) -> str:
 
 def forget_pending() -> None:
     st.session_state.pop(SUSPENSIONS_PENDING, None)
+
+
+def clear_on_next_run(**defaults: object) -> None:
+    """After an action, its widgets start empty on the next run (set before they are drawn, so the browser's copy
+    of the old value does not come back): the reason typed for one customer is not there for the next."""
+    st.session_state[SUSPENSIONS_CLEAR] = {**st.session_state.get(SUSPENSIONS_CLEAR, {}), **defaults}
+
+
+def clear_suspension_form() -> None:
+    clear_on_next_run(suspensions_pick=[], suspensions_reason="")
+
+
+def reinstate(actor: Actor, subscription_id: str, reason: str, named: str, *, confirmed: bool) -> None:
+    """Reinstate, or hold the request for a confirmation when the customer is still overdue."""
+    try:
+        step = reinstate_subscription(
+            actor, subscription_id=subscription_id, reason=reason, confirm_overdue=confirmed
+        )
+    except StillOverdue as exc:
+        st.session_state[SUSPENSIONS_REINSTATE_PENDING] = (subscription_id, reason, named, str(exc))
+        st.rerun()
+    except (InvalidAction, PermissionDenied) as exc:
+        st.error(plain(exc))
+    else:
+        st.session_state.pop(SUSPENSIONS_REINSTATE_PENDING, None)
+        clear_on_next_run(suspensions_reinstate_reason="")
+        flash(f"{sentence('Reinstated ' + named)} {step.instruction()}")
 
 
 @st.dialog("Confirm suspension", width="large", on_dismiss=forget_pending)
@@ -70,11 +105,16 @@ def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
                 except (InvalidAction, PermissionDenied) as exc:
                     errors.append(str(exc))
                 else:
-                    messages.append(f"Suspended {row.product} for {row.customer_name}. {step.instruction()}")
+                    messages.append(
+                        f"{sentence(f'Suspended {row.product} for {row.customer_name}')} {step.instruction()}"
+                    )
+        clear_suspension_form()
         flash(*messages, *(Note(error, "error") for error in errors))
 
 
 actor = current_actor()
+for widget, empty in st.session_state.pop(SUSPENSIONS_CLEAR, {}).items():
+    st.session_state[widget] = empty
 st.title("Suspensions")
 show_flash()
 today = clock.today()
@@ -86,6 +126,7 @@ with st.spinner("Assessing overdue accounts…"):
     eligible = cached(eligible_accounts)(actor, as_of=today)
     suspended = cached(suspended_subscriptions)(actor, as_of=today)
     history = cached(suspension_history)(actor)
+    zone = cached(partner_time_zone)()
 
 st.subheader("Eligible for suspension")
 if eligible.empty:
@@ -95,22 +136,24 @@ if eligible.empty:
     )
 else:
     st.dataframe(
-        eligible.drop(columns=["currency", "sku", "billing_cycle"]),
+        readable(
+            eligible.drop(columns=["currency", "sku", "billing_cycle"]), days=["eligible_since", "term_end"]
+        ),
         hide_index=True,
         width="stretch",
         key="suspensions_eligible",
         column_config={
             "customer_id": "Customer ID",
-            "customer_name": "Customer",
+            "customer_name": st.column_config.TextColumn("Customer", pinned=True),
             "tenant_id": "Tenant ID",
             "overdue": st.column_config.NumberColumn("Overdue", format="accounting"),
             "days_past_due": "Days past due",
             "stage": "Stage",
-            "eligible_since": st.column_config.DateColumn("Eligible since", format="D MMM YYYY"),
+            "eligible_since": "Eligible since",
             "subscription_id": "Subscription ID",
             "product": "Product",
             "quantity": "Seats",
-            "term_end": st.column_config.DateColumn("Term ends", format="D MMM YYYY"),
+            "term_end": "Term ends",
         },
     )
     labels = {str(row.subscription_id): label(row) for _, row in eligible.iterrows()}
@@ -136,25 +179,41 @@ if suspended.empty:
     st.info("No subscription is suspended.")
 else:
     st.caption(f"{DELETION} {NEW_COMMERCE}")
-    for row in suspended[suspended.warning != ""].itertuples():
-        st.warning(plain(f"{row.customer_name}: {row.product} ({row.subscription_id}) has been suspended "
-                         f"{row.days_suspended} days: {row.warning}."), icon=":material/warning:")  # fmt: skip
+    warned = suspended[suspended.warning != ""]
+    if not warned.empty:
+        with st.expander(
+            f"{plural(len(warned), 'subscription')} suspended for {NEARING_DAYS} days or more: Microsoft may "
+            "delete data",
+            icon=":material/warning:",
+        ):
+            st.markdown(
+                "\n".join(
+                    plain(f"- {row.customer_name}: {row.product} ({row.subscription_id}), "
+                          f"{plural(int(row.days_suspended), 'day')} suspended: {row.warning}")
+                    for row in warned.itertuples()
+                )
+            )  # fmt: skip
     ready = suspended[suspended.ready_to_reinstate]
     if not ready.empty:
         names = "; ".join(label(row) for _, row in ready.iterrows())
         st.success(f"Ready to reinstate, the overdue balance is now paid: {plain(names)}.")
     st.dataframe(
-        suspended.drop(columns=["currency", "tenant_id"]),
+        readable(
+            suspended.drop(columns=["currency", "tenant_id", "still_overdue"]),
+            days=["term_end"],
+            moments=["suspended_at"],
+            zone=zone,
+        ),
         hide_index=True,
         width="stretch",
         key="suspensions_suspended",
         column_config={
             "customer_id": "Customer ID",
-            "customer_name": "Customer",
+            "customer_name": st.column_config.TextColumn("Customer", pinned=True),
             "subscription_id": "Subscription ID",
             "product": "Product",
-            "term_end": st.column_config.DateColumn("Term ends", format="D MMM YYYY"),
-            "suspended_at": st.column_config.DatetimeColumn("Suspended at", format="D MMM YYYY HH:mm"),
+            "term_end": "Term ends",
+            "suspended_at": f"Suspended at ({zone})",
             "suspended_by": "By",
             "reason": "Reason",
             "days_suspended": "Days suspended",
@@ -171,35 +230,40 @@ else:
             + (" - ready to reinstate" if row["ready_to_reinstate"] else "")
             for _, row in first_ready.iterrows()
         }
-        with st.form("suspensions_reinstate_form"):
+        pending_reinstatement = st.session_state.get(SUSPENSIONS_REINSTATE_PENDING)
+        if pending_reinstatement is not None:
+            pending_id, pending_reason, pending_name, warning = pending_reinstatement
+            st.warning(plain(warning), icon=":material/warning:")
+            go, back = st.columns(2)
+            if go.button("Reinstate anyway", key="suspensions_reinstate_confirm", type="primary"):
+                reinstate(actor, pending_id, pending_reason, pending_name, confirmed=True)
+            if back.button("Do not reinstate", key="suspensions_reinstate_cancel"):
+                st.session_state.pop(SUSPENSIONS_REINSTATE_PENDING, None)
+                st.rerun()
+        with st.form("suspensions_reinstate_form", clear_on_submit=True):
             chosen = st.selectbox(
                 "Subscription to reinstate", list(choices), format_func=choices.__getitem__,
                 key="suspensions_reinstate_pick",
             )  # fmt: skip
             why = st.text_input("Reason (required)", key="suspensions_reinstate_reason")
             if st.form_submit_button("Reinstate", icon=":material/restart_alt:"):
-                try:
-                    step = reinstate_subscription(actor, subscription_id=str(chosen), reason=why)
-                except (InvalidAction, PermissionDenied) as exc:
-                    st.error(plain(exc))
-                else:
-                    flash(f"Reinstated {choices[str(chosen)]}. {step.instruction()}")
+                reinstate(actor, str(chosen), why, choices[str(chosen)], confirmed=False)
 
 st.subheader("History")
 if history.empty:
     st.info("Nothing has been suspended or reinstated yet.")
 else:
     st.dataframe(
-        history,
+        readable(history, moments=["occurred_at"], zone=zone),
         hide_index=True,
         width="stretch",
         key="suspensions_history",
         column_config={
-            "occurred_at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm"),
+            "occurred_at": f"When ({zone})",
             "action": "Action",
             "actor": "By",
             "customer_id": "Customer ID",
-            "customer_name": "Customer",
+            "customer_name": st.column_config.TextColumn("Customer", pinned=True),
             "subscription_id": "Subscription ID",
             "product": "Product",
             "reason": "Reason",

@@ -26,7 +26,12 @@ from data_access.money import from_cents
 from data_access.permissions import Actor, requires
 from data_access.queries.assessments import CustomerAccount, assess_customers, load_policy
 from data_access.queries.suspensions import REINSTATE, SUSPEND
-from data_access.rules.suspension import PartnerCenterStep, why_not_eligible
+from data_access.rules.suspension import PartnerCenterStep, still_overdue, why_not_eligible
+
+
+class StillOverdue(InvalidAction):
+    """Reinstating a customer who still owes an overdue balance waits for a confirmation; the message says how
+    much is overdue and whether the account becomes eligible for suspension again."""
 
 
 def _assess(session: Session, customer: Customer, as_of: date) -> CustomerAccount:
@@ -137,11 +142,20 @@ def suspend_subscription(
 
 
 @requires(REINSTATE)
-def reinstate_subscription(actor: Actor, *, subscription_id: str, reason: str) -> PartnerCenterStep:
-    """Reinstate one Suspended subscription, with a reason on the record; audited."""
+def reinstate_subscription(
+    actor: Actor,
+    *,
+    subscription_id: str,
+    reason: str,
+    confirm_overdue: bool = False,
+    as_of: date | None = None,
+) -> PartnerCenterStep:
+    """Reinstate one Suspended subscription, with a reason on the record; audited. A customer still overdue is
+    reinstated only with `confirm_overdue` (StillOverdue says how much, and what happens next)."""
     reason = reason.strip()
     if not reason:
         raise InvalidAction("Give a reason for reinstating; it goes on the record.")
+    day = as_of or clock.today()
     with transaction() as session:
         subscription = _locked_subscription(session, subscription_id)
         customer = subscription.customer
@@ -150,6 +164,15 @@ def reinstate_subscription(actor: Actor, *, subscription_id: str, reason: str) -
             raise InvalidAction(
                 f"{label} is {subscription.status}, not suspended, so there is nothing to reinstate."
             )
+        if not confirm_overdue:
+            warning = still_overdue(
+                customer.name,
+                customer.currency,
+                _assess(session, customer, day).assessment,
+                load_policy(session),
+            )
+            if warning:
+                raise StillOverdue(warning)
         before = _snapshot(subscription)
         _change_status(
             session,

@@ -22,7 +22,7 @@ from data_access.models import AuditEvent, Customer, Subscription
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
 from data_access.queries.assessments import assess_customers, load_policy, overdue_customers
-from data_access.rules.suspension import PartnerCenterStep
+from data_access.rules.suspension import PartnerCenterStep, still_overdue
 
 NEARING_DELETION_DAYS = 75
 
@@ -51,7 +51,7 @@ ELIGIBLE_COLUMNS = [
 SUSPENDED_COLUMNS = [
     "customer_id", "customer_name", "tenant_id", "subscription_id", "product", "term_end", "suspended_at",
     "suspended_by", "reason", "days_suspended", "warning", "currency", "overdue", "ready_to_reinstate",
-    "partner_center",
+    "still_overdue", "partner_center",
 ]  # fmt: skip
 
 
@@ -113,7 +113,8 @@ def suspended_subscriptions(actor: Actor, *, as_of: date) -> pd.DataFrame:
     """Suspended subscriptions, longest first, with the 90-day warning and whether the debt is now paid."""
     rows: list[dict[str, Any]] = []
     with read_session() as session:
-        minimum = load_policy(session).minimum_overdue_cents
+        rules = load_policy(session)
+        minimum = rules.minimum_overdue_cents
         found = session.execute(
             select(Subscription, Customer)
             .join(Customer, Customer.id == Subscription.customer_id)
@@ -142,6 +143,7 @@ def suspended_subscriptions(actor: Actor, *, as_of: date) -> pd.DataFrame:
                     "currency": customer.currency,
                     "overdue": from_cents(assessment.overdue_cents),
                     "ready_to_reinstate": assessment.overdue_cents == 0 or assessment.overdue_cents < minimum,
+                    "still_overdue": still_overdue(customer.name, customer.currency, assessment, rules) or "",
                     "partner_center": step.instruction(),
                 }
             )

@@ -8,6 +8,7 @@ from typing import Any
 
 from data_access.money import day, from_cents, money
 from data_access.rules.policy import Assessment, Policy
+from data_access.text import days_past_due
 
 
 @dataclass(frozen=True)
@@ -69,4 +70,21 @@ def why_not_eligible(name: str, currency: str, assessment: Assessment, rules: Po
             f"{name} is in its grace period until {day(eligible_on)}; it can be suspended from that day "
             "if still unpaid."
         )
-    return f"{name} has not reached the policy's suspension stage ({assessment.days_past_due} days past due)."
+    return (
+        f"{name} has not reached the policy's suspension stage ({days_past_due(assessment.days_past_due)})."
+    )
+
+
+def still_overdue(name: str, currency: str, assessment: Assessment, rules: Policy) -> str | None:
+    """None when reinstating leaves nothing to chase (the overdue balance is paid, or below the policy's minimum);
+    otherwise the warning to confirm first: how much is still overdue, and that the account stays on the worklist,
+    listed as eligible for suspension again at once when the policy says so."""
+    if assessment.overdue_cents == 0 or assessment.overdue_cents < rules.minimum_overdue_cents:
+        return None
+    owed = money(from_cents(assessment.overdue_cents), currency)
+    again = (
+        "it will be listed as eligible for suspension again at once"
+        if assessment.suspension_eligible
+        else "it stays on the collections worklist"
+    )
+    return f"{name} still has {owed} overdue ({days_past_due(assessment.days_past_due)}). Once reinstated, {again}."

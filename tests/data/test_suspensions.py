@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 import data_access.actions.suspensions
-from data_access.actions.suspensions import reinstate_subscription, suspend_subscription
+from data_access.actions.suspensions import StillOverdue, reinstate_subscription, suspend_subscription
 from data_access.db import read_session, transaction
 from data_access.enums import SubscriptionStatus
 from data_access.errors import InvalidAction
@@ -167,7 +167,16 @@ def test_reinstating_needs_a_suspended_subscription_and_a_reason_and_is_audited(
     suspend()
     with pytest.raises(InvalidAction, match="Give a reason"):
         reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason=" ")
-    step = reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason="Paid in full")
+    with pytest.raises(StillOverdue) as still:
+        reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason="Paid in full")
+    assert str(still.value) == (
+        "Contoso C-001 still has USD 200.00 overdue (50 days past due). Once reinstated, it will be listed as "
+        "eligible for suspension again at once."
+    )
+    assert status("SUB-C-001-1") == SubscriptionStatus.SUSPENDED, "nothing changes before the confirmation"
+    step = reinstate_subscription(
+        BILLING, subscription_id="SUB-C-001-1", reason="Paid in full", confirm_overdue=True
+    )
     assert step.status == "Active"
     assert status("SUB-C-001-1") == SubscriptionStatus.ACTIVE
     [event] = events("subscription.reinstate")
@@ -191,13 +200,17 @@ def test_a_suspended_subscription_is_ready_to_reinstate_once_the_overdue_balance
         "SUB-C-001-1", 0, "", False,
     )  # fmt: skip
     assert row.overdue == Decimal(200)
+    assert row.still_overdue.startswith("Contoso C-001 still has USD 200.00 overdue (50 days past due).")
     assert "set its status to Suspended" in str(row.partner_center)
     factories.payment("C-001", cents=16_000, received_on=TODAY)
     [row] = suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
     assert row.ready_to_reinstate, "below the policy's minimum counts as paid"
+    assert row.still_overdue == "", "nothing left to warn about"
     factories.payment("C-001", cents=4_000, received_on=TODAY)
     [row] = suspended_subscriptions(BILLING, as_of=TODAY).itertuples()
     assert row.ready_to_reinstate and row.overdue == 0
+    reinstate_subscription(BILLING, subscription_id="SUB-C-001-1", reason="Paid down")
+    assert status("SUB-C-001-1") == SubscriptionStatus.ACTIVE, "no confirmation needed once paid"
 
 
 @pytest.mark.parametrize(

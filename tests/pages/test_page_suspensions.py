@@ -90,8 +90,47 @@ def test_suspending_goes_through_a_confirmation_naming_customer_products_and_con
     app.text_input(key="suspensions_reinstate_reason").set_value("Paid")
     next(b for b in app.button if b.label == "Reinstate").click()
     run(app)
+    assert status("SUB-C-001-1") == "Suspended", "a customer still overdue is reinstated only once confirmed"
+    [warning] = [w.value for w in app.warning if "still has" in w.value]
+    assert "Contoso C-001 still has USD" in warning and "eligible for suspension again" in warning
+    app.button(key="suspensions_reinstate_confirm").click()
+    run(app)
     assert status("SUB-C-001-1") == "Active"
     assert "Reinstated" in texts(app)
+    assert ".." not in texts(app)
+    assert app.text_input(key="suspensions_reinstate_reason").value == ""
+    assert not [w for w in app.warning if "still has" in w.value]
+
+
+def test_after_a_suspension_the_next_customer_starts_with_an_empty_form_and_names_end_once(
+    database: str,
+) -> None:
+    add_policy()
+    overdue_account("C-001")
+    overdue_account("C-002")
+    rename("C-001", "Contoso Ltd.")
+    app = run(open_page())
+    app.multiselect(key="suspensions_pick").set_value(["SUB-C-001-1"])
+    app.text_input(key="suspensions_reason").set_value("Unpaid 50 days")
+    app.button(key="suspensions_suspend").click()
+    run(app)
+    app.button(key="suspensions_confirm").click()
+    run(app)
+    assert status("SUB-C-001-1") == "Suspended"
+    assert "Suspended Microsoft 365 E3 for Contoso Ltd. In Partner Center" in texts(app)
+    assert "Ltd.." not in texts(app)
+    assert app.text_input(key="suspensions_reason").value == "", "the reason does not carry to the next customer"
+    assert app.multiselect(key="suspensions_pick").value == []
+
+
+def rename(customer_id: str, name: str) -> None:
+    from sqlalchemy import update
+
+    from data_access.db import transaction
+    from data_access.models import Customer
+
+    with transaction() as session:
+        session.execute(update(Customer).where(Customer.external_id == customer_id).values(name=name))
 
 
 @pytest.mark.parametrize("username", ["sales", "helpdesk"])
