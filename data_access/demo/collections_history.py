@@ -2,14 +2,78 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from data_access.demo.accounts import DemoCustomer, DemoInvoice
+from data_access.demo.accounts import DemoCustomer, DemoInvoice, DemoSubscription
 from data_access.demo.draw import BILLING, Draw, Row
+from data_access.demo.ledger import Ledger
 from data_access.demo.policy import GRACE_DAYS, MINIMUM_OVERDUE_CENTS, POLICY_STAGES, SUSPENSION_DAYS
 from data_access.enums import ActivityKind, SubscriptionStatus
-from data_access.money import from_cents
+from data_access.money import from_cents, money
+
+
+def reminder(stage: int, customer: DemoCustomer, overdue_cents: int, days: int, oldest: DemoInvoice) -> Row:
+    """What the app stores with a reminder it sends: the stage's name and its message filled in."""
+    _days, _action, name, template = POLICY_STAGES[stage]
+    text = template.format(
+        customer_name=customer.row["name"],
+        currency=customer.currency,
+        overdue_amount=money(from_cents(overdue_cents)),
+        days_past_due=days,
+        oldest_invoice=oldest.number,
+    )
+    return {"stage": name, "text": text}
+
+
+@dataclass(frozen=True)
+class PastSuspension:
+    """A subscription suspended while an invoice was long overdue, and reinstated once it was paid."""
+
+    customer: DemoCustomer
+    subscription: DemoSubscription
+    invoice: DemoInvoice
+    suspended_at: datetime
+    reinstated_at: datetime
+
+
+def suspended_and_reinstated(
+    draw: Draw, customers: list[DemoCustomer], ledger: Ledger
+) -> list[PastSuspension]:
+    """Some late payers lost one subscription during the last year while an invoice sat past suspension plus grace,
+    and got it back when they paid; drawn from `draw.story`, so the rows drawn before stay as they were."""
+    rng = draw.story
+    earliest = SUSPENSION_DAYS + GRACE_DAYS
+    year_ago = draw.today - timedelta(days=365)
+    past: list[PastSuspension] = []
+    for customer in customers:
+        if not customer.late or customer.exempt or customer.target is not None:
+            continue
+        live = [s for s in customer.subscriptions if s.row["status"] == SubscriptionStatus.ACTIVE.value]
+        candidates = [
+            i
+            for i in customer.invoices
+            if i.settled_on is not None
+            and i.due_date >= year_ago
+            and (i.settled_on - i.due_date).days > earliest + 2
+            and i.settled_on < draw.yesterday
+        ]
+        if not live or not candidates or rng.random() >= 0.35:
+            continue
+        invoice = candidates[0]
+        assert invoice.settled_on is not None
+        day = invoice.due_date + timedelta(
+            days=rng.randint(earliest, (invoice.settled_on - invoice.due_date).days - 1)
+        )
+        overdue, days = ledger.overdue_on(customer, day)
+        if overdue < MINIMUM_OVERDUE_CENTS or days < earliest:
+            continue
+        suspended_at = draw.office_time(day, rng)
+        reinstated_at = draw.office_time(invoice.settled_on + timedelta(days=rng.randint(0, 1)), rng)
+        past.append(PastSuspension(customer, live[0], invoice, suspended_at, reinstated_at))
+    return past
 
 
 def suspend_for_non_payment(draw: Draw, customers: list[DemoCustomer]) -> dict[int, datetime]:
@@ -44,11 +108,17 @@ class CollectionsHistory:
     """What billing did about each customer's overdue invoices, up to yesterday."""
 
     def __init__(
-        self, draw: Draw, *, dispute_opened: dict[int, date], suspended: dict[int, datetime]
+        self,
+        draw: Draw,
+        *,
+        dispute_opened: dict[int, date],
+        suspended: dict[int, datetime],
+        past: Sequence[PastSuspension] = (),
     ) -> None:
         self.draw = draw
         self.dispute_opened = dispute_opened
         self.suspended = suspended
+        self.past = list(past)
         self.activities: list[Row] = []
 
     def record(
@@ -70,6 +140,22 @@ class CollectionsHistory:
                         invoice=invoice,
                     )
         self.resolved_disputes(customers, invoices, credit_notes)
+        for past in self.past:
+            what = f"{past.subscription.row['product']} ({past.subscription.row['external_id']})"
+            self.activity(
+                past.customer,
+                past.suspended_at.date(),
+                ActivityKind.NOTE,
+                f"{what} suspended for non-payment of invoice {past.invoice.number}.",
+                occurred_at=past.suspended_at,
+            )
+            self.activity(
+                past.customer,
+                past.reinstated_at.date(),
+                ActivityKind.NOTE,
+                f"{what} reinstated: invoice {past.invoice.number} paid.",
+                occurred_at=past.reinstated_at,
+            )
         self.activities.sort(key=lambda row: (row["occurred_at"], row["customer_id"]))
         for number, row in enumerate(self.activities, start=1):
             row["id"] = number
@@ -121,6 +207,7 @@ class CollectionsHistory:
                 ActivityKind.REMINDER_SENT,
                 f"Friendly reminder sent for invoice {invoice.number}.",
                 invoice=invoice,
+                details=reminder(0, customer, invoice.amount_cents, 1, invoice),
             )
             if late > 15:
                 self.activity(
@@ -129,6 +216,7 @@ class CollectionsHistory:
                     ActivityKind.REMINDER_SENT,
                     f"Second reminder sent for invoice {invoice.number}.",
                     invoice=invoice,
+                    details=reminder(1, customer, invoice.amount_cents, 15, invoice),
                 )
             if late > 25 and self.draw.rng.random() < 0.6:
                 self.activity(
@@ -145,8 +233,9 @@ class CollectionsHistory:
         oldest = overdue[0]
         days = (self.draw.today - oldest.due_date).days
         due = oldest.due_date
-        amount = f"{customer.currency} {from_cents(sum(i.open_cents for i in overdue))}"
-        for offset, _action, name, _template in POLICY_STAGES[:3]:
+        open_cents = sum(i.open_cents for i in overdue)
+        amount = f"{customer.currency} {from_cents(open_cents)}"
+        for stage, (offset, _action, name, _template) in enumerate(POLICY_STAGES[:3]):
             if days > offset:
                 self.activity(
                     customer,
@@ -154,6 +243,7 @@ class CollectionsHistory:
                     ActivityKind.REMINDER_SENT,
                     f"{name} sent: {amount} past due.",
                     invoice=oldest,
+                    details=reminder(stage, customer, open_cents, offset, oldest),
                 )
         if days > 20:
             self.activity(
@@ -200,17 +290,21 @@ class CollectionsHistory:
         if days > 90:
             if rng.random() < 0.5:
                 agreed = due + timedelta(days=rng.randint(91, days)) if days > 91 else self.draw.yesterday
-                instalment = -(-sum(i.open_cents for i in overdue) // 3)
+                share = open_cents // 3
+                parts = (share, share, open_cents - 2 * share)
+                terms = [
+                    {
+                        "due_on": (agreed + timedelta(days=14 + 30 * n)).isoformat(),
+                        "amount": str(from_cents(c)),
+                    }
+                    for n, c in enumerate(parts)
+                ]
                 self.activity(
                     customer,
                     agreed,
                     ActivityKind.PAYMENT_PLAN,
                     "Agreed a three-month payment plan.",
-                    details={
-                        "instalments": 3,
-                        "instalment_amount": str(from_cents(instalment)),
-                        "first_due": (agreed + timedelta(days=14)).isoformat(),
-                    },
+                    details={"installments": terms, "total": str(from_cents(open_cents))},
                 )
             else:
                 self.activity(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from data_access.demo.collections_history import CollectionsHistory, suspend_for_non_payment
+from data_access.demo.audit_trail import AuditTrail, Story
+from data_access.demo.collections_history import (
+    CollectionsHistory,
+    suspend_for_non_payment,
+    suspended_and_reinstated,
+)
 from data_access.demo.customers import draw_customers, place_overdue_customers
 from data_access.demo.draw import Draw, Row
 from data_access.demo.invoices import draw_invoices, microsoft_invoices
@@ -14,6 +19,7 @@ from data_access.demo.policy import policy, policy_stages
 from data_access.demo.support import holidays, support_offering, support_targets
 from data_access.demo.tickets import Helpdesk
 from data_access.models import (
+    AuditEvent,
     Base,
     CollectionsActivity,
     CollectionsPolicy,
@@ -44,10 +50,30 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
     ledger = Ledger()
     ledger.replay(planner, invoices)
     suspended = suspend_for_non_payment(draw, customers)
-    history = CollectionsHistory(draw, dispute_opened=planner.dispute_opened, suspended=suspended)
+    past = suspended_and_reinstated(draw, customers, ledger)
+    history = CollectionsHistory(draw, dispute_opened=planner.dispute_opened, suspended=suspended, past=past)
     activities = history.record(customers, invoices, ledger.credit_notes)
     helpdesk = Helpdesk(draw, dispute_opened=planner.dispute_opened)
     helpdesk.record(customers, invoices)
+    collections_policy, stages = policy(draw), policy_stages()
+    offering, targets = support_offering(draw), support_targets()
+    holiday_rows = holidays(draw)
+    payables = microsoft_invoices(draw, invoices)
+    story = Story(
+        customers=customers,
+        invoices=invoices,
+        ledger=ledger,
+        activities=activities,
+        policy=collections_policy,
+        stages=stages,
+        offering=offering,
+        targets=targets,
+        tickets=helpdesk.tickets,
+        escalations=helpdesk.escalations.rows,
+        microsoft_invoices=payables,
+        past_suspensions=past,
+    )
+    trail = AuditTrail(draw, story).rows()
     return {
         Customer: [customer.row for customer in customers],
         Subscription: [s.row for customer in customers for s in customer.subscriptions],
@@ -56,12 +82,13 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
         PaymentAllocation: ledger.allocations,
         CreditNote: ledger.credit_notes,
         CollectionsActivity: activities,
-        CollectionsPolicy: [policy(draw)],
-        PolicyStage: policy_stages(),
-        SupportOffering: [support_offering(draw)],
-        SupportTarget: support_targets(),
-        Holiday: holidays(draw),
+        CollectionsPolicy: [collections_policy],
+        PolicyStage: stages,
+        SupportOffering: [offering],
+        SupportTarget: targets,
+        Holiday: holiday_rows,
         Ticket: helpdesk.tickets,
         Escalation: helpdesk.escalations.rows,
-        MicrosoftInvoice: microsoft_invoices(draw, invoices),
+        MicrosoftInvoice: payables,
+        AuditEvent: trail,
     }

@@ -20,10 +20,13 @@ def add_months(first_of_month: date, months: int) -> date:
 
 
 class Draw:
-    """Every part of the demo draws from `rng` in a fixed order: the same seed and day give the same rows."""
+    """Every part of the demo draws from `rng` in a fixed order: the same seed and day give the same rows. The
+    story told about those rows afterwards (past suspensions, the times of audit events) draws from `story`, so
+    telling it leaves the rows drawn from `rng` as they were."""
 
     def __init__(self, *, seed: int, today: date) -> None:
         self.rng = random.Random(seed)
+        self.story = random.Random(f"story:{seed}")
         self.today = today
         self.yesterday = today - timedelta(days=1)
         self.horizon = datetime.combine(today, time(0), UTC)
@@ -33,7 +36,7 @@ class Draw:
         """The first day of billing month `index`, counted from the oldest of the `MONTHS` months."""
         return add_months(self.first_month, index)
 
-    def office_time(self, day: date) -> datetime:
+    def office_time(self, day: date, rng: random.Random | None = None) -> datetime:
         """A moment on `day` between 08:00 and 18:00 in New York, in UTC (still the same day in UTC)."""
-        minute = self.rng.randint(8 * 60, 18 * 60 - 1)
+        minute = (rng or self.rng).randint(8 * 60, 18 * 60 - 1)
         return datetime.combine(day, time(minute // 60, minute % 60), OFFICE).astimezone(UTC)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from data_access.demo.accounts import DemoInvoice
+from collections import defaultdict
+from datetime import date
+
+from data_access.demo.accounts import DemoCustomer, DemoInvoice
 from data_access.demo.draw import Row
 from data_access.demo.payments import CreditPlan, PaymentPlan, PaymentPlanner
 
@@ -14,6 +17,9 @@ class Ledger:
         self.payments: list[Row] = []
         self.allocations: list[Row] = []
         self.credit_notes: list[Row] = []
+        self.credit_open: dict[int, tuple[int, int]] = {}
+        """Per credit note id, its invoice's open cents before and after it (for its audit event)."""
+        self._settled: dict[int, list[tuple[date, int]]] | None = None
 
     def replay(self, planner: PaymentPlanner, invoices: list[DemoInvoice]) -> None:
         """Credit notes and payments in date order, under the same rules as `data_access.ledger`."""
@@ -29,10 +35,12 @@ class Ledger:
         cents = min(plan.cents or invoice.open_cents, invoice.open_cents)
         if cents <= 0:
             return
+        before = invoice.open_cents
         invoice.open_cents -= cents
         if invoice.open_cents == 0:
             invoice.settled_on = plan.day
         number = len(self.credit_notes) + 1
+        self.credit_open[number] = (before, invoice.open_cents)
         self.credit_notes.append(
             {
                 "id": number,
@@ -104,6 +112,26 @@ class Ledger:
             yesterday = planner.draw.yesterday
             day = min(invoice.settled_on or yesterday, yesterday)
             self.replay_payment(planner.pay(day, invoice, "again"))
+
+    def overdue_on(self, customer: DemoCustomer, day: date) -> tuple[int, int]:
+        """The customer's overdue cents at the end of `day` (open, undisputed invoices due before it) and how many
+        days past due the oldest of them was then; (0, 0) when nothing was overdue."""
+        if self._settled is None:
+            settled: defaultdict[int, list[tuple[date, int]]] = defaultdict(list)
+            for row in self.allocations:
+                settled[row["invoice_id"]].append((row["applied_on"], row["amount_cents"]))
+            for row in self.credit_notes:
+                settled[row["invoice_id"]].append((row["issued_on"], row["amount_cents"]))
+            self._settled = settled
+        overdue, oldest = 0, None
+        for invoice in customer.invoices:
+            if invoice.due_date >= day or invoice.disputed:
+                continue
+            paid = sum(cents for on, cents in self._settled.get(invoice.id, []) if on <= day)
+            if invoice.amount_cents - paid > 0:
+                overdue += invoice.amount_cents - paid
+                oldest = invoice.due_date if oldest is None else min(oldest, invoice.due_date)
+        return overdue, (day - oldest).days if oldest else 0
 
 
 def _copied(invoice: DemoInvoice) -> Row:

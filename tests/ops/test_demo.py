@@ -11,7 +11,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from data_access.db import get_engine, transaction
+from data_access.audit import (
+    CreditNoteIssued,
+    DataImported,
+    EscalationCreated,
+    Event,
+    PaymentRecorded,
+    PolicySaved,
+    SubscriptionReinstated,
+    SubscriptionSuspended,
+    TicketCreated,
+    UnrecognisedEvent,
+    parse_event,
+)
+from data_access.db import get_engine, read_session, transaction
 from data_access.demo import database_is_empty, seed_demo
 from data_access.enums import (
     EscalationStatus,
@@ -23,8 +36,10 @@ from data_access.enums import (
 )
 from data_access.errors import InvalidAction
 from data_access.models import (
+    AuditEvent,
     Base,
     CollectionsActivity,
+    CollectionsPolicy,
     CreditNote,
     Customer,
     Escalation,
@@ -34,6 +49,9 @@ from data_access.models import (
     Subscription,
     Ticket,
 )
+from data_access.queries.audit_log import audit_events
+from data_access.queries.suspensions import suspended_at_end_of, suspension_history
+from tests.support.actors import ADMIN, BILLING
 
 TODAY = date(2026, 11, 24)
 SMALL_DEMO: dict[str, Any] = {"customers": 40, "seed": 7, "today": TODAY}
@@ -207,3 +225,94 @@ def test_rows_added_after_the_demo_get_fresh_ids(database: str) -> None:
         session.add(customer)
         session.flush()
         assert customer.id == counts["customers"] + 1
+
+
+def events() -> list[tuple[dict[str, Any], Event]]:
+    """Every audit row with its typed event; none may be left unread."""
+    found = []
+    for row in rows(AuditEvent):
+        event = parse_event(row["permission"], row["details"])
+        assert not isinstance(event, UnrecognisedEvent), row
+        found.append((row, event))
+    return found
+
+
+def of_kind(found: list[tuple[dict[str, Any], Event]], kind: type[Event]) -> list[tuple[dict[str, Any], Any]]:
+    return [(row, event) for row, event in found if isinstance(event, kind)]
+
+
+def test_the_audit_log_tells_the_story_the_pages_tell(database: str) -> None:
+    seed_demo(**SMALL_DEMO)
+    found = events()
+    assert all(row["occurred_at"].date() <= TODAY for row, _ in found)
+    assert audit_events(ADMIN, limit=1).total == len(found)
+
+    activities = rows(CollectionsActivity)
+    acted = [event for row, event in found if row["permission"] == "collections.act"]
+    assert sorted(e.activity_id for e in acted) == [a["id"] for a in activities]
+    kinds = {a["id"]: a["kind"] for a in activities}
+    assert all(kinds[e.activity_id] == e.kind for e in acted)
+
+    payments = rows(Payment)
+    recorded = of_kind(found, PaymentRecorded)
+    assert sorted(e.payment_id for _, e in recorded) == [p["id"] for p in payments]
+    by_id = {p["id"]: p for p in payments}
+    for row, event in recorded:
+        assert row["occurred_at"] == by_id[event.payment_id]["recorded_at"]
+        assert event.amount * 100 == by_id[event.payment_id]["amount_cents"]
+
+    notes = rows(CreditNote)
+    issued = of_kind(found, CreditNoteIssued)
+    assert sorted(e.credit_note for _, e in issued) == sorted(n["number"] for n in notes)
+
+    tickets = rows(Ticket)
+    created = of_kind(found, TicketCreated)
+    assert sorted(row["target"] for row, _ in created) == sorted(
+        f"ticket:{t['external_id']}" for t in tickets
+    )
+    assert sorted(e.escalation_id for _, e in of_kind(found, EscalationCreated)) == [
+        e["id"] for e in rows(Escalation)
+    ]
+    imported = of_kind(found, DataImported)
+    assert sum(e.added for row, e in imported if row["target"] == "import:invoices") == len(rows(Invoice))
+    assert sum(e.added for row, e in imported if row["target"] == "import:customers") == 40
+
+    policy = rows(CollectionsPolicy)[0]
+    saves = of_kind(found, PolicySaved)
+    latest = max(saves, key=lambda pair: (pair[0]["occurred_at"], pair[0]["id"]))[0]
+    assert (latest["actor"], latest["occurred_at"]) == (policy["updated_by"], policy["updated_at"])
+
+
+def test_every_suspension_is_on_the_record(database: str) -> None:
+    seed_demo(**{**SMALL_DEMO, "customers": 120})
+    found = events()
+    subscriptions = rows(Subscription)
+    suspended = [s for s in subscriptions if s["status"] == SubscriptionStatus.SUSPENDED.value]
+    assert suspended
+    suspensions = of_kind(found, SubscriptionSuspended)
+    last: dict[str, tuple[dict[str, Any], Any]] = {}
+    for row, event in sorted(suspensions, key=lambda pair: pair[0]["occurred_at"]):
+        last[row["target"]] = (row, event)
+    for subscription in suspended:
+        row, event = last[f"subscription:{subscription['external_id']}"]
+        assert row["actor"] == subscription["suspended_by"] == event.after.suspended_by
+        assert row["occurred_at"] == subscription["suspended_at"] == event.after.suspended_at
+        assert event.reason == subscription["suspension_reason"]
+        assert event.days_past_due >= 50 and event.overdue >= 50
+
+    history = suspension_history(BILLING)
+    assert len(history) == len(suspensions) + len(of_kind(found, SubscriptionReinstated))
+    assert set(history["action"]) == {"Suspended", "Reinstated"}
+
+    reinstated = of_kind(found, SubscriptionReinstated)
+    assert reinstated
+    by_external = {s["external_id"]: s for s in subscriptions}
+    with read_session() as session:
+        assert set(suspended_at_end_of(session, TODAY)) == {s["id"] for s in suspended}
+        for row, _event in reinstated:
+            subscription = by_external[row["target"].removeprefix("subscription:")]
+            assert subscription["status"] == SubscriptionStatus.ACTIVE.value
+            went = max(r["occurred_at"] for r, _ in suspensions if r["target"] == row["target"])
+            assert went < row["occurred_at"]
+            assert subscription["id"] in suspended_at_end_of(session, went.date())
+            assert subscription["id"] not in suspended_at_end_of(session, row["occurred_at"].date())
