@@ -4,6 +4,7 @@ import streamlit as st
 
 from data_access import clock
 from data_access.queries import audit_log
+from data_access.text import readable
 from ui.cache import cached
 from ui.flash import show_flash
 from ui.signin import current_actor
@@ -63,12 +64,12 @@ st.caption(
     "dates filter by calendar day there, both ends included."
 )
 st.dataframe(
-    page.events,
+    readable(page.events, moments=["occurred_at"], zone=page.time_zone),
     hide_index=True,
     width="stretch",
     key="audit_table",
     column_config={
-        "occurred_at": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
+        "occurred_at": f"Time ({page.time_zone})",
         "actor": "Actor",
         "roles": "Roles",
         "action": "Action",

@@ -45,18 +45,20 @@ from ui.signin import current_actor
 
 ALL = "All"
 NO_STAGE = "(no stage)"
+# What billing acts on first, in the order it reads them: customer (pinned) to days past due fit a 1440 px window
+# without scrolling; the rest follows to the right.
 WORKLIST_COLUMNS = {
-    "name": st.column_config.TextColumn("Customer", width=180, pinned=True),
-    "stage": st.column_config.TextColumn("Stage", width=140),
-    "due_now": st.column_config.TextColumn("Due now", width=100, help="What the policy asks for today"),
-    "next_step": st.column_config.TextColumn("Next step", width=100),
-    "next_step_on": st.column_config.TextColumn("Next step on", width=90),
+    "name": st.column_config.TextColumn("Customer", width=155, pinned=True),
+    "stage": st.column_config.TextColumn("Stage", width=120),
+    "due_now": st.column_config.TextColumn("Due now", width=115, help="What the policy asks for today"),
+    "next_step": st.column_config.TextColumn("Next step", width=120),
+    "next_step_on": st.column_config.TextColumn("Next step on", width=88),
     "broken_promises": st.column_config.NumberColumn(
-        "Broken promises", width=70, help="Broken promises to pay"
+        "Broken promises", width=65, help="Broken promises to pay"
     ),
-    "last_contact_on": st.column_config.TextColumn("Last contact", width=90),
-    "overdue": st.column_config.NumberColumn("Overdue", format="accounting", width=95),
-    "days_past_due": st.column_config.NumberColumn("Days past due", width=65),
+    "last_contact_on": st.column_config.TextColumn("Last contact", width=88),
+    "overdue": st.column_config.NumberColumn("Overdue", format="accounting", width=92),
+    "days_past_due": st.column_config.NumberColumn("Days past due", width=88),
     "currency": st.column_config.TextColumn("Currency", width=65),
     "last_contact": st.column_config.TextColumn("Contact kind", width=90),
     "held_by_promise": st.column_config.CheckboxColumn("Promise stands", width=80),
@@ -65,8 +67,6 @@ WORKLIST_COLUMNS = {
     "account_manager": st.column_config.TextColumn("Account manager", width=110),
     "customer_id": st.column_config.TextColumn("Customer ID", width=95),
 }
-"""What billing acts on first, in the order it reads them: these fit 1440 px without scrolling (customer pinned);
-the rest follows to the right."""
 
 
 def done(message: str, *more: Note) -> NoReturn:

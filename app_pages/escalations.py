@@ -12,6 +12,8 @@ from data_access.errors import InvalidAction
 from data_access.money import moment
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.queries.escalations import COMMERCIAL, STATUSES, available_vehicles, board, duration
+from data_access.queries.time_zone import partner_time_zone
+from data_access.text import plural, readable
 from ui.cache import cached
 from ui.flash import flash, show_flash
 from ui.signin import current_actor
@@ -30,7 +32,7 @@ TABLE_COLUMNS = {
     "case_number": "Microsoft case",
     "severity": "Severity",
     "status": "Status",
-    "submitted_at": st.column_config.DatetimeColumn("Submitted (UTC)", format="D MMM YYYY, HH:mm"),
+    "submitted_at": "Submitted",
     "status_changed_at": None,
     "age": "Age",
     "time_in_status": "In status",
@@ -143,13 +145,23 @@ else:
     )
     waiting = int(table.waiting_on_partner.sum())
     st.caption(
-        f"{len(table)} escalation(s); age since submitted, time in the current status, as of {moment(now)}."
-        + (f" **{waiting} wait(s) on us**: highlighted." if waiting else "")
+        f"{plural(len(table), 'escalation')}; age since submitted, time in the current status, as of "
+        f"{moment(now, cached(partner_time_zone)())}."
+        + (f" **{plural(waiting, 'wait')} on us**: highlighted." if waiting else "")
     )
     status_board(table)
-    shown = table.assign(age=table.age.map(duration), time_in_status=table.time_in_status.map(duration))
+    zone = cached(partner_time_zone)()
+    shown = readable(
+        table.assign(age=table.age.map(duration), time_in_status=table.time_in_status.map(duration)),
+        moments=["submitted_at"],
+        zone=zone,
+    )
     st.dataframe(
-        shown, hide_index=True, width="stretch", key="escalations_table", column_config=TABLE_COLUMNS
+        shown,
+        hide_index=True,
+        width="stretch",
+        key="escalations_table",
+        column_config={**TABLE_COLUMNS, "submitted_at": f"Submitted ({zone})"},
     )
 
 if allowed(actor, "ticket.escalate"):

@@ -16,6 +16,7 @@ from data_access.queries.microsoft_payables import (
     next_microsoft_payment,
     receivables_due_by,
 )
+from data_access.text import readable
 from ui.cache import cached
 from ui.flash import show_flash
 from ui.signin import current_actor
@@ -154,17 +155,20 @@ st.caption(
 
 st.subheader("Microsoft invoices")
 st.dataframe(
-    invoices.assign(status=invoices.apply(status, axis=1)),
+    readable(
+        invoices.assign(status=invoices.apply(status, axis=1)),
+        days=["period_start", "period_end", "due_date", "paid_on"],
+    ),
     hide_index=True,
     width="stretch",
     column_config={
         "number": "Invoice",
-        "period_start": st.column_config.DateColumn("Period from", format="D MMM YYYY"),
-        "period_end": st.column_config.DateColumn("Period to", format="D MMM YYYY"),
+        "period_start": "Period from",
+        "period_end": "Period to",
         "amount": st.column_config.NumberColumn("Amount", format="accounting"),
         "currency": "Currency",
-        "due_date": st.column_config.DateColumn("Due date", format="D MMM YYYY"),
-        "paid_on": st.column_config.DateColumn("Paid on", format="D MMM YYYY"),
+        "due_date": "Due date",
+        "paid_on": "Paid on",
         "status": "Status",
         "days_until_due": None,
     },

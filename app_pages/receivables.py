@@ -256,8 +256,8 @@ if picked:
         column_config={
             "invoice_number": "Invoice",
             "currency": None,
-            "issue_date": st.column_config.DateColumn("Issued", format="D MMM YYYY"),
-            "due_date": st.column_config.DateColumn("Due", format="D MMM YYYY"),
+            "issue_date": st.column_config.DateColumn("Issued", format="YYYY-MM-DD"),
+            "due_date": st.column_config.DateColumn("Due", format="YYYY-MM-DD"),
             "days_past_due": st.column_config.NumberColumn("Days past due"),
             "days_since_issue": st.column_config.NumberColumn("Days since issue"),
             "bucket": "Bucket",
@@ -276,7 +276,7 @@ if picked:
             width="stretch",
             key="receivables_customer_movements",
             column_config={
-                "date": st.column_config.DateColumn("Date", format="D MMM YYYY"),
+                "date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
                 "kind": "Kind",
                 "invoice_number": "Invoice",
                 "amount": st.column_config.NumberColumn("Amount", format="accounting"),

@@ -20,7 +20,14 @@ from data_access.rules.suspension import PartnerCenterStep
 from data_access.text import plural, readable, sentence
 from ui.cache import cached
 from ui.flash import Note, flash, show_flash
-from ui.session_keys import SUSPENSIONS_CLEAR, SUSPENSIONS_PENDING, SUSPENSIONS_REINSTATE_PENDING
+from ui.session_keys import (
+    SUSPENSIONS_CLEAR,
+    SUSPENSIONS_PENDING,
+    SUSPENSIONS_PICK,
+    SUSPENSIONS_REASON,
+    SUSPENSIONS_REINSTATE_PENDING,
+    SUSPENSIONS_REINSTATE_REASON,
+)
 from ui.signin import current_actor
 
 CONSEQUENCE = "Service stops at once, with no grace period."
@@ -44,14 +51,24 @@ def forget_pending() -> None:
     st.session_state.pop(SUSPENSIONS_PENDING, None)
 
 
-def clear_on_next_run(**defaults: object) -> None:
+def clear_on_next_run(*widgets: str) -> None:
     """After an action, its widgets start empty on the next run (set before they are drawn, so the browser's copy
     of the old value does not come back): the reason typed for one customer is not there for the next."""
-    st.session_state[SUSPENSIONS_CLEAR] = {**st.session_state.get(SUSPENSIONS_CLEAR, {}), **defaults}
+    st.session_state[SUSPENSIONS_CLEAR] = (*st.session_state.get(SUSPENSIONS_CLEAR, ()), *widgets)
 
 
 def clear_suspension_form() -> None:
-    clear_on_next_run(suspensions_pick=[], suspensions_reason="")
+    clear_on_next_run(SUSPENSIONS_PICK, SUSPENSIONS_REASON)
+
+
+def empty_cleared_widgets() -> None:
+    cleared = st.session_state.pop(SUSPENSIONS_CLEAR, ())
+    if SUSPENSIONS_PICK in cleared:
+        st.session_state[SUSPENSIONS_PICK] = []
+    if SUSPENSIONS_REASON in cleared:
+        st.session_state[SUSPENSIONS_REASON] = ""
+    if SUSPENSIONS_REINSTATE_REASON in cleared:
+        st.session_state[SUSPENSIONS_REINSTATE_REASON] = ""
 
 
 def reinstate(actor: Actor, subscription_id: str, reason: str, named: str, *, confirmed: bool) -> None:
@@ -67,7 +84,7 @@ def reinstate(actor: Actor, subscription_id: str, reason: str, named: str, *, co
         st.error(plain(exc))
     else:
         st.session_state.pop(SUSPENSIONS_REINSTATE_PENDING, None)
-        clear_on_next_run(suspensions_reinstate_reason="")
+        clear_on_next_run(SUSPENSIONS_REINSTATE_REASON)
         flash(f"{sentence('Reinstated ' + named)} {step.instruction()}")
 
 
@@ -113,8 +130,7 @@ def confirm_suspension(actor: Actor, chosen: pd.DataFrame, reason: str) -> None:
 
 
 actor = current_actor()
-for widget, empty in st.session_state.pop(SUSPENSIONS_CLEAR, {}).items():
-    st.session_state[widget] = empty
+empty_cleared_widgets()
 st.title("Suspensions")
 show_flash()
 today = clock.today()
@@ -142,6 +158,19 @@ else:
         hide_index=True,
         width="stretch",
         key="suspensions_eligible",
+        column_order=[
+            "customer_name",
+            "product",
+            "overdue",
+            "days_past_due",
+            "stage",
+            "eligible_since",
+            "quantity",
+            "term_end",
+            "customer_id",
+            "subscription_id",
+            "tenant_id",
+        ],
         column_config={
             "customer_id": "Customer ID",
             "customer_name": st.column_config.TextColumn("Customer", pinned=True),
@@ -158,9 +187,9 @@ else:
     )
     labels = {str(row.subscription_id): label(row) for _, row in eligible.iterrows()}
     picked = st.multiselect(
-        "Subscriptions to suspend", list(labels), format_func=labels.__getitem__, key="suspensions_pick"
+        "Subscriptions to suspend", list(labels), format_func=labels.__getitem__, key=SUSPENSIONS_PICK
     )
-    reason = st.text_input("Reason (required, goes on the record)", key="suspensions_reason")
+    reason = st.text_input("Reason (required, goes on the record)", key=SUSPENSIONS_REASON)
     if st.button("Suspend…", key="suspensions_suspend", icon=":material/block:"):
         if not picked:
             st.error("Choose at least one subscription to suspend.")
@@ -207,6 +236,21 @@ else:
         hide_index=True,
         width="stretch",
         key="suspensions_suspended",
+        column_order=[
+            "customer_name",
+            "product",
+            "days_suspended",
+            "overdue",
+            "ready_to_reinstate",
+            "warning",
+            "suspended_at",
+            "suspended_by",
+            "reason",
+            "term_end",
+            "customer_id",
+            "subscription_id",
+            "partner_center",
+        ],
         column_config={
             "customer_id": "Customer ID",
             "customer_name": st.column_config.TextColumn("Customer", pinned=True),
@@ -245,7 +289,7 @@ else:
                 "Subscription to reinstate", list(choices), format_func=choices.__getitem__,
                 key="suspensions_reinstate_pick",
             )  # fmt: skip
-            why = st.text_input("Reason (required)", key="suspensions_reinstate_reason")
+            why = st.text_input("Reason (required)", key=SUSPENSIONS_REINSTATE_REASON)
             if st.form_submit_button("Reinstate", icon=":material/restart_alt:"):
                 reinstate(actor, str(chosen), why, choices[str(chosen)], confirmed=False)
 

@@ -31,6 +31,7 @@ from data_access.queries.tickets import (
     tickets,
     tickets_report,
 )
+from data_access.text import plural, readable
 from ui.cache import cached
 from ui.flash import flash, show_flash
 from ui.signin import current_actor
@@ -198,13 +199,13 @@ if listed.empty:
     st.stop()
 
 zone = display_time_zone(actor)
-shown = listed.copy()
-for column in ("created_at", "first_response_due", "resolution_due", "resolved_at"):
-    shown[column] = pd.to_datetime(shown[column], utc=True).dt.tz_convert(zone).dt.tz_localize(None)
+shown = readable(
+    listed, moments=["created_at", "first_response_due", "resolution_due", "resolved_at"], zone=zone
+)
 for column in ("first_response_state", "resolution_state"):
     shown[column] = shown[column].map(STATE_TEXT)
 shown["age"] = pd.to_timedelta(shown["age"]).dt.total_seconds() / 86_400
-st.caption(f"{len(shown)} ticket(s), newest first (at most 500). Times are in {zone}.")
+st.caption(f"{plural(len(shown), 'ticket')}, newest first (at most 500). Times are in {zone}.")
 st.dataframe(
     shown.drop(columns=["description", "first_response_at"]),
     hide_index=True,
@@ -220,12 +221,10 @@ st.dataframe(
         "status": "Status",
         "channel": "Channel",
         "assignee": "Assignee",
-        "created_at": st.column_config.DatetimeColumn("Opened", format="D MMM YYYY, HH:mm"),
-        "resolved_at": st.column_config.DatetimeColumn("Resolved", format="D MMM YYYY, HH:mm"),
-        "first_response_due": st.column_config.DatetimeColumn(
-            "First response due", format="D MMM YYYY, HH:mm"
-        ),
-        "resolution_due": st.column_config.DatetimeColumn("Resolution due", format="D MMM YYYY, HH:mm"),
+        "created_at": "Opened",
+        "resolved_at": "Resolved",
+        "first_response_due": "First response due",
+        "resolution_due": "Resolution due",
         "first_response_state": "First response",
         "resolution_state": "Resolution",
         "age": st.column_config.NumberColumn("Age (days)", format="%.1f"),

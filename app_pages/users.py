@@ -6,6 +6,8 @@ from data_access.auth import users
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.permissions import GLOBAL_ADMIN, ROLES, PermissionDenied
+from data_access.queries.time_zone import partner_time_zone
+from data_access.text import readable
 from ui.flash import Note, flash, show_flash
 from ui.signin import current_actor
 
@@ -19,8 +21,9 @@ except PermissionDenied as exc:
     st.error(plain(exc))
     st.stop()
 
+zone = partner_time_zone()
 st.dataframe(
-    table,
+    readable(table, moments=["locked_until"], zone=zone),
     hide_index=True,
     width="stretch",
     column_config={
@@ -29,7 +32,7 @@ st.dataframe(
         "email": "E-mail",
         "roles": "Roles",
         "status": "Status",
-        "locked_until": st.column_config.DatetimeColumn("Locked until", format="YYYY-MM-DD HH:mm z"),
+        "locked_until": f"Locked until ({zone})",
         "must_change_password": st.column_config.CheckboxColumn("Must change password"),
     },
 )
