@@ -119,7 +119,9 @@ def test_after_a_suspension_the_next_customer_starts_with_an_empty_form_and_name
     assert status("SUB-C-001-1") == "Suspended"
     assert "Suspended Microsoft 365 E3 for Contoso Ltd. In Partner Center" in texts(app)
     assert "Ltd.." not in texts(app)
-    assert app.text_input(key="suspensions_reason").value == "", "the reason does not carry to the next customer"
+    assert app.text_input(key="suspensions_reason").value == "", (
+        "the reason does not carry to the next customer"
+    )
     assert app.multiselect(key="suspensions_pick").value == []
 
 
