@@ -7,8 +7,8 @@ refused with `InvalidAction` before anything is written. Activities are stamped 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import func, literal_column, select
@@ -16,10 +16,11 @@ from sqlalchemy import func, literal_column, select
 from data_access import ledger
 from data_access.db import read_session
 from data_access.models import CollectionsActivity, Customer, Invoice, Payment
-from data_access.money import from_cents
+from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
 from data_access.queries import assessments
 from data_access.rules import policy
+from data_access.text import sentence
 
 WORKLIST_COLUMNS = [
     "customer_id",
@@ -146,9 +147,17 @@ def open_invoices(actor: Actor, *, customer_id: str) -> pd.DataFrame:
 
 @requires("collections.view")
 def activities(actor: Actor, *, customer_id: str, limit: int = 20) -> pd.DataFrame:
-    """The customer's latest collections activities, newest first."""
+    """The customer's latest collections activities and payments received, newest first (a payment is listed
+    when it was recorded, with the day the money arrived in its notes)."""
     with read_session() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
+        payments = session.execute(
+            select(Payment, Invoice.number)
+            .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+            .where(Payment.customer_id == customer.id)
+            .order_by(Payment.recorded_at.desc(), Payment.id.desc())
+            .limit(limit)
+        ).all()
         found = session.execute(
             select(CollectionsActivity, Invoice.number)
             .outerjoin(Invoice, Invoice.id == CollectionsActivity.invoice_id)
@@ -171,7 +180,29 @@ def activities(actor: Actor, *, customer_id: str, limit: int = 20) -> pd.DataFra
         }
         for activity, number in found
     ]
-    return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)
+    rows += [
+        {
+            "occurred_at": payment.recorded_at,
+            "kind": "payment reversed" if payment.reversed_on else "payment received",
+            "actor": payment.reversed_by,
+            "invoice_number": number,
+            "notes": sentence(
+                f"{money(from_cents(payment.amount_cents), payment.currency)} received {day(payment.received_on)}"
+                + (f", reference {payment.reference}" if payment.reference else "")
+                + (
+                    f"; reversed {day(payment.reversed_on)}: {payment.reversal_reason}"
+                    if payment.reversed_on
+                    else ""
+                )
+            ),
+            "promised_amount": None,
+            "promised_for": None,
+            "details": None,
+        }
+        for payment, number in payments
+    ]
+    rows.sort(key=lambda row: cast(datetime, row["occurred_at"]), reverse=True)
+    return pd.DataFrame(rows[:limit], columns=ACTIVITY_COLUMNS)
 
 
 @requires("collections.view")

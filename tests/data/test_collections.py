@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from data_access import clock
 from data_access.actions import collections as collections_actions
+from data_access.actions.payments import reverse_payment
 from data_access.db import read_session, transaction
 from data_access.demo.policy import GRACE_DAYS, MINIMUM_OVERDUE_CENTS, POLICY_STAGES
 from data_access.enums import ActivityKind
@@ -390,6 +391,21 @@ def test_reading_needs_collections_view(db: str) -> None:
     collections_actions.add_note(BILLING, customer_id="C-1", notes="Called twice")
     assert list(collections_queries.activities(BILLING, customer_id="C-1").notes) == ["Called twice"]
     assert list(collections_queries.open_invoices(BILLING, customer_id="C-1").invoice_number) == ["INV-C-1"]
+
+
+def test_recent_activity_lists_payments_received_and_reversed_with_the_activities(db: str) -> None:
+    overdue_customer("C-1", days=20, cents=12_000)
+    collections_actions.add_note(BILLING, customer_id="C-1", notes="Called twice")
+    paid = factories.payment("C-1", cents=5_000, invoice="INV-C-1", reference="wire 42", today=TODAY)
+    recent = collections_queries.activities(BILLING, customer_id="C-1")
+    assert list(recent.kind) == ["payment received", "note"]
+    assert recent.notes.iloc[0] == f"USD 50.00 received {TODAY.isoformat()}, reference wire 42."
+    assert recent.invoice_number.iloc[0] == "INV-C-1"
+    reverse_payment(BILLING, payment_id=paid, reason="Bounced", today=TODAY)
+    recent = collections_queries.activities(BILLING, customer_id="C-1")
+    assert recent.kind.iloc[0] == "payment reversed" and recent.actor.iloc[0] == "billing"
+    assert recent.notes.iloc[0].endswith("; reversed " + TODAY.isoformat() + ": Bounced.")
+    assert len(collections_queries.activities(BILLING, customer_id="C-1", limit=1)) == 1
 
 
 def test_accounts_per_stage_counts_the_worklist(db: str) -> None:
