@@ -420,6 +420,79 @@ class OfferingSaved(Event):
     after: OfferingRecord
 
 
+@dataclass(frozen=True, kw_only=True)
+class PartnerRecord:
+    """The partner profile as saved; the logo by its type, size and SHA-256, never its bytes."""
+
+    name: str
+    address: str | None
+    tax_id: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    bank_name: str | None
+    bank_account: str | None
+    bank_bic: str | None
+    payment_reference: str | None
+    logo: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartnerProfileSaved(Event):
+    permission = "policies.edit"
+    kind: str = field(default="partner_profile", init=False)
+    before: PartnerRecord | None
+    after: PartnerRecord
+
+
+# Master data: customers and invoices kept by hand
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerEdited(Event):
+    """Only the fields that changed, each as people read it (money as a decimal, flags as true/false)."""
+
+    permission = "customer.edit"
+    customer_id: str
+    before: dict[str, str | None]
+    after: dict[str, str | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceRecord:
+    customer_id: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceAdded(Event):
+    permission = "invoice.edit"
+    action: str = field(default="add", init=False)
+    invoice: InvoiceRecord
+    reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceCorrected(Event):
+    permission = "invoice.edit"
+    action: str = field(default="correct", init=False)
+    before: InvoiceRecord
+    after: InvoiceRecord
+    open_after: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvoiceVoided(Event):
+    permission = "invoice.edit"
+    action: str = field(default="void", init=False)
+    invoice: InvoiceRecord
+    voided_on: date
+    reason: str
+
+
 # Users and sign-in
 
 

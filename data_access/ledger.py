@@ -141,6 +141,78 @@ def add_invoice(
     return invoice
 
 
+def money_against(session: Session, invoice_id: int) -> list[str]:
+    """What stands against an invoice, in words: payments applied or named, credit notes (reversed ones too, since
+    their lines keep the invoice's history). Empty when nothing does."""
+    found: list[str] = []
+    allocated = select(PaymentAllocation.id).where(PaymentAllocation.invoice_id == invoice_id).limit(1)
+    named = select(Payment.id).where(Payment.invoice_id == invoice_id).limit(1)
+    if session.scalar(allocated) or session.scalar(named):
+        found.append("payments")
+    if session.scalar(select(CreditNote.id).where(CreditNote.invoice_id == invoice_id).limit(1)):
+        found.append("credit notes")
+    return found
+
+
+def change_invoice(
+    session: Session,
+    invoice: Invoice,
+    *,
+    issue_date: date,
+    due_date: date,
+    amount_cents: int,
+    currency: str,
+) -> None:
+    """Correct an invoice that no payment or credit note stands against (the caller holds the customer's lock):
+    its open balance moves with its amount, relative to itself, in one guarded UPDATE."""
+    if due_date < issue_date:
+        raise InvalidAction(
+            f"Invoice {invoice.number} is due on {due_date}, before it was issued on {issue_date}."
+        )
+    changed = session.execute(
+        update(Invoice)
+        .where(
+            Invoice.id == invoice.id, Invoice.voided_on.is_(None), Invoice.open_cents == Invoice.amount_cents
+        )
+        .values(
+            issue_date=issue_date,
+            due_date=due_date,
+            currency=currency,
+            amount_cents=amount_cents,
+            open_cents=Invoice.open_cents + (amount_cents - Invoice.amount_cents),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidAction(
+            f"Invoice {invoice.number} has changed since it was read; nothing was saved. Reload and try again."
+        )
+    session.refresh(invoice)
+
+
+def void_invoice(session: Session, invoice: Invoice, *, voided_on: date, reason: str, by: str) -> None:
+    """Void an invoice that no payment or credit note stands against (the caller holds the customer's lock): it
+    owes nothing from the start, its amount is kept in voided_amount_cents."""
+    changed = session.execute(
+        update(Invoice)
+        .where(
+            Invoice.id == invoice.id, Invoice.voided_on.is_(None), Invoice.open_cents == Invoice.amount_cents
+        )
+        .values(
+            voided_amount_cents=Invoice.amount_cents,
+            amount_cents=0,
+            open_cents=0,
+            voided_on=voided_on,
+            voided_by=by,
+            void_reason=reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidAction(f"Invoice {invoice.number} was changed or voided by someone else a moment ago.")
+    session.refresh(invoice)
+
+
 def _allocate(
     session: Session, payment: Payment, invoice: Invoice, cents: int, applied_on: date, *, fresh: bool
 ) -> None:
@@ -215,6 +287,10 @@ def apply_payment(
         raise InvalidAction(f"A payment cannot be dated {received_on}, after today ({today}).")
     if invoice is not None and invoice.customer_id != customer.id:
         raise InvalidAction(f"Invoice {invoice.number} belongs to another customer.")
+    if invoice is not None and invoice.voided_on is not None:
+        raise InvalidAction(
+            f"Invoice {invoice.number} was voided on {invoice.voided_on}; it takes no payment."
+        )
     lock_customer(session, customer.id)
     if entry_key is not None:
         recorded = session.scalar(select(Payment.id).where(Payment.entry_key == entry_key))
@@ -245,6 +321,10 @@ def apply_payment(
     session.flush()
     if invoice is not None:
         session.refresh(invoice, with_for_update=True)
+        if invoice.voided_on is not None:  # voided while this request waited for the customer's lock
+            raise InvalidAction(
+                f"Invoice {invoice.number} was voided on {invoice.voided_on}; it takes no payment."
+            )
         targets = [invoice] if invoice.open_cents > 0 else []
     else:
         targets = _open_invoices(session, customer.id, currency)
@@ -275,12 +355,20 @@ def apply_credit_note(
     """A credit note reduces one invoice's open balance and can never take it below zero."""
     if amount_cents <= 0:
         raise InvalidAction("A credit note must be a positive amount.")
+    if invoice.voided_on is not None:
+        raise InvalidAction(
+            f"Invoice {invoice.number} was voided on {invoice.voided_on}; it takes no credit note."
+        )
     if issued_on < invoice.issue_date:
         raise InvalidAction(
             f"Credit note {number} is dated {issued_on}, before invoice {invoice.number} ({invoice.issue_date})."
         )
     lock_customer(session, invoice.customer_id)
     session.refresh(invoice, with_for_update=True)
+    if invoice.voided_on is not None:
+        raise InvalidAction(
+            f"Invoice {invoice.number} was voided on {invoice.voided_on}; it takes no credit note."
+        )
     if amount_cents > invoice.open_cents:
         raise InvalidAction(
             f"Credit note {number} ({from_cents(amount_cents)}) is larger than what is open on invoice "

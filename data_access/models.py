@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -149,6 +150,13 @@ class Invoice(Base):
     open_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A voided invoice was issued in error: void from the start, it owes nothing at any date. Its amount and open
+    # balance are 0 (so every sum, aging and statement leaves it out without a filter of its own) and the amount
+    # it carried is kept in `voided_amount_cents`. Only an invoice without payments or credit notes is voided.
+    voided_on: Mapped[date | None] = mapped_column(Date)
+    voided_by: Mapped[str | None] = mapped_column(String(100))
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+    voided_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
 
     customer: Mapped[Customer] = relationship(back_populates="invoices")
 
@@ -156,6 +164,10 @@ class Invoice(Base):
         CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
         CheckConstraint("open_cents >= 0 AND open_cents <= amount_cents", name="open_within_amount"),
         CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        CheckConstraint(
+            "voided_on IS NULL OR (amount_cents = 0 AND open_cents = 0 AND voided_amount_cents IS NOT NULL)",
+            name="voided_owes_nothing",
+        ),
         # Today's aging reads only open invoices, from this index alone (the predicate is repeated
         # literally in the query, or the planner will not use it).
         Index(
@@ -464,6 +476,31 @@ class MicrosoftInvoice(Base):
     paid_on: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (CheckConstraint("amount_cents >= 0", name="amount_not_negative"),)
+
+
+class PartnerProfile(Base):
+    """The partner's own details (one row): who sends statements and reminders, and how customers pay them."""
+
+    __tablename__ = "partner_profile"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("logo IS NULL OR logo_type IN ('image/png', 'image/jpeg')", name="logo_type_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)
+    tax_id: Mapped[str | None] = mapped_column(String(50))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    bank_name: Mapped[str | None] = mapped_column(String(200))
+    bank_account: Mapped[str | None] = mapped_column(String(64))
+    bank_bic: Mapped[str | None] = mapped_column(String(11))
+    payment_reference: Mapped[str | None] = mapped_column(String(300))
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_type: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class AuditEvent(Base):

@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.escalate": frozenset({_G, _H, _B}),
     "escalations.view": frozenset({_G, _H, _B}),
     "customers.view": frozenset({_G, _H, _B, _S}),
+    "customer.edit": frozenset({_G, _B}),
+    "invoice.edit": frozenset({_G, _B}),
     "payables.view": frozenset({_G, _B}),
     "policies.view": _ALL,
     "policies.edit": frozenset({_G, _B}),

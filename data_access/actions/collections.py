@@ -33,6 +33,7 @@ from data_access.models import CollectionsActivity, Customer, Invoice
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, requires
 from data_access.queries import assessments
+from data_access.queries.partner import PartnerDetails, read_partner
 from data_access.rules import policy
 
 CONTACT_KINDS = (ActivityKind.CALL.value, ActivityKind.EMAIL.value)
@@ -64,7 +65,7 @@ def send_reminder(actor: Actor, *, customer_id: str, as_of: date) -> str:
                 f"{customer.name} is in no collections stage on {as_of:%d %b %Y}, so there is no reminder to send."
             )
         context = policy.message_context(assessment, customer_name=customer.name, currency=customer.currency)
-        text = policy.render_message(stage, context)
+        text = policy.render_message(stage, context) + payment_details(read_partner(session))
         sent = {"stage": stage.name, "text": text}
         activity = _record(session, actor, customer, kind=ActivityKind.REMINDER_SENT, details=sent)
         _audit(session, actor, customer, ReminderSent(activity_id=activity.id, stage=stage.name, text=text))
@@ -192,6 +193,20 @@ def add_note(actor: Actor, *, customer_id: str, notes: str) -> int:
         activity = _record(session, actor, customer, kind=ActivityKind.NOTE, notes=text)
         _audit(session, actor, customer, NoteAdded(activity_id=activity.id, notes=text))
         return activity.id
+
+
+def payment_details(partner: PartnerDetails | None) -> str:
+    """What a reminder ends with: how to pay the partner and whom to ask, signed with the partner's name (the
+    partner profile); nothing before the profile is set."""
+    if partner is None:
+        return ""
+    lines = ["", ""]
+    if partner.remittance_lines:
+        lines += ["How to pay: by bank transfer to " + partner.name + ".", *partner.remittance_lines]
+    if partner.contact_line:
+        lines.append(f"Questions: {partner.contact_line}")
+    lines.append(partner.name)
+    return "\n".join(lines)
 
 
 def _required(text: str, sentence: str) -> str:

@@ -73,7 +73,8 @@ class Invoices(MoneyKind):
             row.number: row
             for row in session.execute(
                 select(Invoice.id, Invoice.number, Invoice.customer_id, Invoice.currency, Invoice.issue_date,
-                       Invoice.due_date, Invoice.amount_cents, Invoice.open_cents, Invoice.disputed)
+                       Invoice.due_date, Invoice.amount_cents, Invoice.open_cents, Invoice.disputed,
+                       Invoice.voided_on)
                 .where(Invoice.number.in_(updating))
             )
         }  # fmt: skip
@@ -82,6 +83,9 @@ class Invoices(MoneyKind):
         for number, p in updating.items():
             now = current[number]
             p.refs["current"] = now
+            if now.voided_on is not None:
+                p.reasons.append(f"invoice {number} was voided on {now.voided_on}; it cannot be changed")
+                continue
             settled = now.amount_cents - now.open_cents
             amount = p.row.values.get("amount")
             if amount is not None and amount < settled:

@@ -9,6 +9,7 @@ from data_access.documents.exports import WORD_JOINER, plain
 from data_access.enums import StageAction
 from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
+from data_access.queries.partner import PartnerDetails, load_partner
 from data_access.queries.policies import SupportOfferingView, _offering, current_policy
 from data_access.rules import policy
 
@@ -39,8 +40,10 @@ def _stage_lines(rules: policy.Policy) -> list[str]:
     return lines
 
 
-def _contact_lines(offering: SupportOfferingView | None) -> list[str]:
+def _contact_lines(offering: SupportOfferingView | None, profile: PartnerDetails | None = None) -> list[str]:
     if offering is None or not offering.contact_methods:
+        if profile is not None and profile.contact_line:
+            return [f"- {plain(profile.contact_line)}"]
         return ["Contact your account manager, or reply to any reminder we send you."]
     return [
         f"- {plain(c.method.capitalize())}: {plain(c.value)}"
@@ -49,12 +52,34 @@ def _contact_lines(offering: SupportOfferingView | None) -> list[str]:
     ]
 
 
+DEFAULT_PARTNER = "Your CSP partner"
+
+
+def partner_name_or_default(partner_name: str | None, profile: PartnerDetails | None) -> str:
+    """The name given, else the partner profile's, else "Your CSP partner"."""
+    if partner_name and partner_name.strip():
+        return partner_name.strip()
+    return profile.name if profile is not None and profile.name else DEFAULT_PARTNER
+
+
+def how_to_pay_lines(profile: PartnerDetails | None) -> list[str]:
+    """Markdown: how to pay the partner (remittance details), or the general sentence when none are set."""
+    if profile is None or not profile.remittance_lines:
+        return ["Pay with the payment details printed on your invoice, quoting the invoice number."]
+    return [
+        f"Pay {plain(profile.name)} by bank transfer:",
+        "\n".join(f"- {plain(line)}" for line in profile.remittance_lines),
+    ]
+
+
 @requires("policies.view")
-def collections_statement_markdown(actor: Actor, *, partner_name: str = "Your CSP partner") -> str:
+def collections_statement_markdown(actor: Actor, *, partner_name: str | None = None) -> str:
     """The customer-facing statement of the policy: each stage in plain words, the minimum, the grace days,
-    disputes and promises to pay, and how to reach us."""
+    disputes and promises to pay, how to pay (the partner profile's remittance details) and how to reach us.
+    Signed with `partner_name`, else the partner profile's name, else "Your CSP partner"."""
     view = current_policy(actor)
-    partner = plain(partner_name.strip() or "Your CSP partner")
+    profile = load_partner()
+    partner = plain(partner_name_or_default(partner_name, profile))
     title = f"# {partner}: collections statement"
     if view is None or not view.policy.stages:
         return "\n\n".join(
@@ -97,9 +122,9 @@ def collections_statement_markdown(actor: Actor, *, partner_name: str = "Your CS
         "If you tell us when you will pay, no new step starts until that date; if the payment does not arrive by "
         "then, the steps continue where the days past due have reached.",
         "## How to pay and contact us",
-        "Pay with the payment details printed on your invoice, quoting the invoice number. Questions about a "
-        "balance, or a dispute:",
-        "\n".join(_contact_lines(_offering())),
+        *how_to_pay_lines(profile),
+        "Questions about a balance, or a dispute:",
+        "\n".join(_contact_lines(_offering(), profile)),
     ]
     return "\n\n".join(sections) + "\n"
 
@@ -178,9 +203,11 @@ def collections_statement_html(markdown_text: str) -> str:
 
 
 @requires("policies.view")
-def support_statement_markdown(actor: Actor, *, partner_name: str = "Your CSP partner") -> str:
-    """The customer-facing support statement: hours, holidays, how to reach us, targets in business hours."""
+def support_statement_markdown(actor: Actor, *, partner_name: str | None = None) -> str:
+    """The customer-facing support statement: hours, holidays, how to reach us, targets in business hours; from
+    `partner_name`, else the partner profile's name, else "Your CSP partner"."""
     offering = _offering()
+    partner_name = partner_name_or_default(partner_name, load_partner())
     if offering is None:
         return f"# Support from {plain(partner_name)}\n\nNo support offering has been set out yet.\n"
     lines = [f"# Support from {plain(partner_name)}", "",

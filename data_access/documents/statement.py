@@ -8,6 +8,7 @@ absorbed (unapplied credit) is not in that balance; it is shown below it, as cre
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAl
 from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
 from data_access.queries.aging import AgingFilter, aging_by_customer
+from data_access.queries.partner import PartnerDetails, load_partner
 
 LineKind = Literal["invoice", "payment", "credit note"]
 
@@ -101,6 +103,8 @@ class Statement:
     end: date
     generated_on: date
     sections: tuple[StatementSection, ...]
+    partner: PartnerDetails | None = None
+    """Who sends the statement and how to pay them (the partner profile), when it has been set."""
 
 
 def _opening_cents(customer_id: int, before: date) -> dict[str, int]:
@@ -122,7 +126,12 @@ def _period_rows(customer_id: int, start: date, end: date) -> list[dict[str, Any
         Invoice.due_date,
         Invoice.amount_cents,
         Invoice.disputed,
-    ).where(Invoice.customer_id == customer_id, Invoice.issue_date >= start, Invoice.issue_date <= end)
+    ).where(
+        Invoice.customer_id == customer_id,
+        Invoice.issue_date >= start,
+        Invoice.issue_date <= end,
+        Invoice.voided_on.is_(None),  # void from the start: never owed, never on a statement
+    )
     allocations = (
         select(
             PaymentAllocation.currency,
@@ -272,6 +281,7 @@ def statement(actor: Actor, *, customer_id: str, start: date, end: date) -> Stat
         end=end,
         generated_on=clock.today(),
         sections=sections,
+        partner=load_partner(),
     )
 
 
@@ -319,9 +329,10 @@ class _StatementPDF(FPDF):
     """A4 portrait with a footer naming the statement and the page; DejaVu Sans when the system has it, else a
     core font with what Latin-1 cannot hold replaced, so no name or currency sign can break the document."""
 
-    def __init__(self, footer_text: str, font_path: Path) -> None:
+    def __init__(self, footer_text: str, font_path: Path, remittance: str = "") -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.footer_text = footer_text
+        self.remittance = remittance
         self.body_font = "helvetica"
         self.has_unicode_font = False
         if font_path.is_file():
@@ -330,7 +341,7 @@ class _StatementPDF(FPDF):
             self.add_font("DejaVu", "B", str(bold if bold.is_file() else font_path))
             self.body_font, self.has_unicode_font = "DejaVu", True
         self.set_margins(15, 15, 15)
-        self.set_auto_page_break(auto=True, margin=18)
+        self.set_auto_page_break(auto=True, margin=24 if remittance else 18)
 
     def text_of(self, value: object) -> str:
         text = "" if value is None else str(value)
@@ -343,6 +354,11 @@ class _StatementPDF(FPDF):
         self.set_font(self.body_font, "B" if bold else "", size)
 
     def footer(self) -> None:
+        if self.remittance:
+            self.set_y(-18)
+            self.use(7)
+            self.set_text_color(60)
+            self.cell(0, 5, self.text_of(self.remittance), align="L")
         self.set_y(-12)
         self.use(7)
         self.set_text_color(110)
@@ -421,17 +437,62 @@ def _pdf_section(pdf: _StatementPDF, statement: Statement, section: StatementSec
         table.row([money(amount) for _, amount in section.aging] + [money(section.aging_total)])
 
 
+def _remittance_footer(partner: PartnerDetails | None) -> str:
+    """One line at the foot of every page: whom to pay and where (empty without remittance details)."""
+    if partner is None or not partner.remittance_lines:
+        return ""
+    where = [line for line in partner.remittance_lines if not line.startswith("Reference:")]
+    return f"Pay to {partner.name}: " + " · ".join(where) if where else ""
+
+
+def _partner_header(pdf: _StatementPDF, partner: PartnerDetails) -> None:
+    """The partner's logo (right), name, address, tax id and contact (left), above the statement's title."""
+    top = pdf.get_y()
+    if partner.logo:  # checked on save: a PNG or JPEG that decodes
+        pdf.image(
+            io.BytesIO(partner.logo), x=pdf.w - pdf.r_margin - 40, y=top, w=40, h=18, keep_aspect_ratio=True
+        )
+    pdf.set_right_margin(pdf.r_margin + 45 if partner.logo else pdf.r_margin)
+    pdf.write_line(partner.name, size=12, bold=True, height=6)
+    for line in (partner.address or "").splitlines():
+        if line.strip():
+            pdf.write_line(line.strip(), size=8.5, height=4.2)
+    if partner.tax_id:
+        pdf.write_line(f"Tax id: {partner.tax_id}", size=8.5, height=4.2)
+    if partner.contact_line:
+        pdf.write_line(partner.contact_line, size=8.5, height=4.2)
+    pdf.set_right_margin(15)
+    pdf.set_y(max(pdf.get_y(), top + 20 if partner.logo else 0) + 3)
+
+
+def _how_to_pay(pdf: _StatementPDF, partner: PartnerDetails) -> None:
+    pdf.ln(4)
+    pdf.write_line("How to pay", size=11, bold=True, height=7)
+    pdf.write_line(f"Pay {partner.name} by bank transfer:")
+    for line in partner.remittance_lines:
+        pdf.write_line(f"    {line}")
+    if partner.contact_line:
+        pdf.write_line(f"Questions about this statement: {partner.contact_line}")
+
+
 def statement_pdf(statement: Statement, *, font_path: Path = UNICODE_FONT) -> bytes:
-    """The statement as a PDF a customer can be sent: no partner branding, customer and period, one table per
-    currency with opening and closing balances, unapplied credit apart, the aging of what is open, and the date
-    it was generated."""
+    """The statement as a PDF a customer can be sent: the partner's logo, name, address, tax id and contact when
+    the partner profile is set, customer and period, one table per currency with opening and closing balances,
+    unapplied credit apart, the aging of what is open, the date it was generated, and how to pay (remittance
+    details at the end and at the foot of every page)."""
     period = f"{day(statement.start)} to {day(statement.end)}"
+    partner = statement.partner
     pdf = _StatementPDF(
         f"Statement of account, {statement.customer_id}, {period}, generated {day(statement.generated_on)}",
         font_path,
+        _remittance_footer(partner),
     )
     pdf.set_title(pdf.text_of(f"Statement of account - {statement.customer_name} ({statement.customer_id})"))
+    if partner is not None:
+        pdf.set_author(pdf.text_of(partner.name))
     pdf.add_page()
+    if partner is not None:
+        _partner_header(pdf, partner)
     pdf.write_line("Statement of account", size=18, bold=True, height=10)
     pdf.write_line(statement.customer_name, size=12, bold=True, height=6)
     pdf.write_line(f"Customer id: {statement.customer_id}")
@@ -449,4 +510,6 @@ def statement_pdf(statement: Statement, *, font_path: Path = UNICODE_FONT) -> by
         pdf.write_line("Nothing to show: no invoices, payments or credit notes up to the end of this period.")
     for section in statement.sections:
         _pdf_section(pdf, statement, section)
+    if partner is not None and partner.remittance_lines:
+        _how_to_pay(pdf, partner)
     return bytes(pdf.output())

@@ -26,6 +26,7 @@ from data_access.models import (
     Customer,
     Escalation,
     Invoice,
+    Payment,
     PaymentAllocation,
     Subscription,
     SupportOffering,
@@ -129,6 +130,8 @@ class CustomerStatus:
     open_escalations: tuple[OpenEscalation, ...]
     last_contact: CollectionsContact | None
     time_zone: str
+    invoices_open_overdue: int = 0
+    """Invoices open and past due at as_of, counted in the average days late with their days late so far."""
 
     @property
     def standing_label(self) -> str:
@@ -217,8 +220,11 @@ def year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def _average_days_late(customer_id: int, as_of: date) -> tuple[Decimal | None, int]:
-    """Average days late over the last 12 months, and how many invoices it averages.
+def _average_days_late(customer_id: int, as_of: date) -> tuple[Decimal | None, int, int]:
+    """Average days late, and how many invoices it averages: settled in the last 12 months, and open past due.
+
+    An invoice still open and past its due date at as_of counts with the days late so far (as_of minus its due
+    date, from `ledger.open_at`): a customer who stopped paying is late however long ago they last paid.
 
     The invoices counted are those that were settled in the 12 months up to as_of (after the same day a year
     earlier, up to and including as_of): fully settled by payments applied and credit notes dated on or before
@@ -265,12 +271,17 @@ def _average_days_late(customer_id: int, as_of: date) -> tuple[Decimal | None, i
             settled.c.settled_on > year_before(as_of),
         )
     )
+    still_open = ledger.open_at(as_of, customer_ids=select(Customer.id).where(Customer.id == customer_id))
+    opened = still_open.subquery("open_at")
+    overdue = select(opened.c.due_date).where(opened.c.due_date < as_of, opened.c.open_cents > 0)
     with read_session() as session:
         lateness = [max((_as_date(row.settled_on) - row.due_date).days, 0) for row in session.execute(query)]
-    if not lateness:
-        return None, 0
-    average = (Decimal(sum(lateness)) / len(lateness)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return average, len(lateness)
+        running = [(as_of - _as_date(due)).days for due in session.scalars(overdue)]
+    if not lateness and not running:
+        return None, 0, 0
+    days = lateness + running
+    average = (Decimal(sum(days)) / len(days)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return average, len(lateness), len(running)
 
 
 def _end_of(day: date) -> datetime:
@@ -425,7 +436,7 @@ def customer_status(actor: Actor, *, customer_id: str, as_of: date) -> CustomerS
         customer = ledger.customer_by_external_id(session, customer_id)
         session.expunge(customer)
     balances, oldest_due = _balances(customer.id, customer.currency, as_of)
-    average_late, paid_count = _average_days_late(customer.id, as_of)
+    average_late, paid_count, open_count = _average_days_late(customer.id, as_of)
     subscriptions = _subscriptions(customer.id, as_of)
     days_overdue = (as_of - oldest_due).days if oldest_due is not None else 0
     standing: Standing = "good standing"
@@ -457,4 +468,99 @@ def customer_status(actor: Actor, *, customer_id: str, as_of: date) -> CustomerS
         open_escalations=_open_escalations(customer.id, as_of),
         last_contact=_last_contact(customer.id, as_of),
         time_zone=_time_zone(),
+        invoices_open_overdue=open_count,
     )
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    """What a billing admin keeps about a customer by hand (the customer id is the key and does not change)."""
+
+    name: str
+    tenant_id: str | None
+    domain: str | None
+    country: str | None
+    currency: str
+    account_manager: str | None
+    payment_terms_days: int
+    credit_limit: Decimal | None
+    billing_contact_name: str | None
+    billing_contact_email: str | None
+    exempt_from_collections: bool
+
+
+def details_of(customer: Customer) -> CustomerDetails:
+    return CustomerDetails(
+        name=customer.name,
+        tenant_id=customer.tenant_id,
+        domain=customer.domain,
+        country=customer.country,
+        currency=customer.currency,
+        account_manager=customer.account_manager,
+        payment_terms_days=customer.payment_terms_days,
+        credit_limit=None if customer.credit_limit_cents is None else from_cents(customer.credit_limit_cents),
+        billing_contact_name=customer.billing_contact_name,
+        billing_contact_email=customer.billing_contact_email,
+        exempt_from_collections=bool(customer.exempt_from_collections),
+    )
+
+
+@requires("customers.view")
+def customer_details(actor: Actor, *, customer_id: str) -> CustomerDetails:
+    """The customer's details as stored now (what the edit form starts from)."""
+    with read_session() as session:
+        return details_of(ledger.customer_by_external_id(session, customer_id))
+
+
+ACTIVITY_COLUMNS = ["on", "at", "what", "by", "amount", "currency", "details"]
+
+
+@requires("customers.view")
+def recent_activity(actor: Actor, *, customer_id: str, as_of: date, limit: int = 10) -> pd.DataFrame:
+    """The customer's latest collections activities and payments received, by the end of as_of, newest first:
+    on (the day), at (the time recorded, UTC), what, by, amount, currency, details. A payment is dated the day it
+    was received; a reversed one says so."""
+    end = _end_of(as_of)
+    with read_session() as session:
+        customer = ledger.customer_by_external_id(session, customer_id)
+        activities = session.execute(
+            select(CollectionsActivity, Invoice.number)
+            .outerjoin(Invoice, Invoice.id == CollectionsActivity.invoice_id)
+            .where(CollectionsActivity.customer_id == customer.id, CollectionsActivity.occurred_at < end)
+            .order_by(CollectionsActivity.occurred_at.desc(), CollectionsActivity.id.desc())
+            .limit(limit)
+        ).all()
+        paid = session.execute(
+            select(Payment, Invoice.number)
+            .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+            .where(Payment.customer_id == customer.id, Payment.received_on <= as_of)
+            .order_by(Payment.received_on.desc(), Payment.id.desc())
+            .limit(limit)
+        ).all()
+        currency = customer.currency
+    rows = []
+    for activity, number in activities:
+        details = " · ".join(p for p in (f"invoice {number}" if number else None, activity.notes) if p)
+        if activity.promised_for is not None:
+            details = " · ".join(p for p in (details, f"promised for {activity.promised_for}") if p)
+        rows.append(
+            {"on": activity.occurred_at.date(), "at": activity.occurred_at,
+             "what": activity.kind.replace("_", " ").capitalize(), "by": activity.actor,
+             "amount": None if activity.promised_amount_cents is None else from_cents(activity.promised_amount_cents),
+             "currency": currency if activity.promised_amount_cents is not None else None, "details": details}
+        )  # fmt: skip
+    for payment, number in paid:
+        parts = [f"applied to invoice {number}" if number else "applied oldest invoice first"]
+        if payment.reference:
+            parts.append(f"reference {payment.reference}")
+        if payment.unapplied_cents:
+            parts.append(f"{from_cents(payment.unapplied_cents)} unapplied credit")
+        if payment.reversed_on is not None:
+            parts.append(f"reversed on {payment.reversed_on}" + (
+                f": {payment.reversal_reason}" if payment.reversal_reason else ""))  # fmt: skip
+        rows.append(
+            {"on": payment.received_on, "at": payment.recorded_at, "what": "Payment received", "by": None,
+             "amount": from_cents(payment.amount_cents), "currency": payment.currency, "details": " · ".join(parts)}
+        )  # fmt: skip
+    rows.sort(key=lambda r: (r["on"], r["at"]), reverse=True)
+    return pd.DataFrame(rows[:limit], columns=ACTIVITY_COLUMNS)

@@ -37,6 +37,8 @@ EXPECTED: dict[str, set[str]] = {
     "ticket.escalate": {G, H, B},
     "escalations.view": {G, H, B},
     "customers.view": {G, H, B, S},
+    "customer.edit": {G, B},
+    "invoice.edit": {G, B},
     "payables.view": {G, B},
     "policies.view": {G, U, H, B, S},
     "policies.edit": {G, B},
