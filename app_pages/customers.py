@@ -1,22 +1,33 @@
 """Customers: find a customer, see their standing before a call, and download their statement of account."""
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
 
 from data_access import clock
+from data_access.actions.customers import update_customer
+from data_access.actions.invoices import add_invoice, correct_invoice, void_invoice
 from data_access.documents.exports import plain
 from data_access.documents.statement import statement, statement_csv, statement_pdf
 from data_access.errors import InvalidAction
-from data_access.money import day, from_cents, moment, money
+from data_access.money import InvalidAmount, day, from_cents, moment, money, typed_amount
 from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.queries.assessments import customer_assessment
-from data_access.queries.customers import CustomerStatus, customer_status, search_customers
+from data_access.queries.customers import (
+    CustomerDetails,
+    CustomerStatus,
+    customer_details,
+    customer_status,
+    recent_activity,
+    search_customers,
+)
+from data_access.queries.invoices import customer_invoices
 from data_access.rules import policy
 from ui.cache import cached
-from ui.flash import show_flash
+from ui.flash import flash, show_flash
 from ui.signin import current_actor
 
 SEARCH_LIMIT = 50
@@ -26,9 +37,16 @@ BADGES = {
     "suspended": ("red", ":material/block:"),
 }
 DAYS_LATE_HELP = (
-    "Invoices settled in the last 12 months: days from the due date to the payment or credit note that "
-    "settled each one, averaged. Early payment counts as 0; invoices cancelled by credit notes alone do not count."
+    "Averaged over the invoices settled in the last 12 months (days from the due date to the payment or credit "
+    "note that settled each one; early payment counts as 0, invoices cancelled by credit notes alone do not count) "
+    "and the invoices still open past their due date (days late so far)."
 )
+
+
+def blank(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Empty text cells shown empty, not as a grey None."""
+    present = [c for c in columns if c in frame.columns]
+    return frame.assign(**{c: frame[c].astype(object).where(frame[c].notna(), "") for c in present})
 
 
 def months_back(day: date, months: int) -> date:
@@ -90,10 +108,12 @@ def show_metrics(status: CustomerStatus) -> None:
         if index == 0:
             late = status.average_days_late
             count = status.invoices_paid_last_12_months
+            running = status.invoices_open_overdue
+            counted = f"{count} paid, {running} open overdue" if running else f"{count} paid in 12 months"
             cells[3].metric(
                 "Average days late",
                 "—" if late is None else f"{late} days",
-                delta=f"{count} invoice{'' if count == 1 else 's'} paid in 12 months",
+                delta=counted,
                 delta_color="off",
                 delta_arrow="off",
                 border=True,
@@ -105,7 +125,9 @@ def show_metrics(status: CustomerStatus) -> None:
 def show_service(status: CustomerStatus) -> None:
     st.subheader("Subscriptions")
     if status.subscriptions:
-        subscriptions = pd.DataFrame([asdict(s) for s in status.subscriptions])
+        subscriptions = blank(
+            pd.DataFrame([asdict(s) for s in status.subscriptions]), ["suspension_reason", "sku"]
+        )
         st.dataframe(
             subscriptions,
             hide_index=True,
@@ -119,7 +141,7 @@ def show_service(status: CustomerStatus) -> None:
                 "billing_cycle": "Billing",
                 "term_end": st.column_config.DateColumn("Term ends", format="D MMM YYYY"),
                 "suspension_reason": (
-                    "Suspended because" if subscriptions.suspension_reason.notna().any() else None
+                    "Suspended because" if (subscriptions.suspension_reason != "").any() else None
                 ),
             },
         )
@@ -130,6 +152,7 @@ def show_service(status: CustomerStatus) -> None:
     zone = status.time_zone
     if status.open_tickets:
         tickets = local_times(pd.DataFrame([asdict(t) for t in status.open_tickets]), ["created_at"], zone)
+        tickets = blank(tickets, ["assignee"])
         st.dataframe(
             tickets,
             hide_index=True,
@@ -152,6 +175,7 @@ def show_service(status: CustomerStatus) -> None:
             ["submitted_at", "status_changed_at"],
             zone,
         )
+        escalations = blank(escalations, ["vehicle"])
         st.dataframe(
             escalations,
             hide_index=True,
@@ -175,20 +199,35 @@ def show_service(status: CustomerStatus) -> None:
         st.caption(f"Times in {zone}.")
 
 
-def show_last_contact(status: CustomerStatus) -> None:
-    st.subheader("Last collections contact")
-    contact = status.last_contact
-    if contact is None:
-        st.caption("No collections contact recorded.")
+def show_recent_activity(actor: Actor, status: CustomerStatus) -> None:
+    """Collections contacts and payments received, newest first, in one list."""
+    st.subheader("Recent activity")
+    found = cached(recent_activity)(actor, customer_id=status.customer_id, as_of=status.as_of)
+    if found.empty:
+        st.caption("No collections contact or payment recorded.")
         return
-    text = (
-        f"**{contact.kind.replace('_', ' ').capitalize()}** on {moment(contact.occurred_at, status.time_zone)} "
-        f"by {plain(contact.actor)}"
+    shown = pd.DataFrame(
+        {
+            "On": [day(d) for d in found["on"]],
+            "What": found["what"],
+            "By": [b if isinstance(b, str) else "" for b in found["by"]],
+            "Amount": [
+                money(a, c) if isinstance(a, Decimal) else ""
+                for a, c in zip(found.amount, found.currency, strict=True)
+            ],
+            "Details": [d if isinstance(d, str) else "" for d in found["details"]],
+        }
     )
-    if contact.promised_amount is not None:
-        text += f", promised {plain(money(contact.promised_amount, status.currency))}"
-        text += f" for {day(contact.promised_for)}" if contact.promised_for else ""
-    st.markdown(text + (f"  \n{plain(contact.notes)}" if contact.notes else ""))
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        key="customers_activity",
+        column_config={"Details": st.column_config.TextColumn("Details", width="large")},
+    )
+    contact = status.last_contact
+    if contact is not None:
+        st.caption(f"Last collections contact: {moment(contact.occurred_at, status.time_zone)}.")
 
 
 def show_collections(actor: Actor, customer_id: str, today: date) -> None:
@@ -302,6 +341,216 @@ def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:
     )
 
 
+def _version(details: CustomerDetails) -> str:
+    """Widget keys follow the stored details, so a saved form starts again from what was saved."""
+    return str(abs(hash(details)))
+
+
+def edit_customer(actor: Actor, customer_id: str) -> None:
+    """Billing and global admins change the customer's details; the form shows what is stored now."""
+    before = cached(customer_details)(actor, customer_id=customer_id)
+    v = _version(before)
+    with st.expander("Edit customer", icon=":material/edit:"), st.form(f"customers_edit_{v}"):
+        left, right = st.columns(2)
+        name = left.text_input("Name", value=before.name, max_chars=200, key=f"customers_edit_name_{v}")
+        domain = right.text_input("Domain", value=before.domain or "", key=f"customers_edit_domain_{v}")
+        tenant = left.text_input(
+            "Microsoft tenant id", value=before.tenant_id or "", key=f"customers_edit_tenant_{v}"
+        )
+        country = right.text_input(
+            "Country (ISO code, e.g. US)",
+            value=before.country or "",
+            max_chars=2,
+            key=f"customers_edit_country_{v}",
+        )
+        contact_name = left.text_input(
+            "Billing contact", value=before.billing_contact_name or "", key=f"customers_edit_contact_{v}"
+        )
+        email = right.text_input(
+            "Billing contact e-mail",
+            value=before.billing_contact_email or "",
+            key=f"customers_edit_email_{v}",
+        )
+        manager = left.text_input(
+            "Account manager (username)",
+            value=before.account_manager or "",
+            key=f"customers_edit_manager_{v}",
+        )
+        currency = right.text_input(
+            "Billing currency",
+            value=before.currency,
+            max_chars=3,
+            key=f"customers_edit_currency_{v}",
+            help="Changes only while the customer has no invoices or payments.",
+        )
+        terms = left.number_input(
+            "Payment terms (days)",
+            min_value=0,
+            max_value=365,
+            step=1,
+            value=before.payment_terms_days,
+            key=f"customers_edit_terms_{v}",
+        )
+        limit = right.text_input(
+            f"Credit limit ({before.currency}; empty for none)",
+            value="" if before.credit_limit is None else str(before.credit_limit),
+            key=f"customers_edit_limit_{v}",
+        )
+        exempt = st.toggle(
+            "Exempt from collections",
+            value=before.exempt_from_collections,
+            key=f"customers_edit_exempt_{v}",
+            help="Exempt customers get reminders but never reach suspension or review for cancellation.",
+        )
+        if st.form_submit_button("Save customer", type="primary", key=f"customers_edit_save_{v}"):
+            try:
+                after = replace(
+                    before,
+                    name=name,
+                    domain=domain or None,
+                    tenant_id=tenant or None,
+                    country=country or None,
+                    billing_contact_name=contact_name or None,
+                    billing_contact_email=email or None,
+                    account_manager=manager or None,
+                    currency=currency,
+                    payment_terms_days=int(terms),
+                    credit_limit=typed_amount(limit) if limit.strip() else None,
+                    exempt_from_collections=exempt,
+                )
+                changed = update_customer(actor, customer_id=customer_id, before=before, after=after)
+            except (PermissionDenied, InvalidAction) as exc:
+                st.error(plain(exc))
+            else:
+                if changed:
+                    flash(
+                        f"Saved {customer_id}: {len(changed)} detail{'' if len(changed) == 1 else 's'} changed."
+                    )
+                st.info("Nothing changed.")
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return typed_amount(text)
+    except InvalidAmount as exc:
+        raise InvalidAction(f"The amount: {exc}") from None
+
+
+def show_invoices(actor: Actor, status: CustomerStatus, today: date) -> None:
+    """Billing and global admins list the customer's invoices, add one, correct or void one nothing is paid on."""
+    st.subheader("Invoices")
+    found = cached(customer_invoices)(actor, customer_id=status.customer_id)
+    if found.empty:
+        st.caption("No invoices yet.")
+    else:
+        table = pd.DataFrame(
+            {
+                "Invoice": found.number,
+                "Issued": [day(d) for d in found.issue_date],
+                "Due": [day(d) for d in found.due_date],
+                "Amount": [money(a, c) for a, c in zip(found.amount, found.currency, strict=True)],
+                "Open": [money(a, c) for a, c in zip(found.open, found.currency, strict=True)],
+                "Status": [
+                    s + (" (disputed)" if d else "")
+                    for s, d in zip(found.status, found.disputed, strict=True)
+                ],
+                "Note": [
+                    f"voided {day(v)}: {r}" if isinstance(r, str) else ""
+                    for v, r in zip(found.voided_on, found.void_reason, strict=True)
+                ],
+            }
+        )
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            key="customers_invoices",
+            height=min(36 * 9, 36 * (len(table) + 1) + 2),
+        )
+    v = str(len(found))
+    editable = [str(n) for n in found[found.editable].number] if not found.empty else []
+    add_tab, correct_tab, void_tab = st.tabs(["Add an invoice", "Correct an invoice", "Void an invoice"])
+    with add_tab, st.form(f"customers_invoice_add_{v}"):
+        left, middle, right = st.columns(3)
+        number = left.text_input("Invoice number", max_chars=64, key=f"customers_invoice_number_{v}")
+        issued = middle.date_input(
+            "Issued", value=today, format="YYYY-MM-DD", key=f"customers_invoice_issued_{v}"
+        )
+        due = right.date_input(
+            "Due (empty: after the payment terms)",
+            value=None,
+            format="YYYY-MM-DD",
+            key=f"customers_invoice_due_{v}",
+        )
+        amount = left.text_input("Amount", placeholder="1234.50", key=f"customers_invoice_amount_{v}")
+        currency = middle.text_input(
+            "Currency", value=status.currency, max_chars=3, key=f"customers_invoice_cur_{v}"
+        )
+        reason = right.text_input("Note for the audit log (optional)", key=f"customers_invoice_reason_{v}")
+        if st.form_submit_button("Add invoice", type="primary", key=f"customers_invoice_add_save_{v}"):
+            try:
+                added = add_invoice(
+                    actor, customer_id=status.customer_id, number=number, issue_date=issued, due_date=due,
+                    amount=_amount(amount), currency=currency, reason=reason or None,
+                )  # fmt: skip
+            except (PermissionDenied, InvalidAction) as exc:
+                st.error(plain(exc))
+            else:
+                flash(f"Invoice {added} added.")
+    with correct_tab:
+        if not editable:
+            st.caption(
+                "No invoice can be corrected: each has a payment or credit note against it, or is voided."
+            )
+        else:
+            picked = st.selectbox("Invoice", editable, key="customers_invoice_correct_pick")
+            row = found[found.number == picked].iloc[0]
+            key = f"{picked}_{row.issue_date}_{row.due_date}_{row.amount}_{row.currency}"
+            with st.form(f"customers_invoice_correct_{key}"):
+                left, middle, right = st.columns(3)
+                issued = left.date_input(
+                    "Issued", value=row.issue_date, format="YYYY-MM-DD", key=f"customers_fix_issued_{key}"
+                )
+                due = middle.date_input(
+                    "Due", value=row.due_date, format="YYYY-MM-DD", key=f"customers_fix_due_{key}"
+                )
+                amount = right.text_input("Amount", value=str(row.amount), key=f"customers_fix_amount_{key}")
+                currency = left.text_input(
+                    "Currency", value=row.currency, max_chars=3, key=f"customers_fix_cur_{key}"
+                )
+                reason = st.text_input("Reason (for the audit log)", key=f"customers_fix_reason_{key}")
+                if st.form_submit_button("Save correction", type="primary", key=f"customers_fix_save_{key}"):
+                    try:
+                        correct_invoice(
+                            actor, number=picked, issue_date=issued, due_date=due, amount=_amount(amount),
+                            currency=currency, reason=reason,
+                        )  # fmt: skip
+                    except (PermissionDenied, InvalidAction) as exc:
+                        st.error(plain(exc))
+                    else:
+                        flash(f"Invoice {picked} corrected.")
+    with void_tab:
+        if not editable:
+            st.caption(
+                "No invoice can be voided: each has a payment or credit note against it, or is voided."
+            )
+        else:
+            st.caption(
+                "A voided invoice was issued in error: it owes nothing from the start and leaves receivables, aging "
+                "and statements. An invoice with payments or credit notes cannot be voided; issue a credit note."
+            )
+            with st.form(f"customers_invoice_void_{v}"):
+                picked = st.selectbox("Invoice", editable, key=f"customers_invoice_void_pick_{v}")
+                reason = st.text_input("Reason (for the audit log)", key=f"customers_void_reason_{v}")
+                if st.form_submit_button("Void invoice", key=f"customers_void_save_{v}"):
+                    try:
+                        void_invoice(actor, number=str(picked), reason=reason, today=today)
+                    except (PermissionDenied, InvalidAction) as exc:
+                        st.error(plain(exc))
+                    else:
+                        flash(f"Invoice {picked} voided.")
+
+
 actor = current_actor()
 st.title("Customers")
 show_flash()
@@ -362,7 +611,11 @@ if contact:
     st.text(f"Billing contact: {contact}")
 st.caption(f"Balances at {day(today)}. Amounts in different currencies are never added together.")
 show_metrics(status)
+if allowed(actor, "customer.edit"):
+    edit_customer(actor, status.customer_id)
 show_service(status)
-show_last_contact(status)
+show_recent_activity(actor, status)
 show_collections(actor, status.customer_id, today)
+if allowed(actor, "invoice.edit"):
+    show_invoices(actor, status, today)
 show_statement(actor, status, today)

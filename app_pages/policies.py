@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import clock
+from data_access.actions.partner import MAX_LOGO_BYTES, save_partner_profile
 from data_access.actions.policies import save_policy, save_support_offering
 from data_access.documents.customer_statements import (
     collections_statement_html,
@@ -19,6 +20,7 @@ from data_access.enums import Severity, StageAction, SupportVehicle
 from data_access.errors import InvalidAction
 from data_access.money import from_cents, moment, money
 from data_access.permissions import PermissionDenied, allowed
+from data_access.queries.partner import PartnerDetails, partner_profile
 from data_access.queries.policies import (
     WEEKDAYS,
     PolicyView,
@@ -33,7 +35,6 @@ from ui.flash import flash, show_flash
 from ui.signin import current_actor
 
 STAGE_COLUMNS = ["name", "days_past_due", "action", "message_template"]
-DEFAULT_PARTNER = "Your CSP partner"
 
 
 def stages_frame(view: PolicyView | None) -> pd.DataFrame:
@@ -162,8 +163,8 @@ def edit_form(view: PolicyView | None) -> None:
 
 def statement(view: PolicyView) -> None:
     st.subheader("Collections statement for customers")
-    partner = st.text_input("Partner name", value=DEFAULT_PARTNER, key="policies_partner_name")
-    markdown = cached(collections_statement_markdown)(actor, partner_name=partner)
+    st.caption("Signed with the partner profile's name and how to pay (the Partner profile tab).")
+    markdown = cached(collections_statement_markdown)(actor)
     with st.container(border=True):
         st.markdown(markdown)
     as_markdown, as_html, _ = st.columns([1, 1, 3])
@@ -212,7 +213,7 @@ def show_offering(offering: SupportOfferingView) -> None:
     st.markdown("**Contact methods**")
     st.dataframe(
         pd.DataFrame(
-            [(c.method.capitalize(), c.value, c.availability) for c in offering.contact_methods],
+            [(c.method.capitalize(), c.value, c.availability or "") for c in offering.contact_methods],
             columns=["Method", "Contact", "Availability"],
         ),
         hide_index=True,
@@ -240,7 +241,9 @@ actor = current_actor()
 st.title("Policies")
 show_flash()
 can_edit = allowed(actor, "policies.edit")
-collections_tab, support_tab = st.tabs(["Collections policy", "Support offering"])
+collections_tab, support_tab, partner_tab = st.tabs(
+    ["Collections policy", "Support offering", "Partner profile"]
+)
 with collections_tab:
     view = cached(current_policy)(actor)
     if view is None:
@@ -324,3 +327,101 @@ with support_tab:
                               key="policies_support_html")  # fmt: skip
     if allowed(actor, "policies.edit"):
         edit_offering(offering)
+
+
+def show_partner(partner: PartnerDetails) -> None:
+    """The profile as customers see it on statements and reminders."""
+    left, right = st.columns([3, 1])
+    left.markdown(f"**{plain(partner.name)}**")
+    if partner.address:
+        left.text(partner.address)
+    facts = [("Tax id", partner.tax_id), ("Contact", partner.contact_line)]
+    facts += [(line.split(": ", 1)[0], line.split(": ", 1)[1]) for line in partner.remittance_lines]
+    left.dataframe(
+        pd.DataFrame([(k, v) for k, v in facts if v], columns=["Detail", "Value"]),
+        hide_index=True,
+        key="policies_partner_table",
+    )
+    if partner.logo:
+        right.image(partner.logo, caption="Logo on statements", width=160)
+    changed = f" on {moment(partner.updated_at)}" if partner.updated_at else ""
+    st.caption(
+        f"Printed on statements of account (header, and how to pay at the foot) and at the end of reminders. Last "
+        f"changed by {plain(partner.updated_by or 'nobody')}{changed}."
+    )
+
+
+def edit_partner(partner: PartnerDetails | None) -> None:
+    p = partner or PartnerDetails(name="")
+    version = p.updated_at.isoformat() if p.updated_at else "new"
+    with st.form(f"policies_partner_form_{version}"):
+        st.markdown("**Change the partner profile**" if partner else "**Set up the partner profile**")
+        left, right = st.columns(2)
+        name = left.text_input(
+            "Partner name", value=p.name, max_chars=200, key=f"policies_partner_name_{version}"
+        )
+        tax_id = right.text_input(
+            "Tax id (VAT number)", value=p.tax_id or "", key=f"policies_partner_tax_{version}"
+        )
+        address = st.text_area(
+            "Address", value=p.address or "", height=100, key=f"policies_partner_address_{version}"
+        )
+        email = left.text_input(
+            "Contact e-mail", value=p.contact_email or "", key=f"policies_partner_email_{version}"
+        )
+        phone = right.text_input(
+            "Contact phone", value=p.contact_phone or "", key=f"policies_partner_phone_{version}"
+        )
+        bank = left.text_input("Bank", value=p.bank_name or "", key=f"policies_partner_bank_{version}")
+        account = right.text_input(
+            "IBAN or account number", value=p.bank_account or "", key=f"policies_partner_account_{version}"
+        )
+        bic = left.text_input("BIC/SWIFT", value=p.bank_bic or "", key=f"policies_partner_bic_{version}")
+        reference = right.text_input(
+            "Payment reference instructions",
+            value=p.payment_reference or "",
+            placeholder="Quote your customer id and invoice number",
+            key=f"policies_partner_reference_{version}",
+        )
+        logo = st.file_uploader(
+            f"Logo (PNG or JPEG, up to {MAX_LOGO_BYTES // 1024} KB)",
+            type=["png", "jpg", "jpeg"],
+            key=f"policies_partner_logo_{version}",
+        )
+        remove = (
+            st.checkbox("Remove the logo", key=f"policies_partner_remove_logo_{version}") if p.logo else False
+        )
+        if st.form_submit_button(
+            "Save partner profile", type="primary", key=f"policies_partner_save_{version}"
+        ):
+            try:
+                save_partner_profile(
+                    actor,
+                    details=PartnerDetails(
+                        name=name, address=address, tax_id=tax_id, contact_email=email, contact_phone=phone,
+                        bank_name=bank, bank_account=account, bank_bic=bic, payment_reference=reference,
+                    ),
+                    logo=logo.getvalue() if logo is not None else None,
+                    remove_logo=remove,
+                )  # fmt: skip
+            except (InvalidAction, PermissionDenied) as exc:
+                st.error(plain(exc))
+            else:
+                flash("Partner profile saved.")
+
+
+with partner_tab:
+    partner = cached(partner_profile)(actor)
+    if partner is None:
+        st.info(
+            "No partner profile yet: statements go out without the partner's name, address or remittance details, "
+            + (
+                "and reminders without how to pay. Set it up below."
+                if can_edit
+                else "A billing admin can set it up."
+            )
+        )
+    else:
+        show_partner(partner)
+    if can_edit:
+        edit_partner(partner)

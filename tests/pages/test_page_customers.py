@@ -88,17 +88,22 @@ def test_the_metrics_and_standing_equal_what_was_written(database: str) -> None:
     write_customers()
     app = search(open_page(), "fabrikam")
     # Open: F-3 3,000 - 1,000 paid (due 20 days ago) + F-4 450.55 (not yet due); F-2's payment left 12.34.
-    # Days late: F-1 paid 10 days after its due date, F-2 early (counts as 0): 5.0 over two invoices.
+    # Days late: F-1 paid 10 days after its due date, F-2 early (counts as 0), F-3 open and 20 days late so far:
+    # 10.0 over three invoices.
     assert metrics(app) == {
         "Open balance (USD)": "2,450.55",
         "Overdue (USD)": "2,000.00",
         "Unapplied credit (USD)": "12.34",
-        "Average days late": "5.0 days",
+        "Average days late": "10.0 days",
     }
-    assert app.metric[3].proto.delta == "2 invoices paid in 12 months"
+    assert app.metric[3].proto.delta == "2 paid, 1 open overdue"
     assert ":orange-badge[:material/schedule: Overdue 20 days]" in [m.value for m in app.markdown]
     frames = [frame.value for frame in app.dataframe]
-    subscriptions, tickets, escalations, summary = frames
+    subscriptions, tickets, escalations, activity, summary = frames
+    # Payments are in the recent activity, newest first; empty cells are blank, never "None".
+    assert list(activity["What"]) == ["Payment received"] * 3
+    assert list(activity["Amount"]) == ["USD 1,000.00", "USD 512.34", "USD 1,000.00"]
+    assert "None" not in activity.to_string() and "None" not in tickets.to_string()
     assert list(subscriptions["product"]) == ["Microsoft 365"]
     assert list(tickets["title"]) == ["Why was I charged twice?"]
     assert list(escalations["case_number"]) == ["MS-42"]

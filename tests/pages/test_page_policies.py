@@ -42,7 +42,7 @@ def markdown(app: AppTest) -> str:
 @pytest.mark.parametrize("username", ["admin", "usermgr", "helpdesk", "billing", "sales"])
 def test_every_role_sees_the_policy_the_statement_and_the_support_offering(demo: str, username: str) -> None:
     app = open_page(username)
-    assert [tab.label for tab in app.tabs] == ["Collections policy", "Support offering"]
+    assert [tab.label for tab in app.tabs] == ["Collections policy", "Support offering", "Partner profile"]
     shown = markdown(app)
     assert "collections statement" in shown
     assert "Partner support for Microsoft cloud customers" in str([s.value for s in app.subheader])
