@@ -227,7 +227,11 @@ def show_recent_activity(actor: Actor, status: CustomerStatus) -> None:
     )
     contact = status.last_contact
     if contact is not None:
-        st.caption(f"Last collections contact: {moment(contact.occurred_at, status.time_zone)}.")
+        text = (
+            f"Last collections contact: {contact.kind.replace('_', ' ')} on "
+            f"{moment(contact.occurred_at, status.time_zone)} by {plain(contact.actor)}"
+        )
+        st.caption(text + (f"  \n{plain(contact.notes)}" if contact.notes else ""))
 
 
 def show_collections(actor: Actor, customer_id: str, today: date) -> None:
