@@ -31,9 +31,9 @@ from data_access.money import MAX_AMOUNT
 from data_access.permissions import PermissionDenied
 from data_access.queries import aging, customers, invoices
 from data_access.queries.partner import PartnerDetails, partner_profile
-from tests.data.test_statement import pdf_text
 from tests.support import factories
 from tests.support.actors import ADMIN, BILLING, SALES
+from tests.support.documents import pdf_text
 from tests.support.ledger_check import ledger_problems
 
 TODAY = date(2026, 11, 30)

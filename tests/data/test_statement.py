@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import random
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,6 +29,7 @@ from data_access.permissions import PermissionDenied
 from data_access.queries.aging import AgingFilter, aging_by_customer
 from tests.support import factories
 from tests.support.actors import BILLING, HELPDESK, SALES, USERMGR
+from tests.support.documents import pdf_text
 
 TODAY = date(2026, 11, 24)
 ZERO = Decimal("0.00")
@@ -304,14 +303,6 @@ def test_the_csv_reads_back_as_the_statement(database: str) -> None:
     assert back.to_dict(orient="records") == as_text.to_dict(orient="records")
     amounts = back[back.type.isin(["invoice", "payment", "credit note"])]
     assert sum(Decimal(v) for v in amounts.debit) == sum(s.total_debits for s in found.sections)
-
-
-def pdf_text(data: bytes) -> str | None:
-    """The PDF's text through pdftotext, or None where poppler is not installed."""
-    if shutil.which("pdftotext") is None:
-        return None
-    done = subprocess.run(["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True)
-    return done.stdout.decode("utf-8")
 
 
 def test_the_pdf_carries_the_customer_the_period_and_the_balances(database: str) -> None:
