@@ -30,6 +30,8 @@ from data_access.audit import (
     OfferingRecord,
     OfferingSaved,
     PartnerCenterRecord,
+    PartnerProfileSaved,
+    PartnerRecord,
     PaymentPlanSetUp,
     PaymentRecorded,
     PolicyRecord,
@@ -71,6 +73,12 @@ def ticket_actor(username: str | None) -> Actor:
     return Actor.of(username or HELPDESK, [HELPDESK_AGENT])
 
 
+PARTNER_FIELDS = (
+    "name", "address", "tax_id", "contact_email", "contact_phone", "bank_name", "bank_account", "bank_bic",
+    "payment_reference",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Story:
     """Everything the trail is told from: the rows as drawn and what the drawing knew about them."""
@@ -80,6 +88,7 @@ class Story:
     ledger: Ledger
     activities: list[Row]
     policy: Row
+    partner: Row
     stages: list[Row]
     offering: Row
     targets: list[Row]
@@ -205,6 +214,14 @@ class AuditTrail:
             ),
         )
         self.add(BILLING_ACTOR, saved, target="support-offering", at=offering["updated_at"])
+        partner = self.story.partner
+        profile = PartnerRecord(**{field: partner[field] for field in PARTNER_FIELDS}, logo=None)
+        self.add(
+            BILLING_ACTOR,
+            PartnerProfileSaved(before=None, after=profile),
+            target="partner-profile",
+            at=partner["updated_at"],
+        )
 
     def payments(self) -> None:
         for payment in self.story.ledger.payments:

@@ -15,7 +15,7 @@ from data_access.demo.draw import Draw, Row
 from data_access.demo.invoices import draw_invoices, microsoft_invoices
 from data_access.demo.ledger import Ledger
 from data_access.demo.payments import PaymentPlanner
-from data_access.demo.policy import policy, policy_stages
+from data_access.demo.policy import partner_profile, policy, policy_stages
 from data_access.demo.support import holidays, support_offering, support_targets
 from data_access.demo.tickets import Helpdesk
 from data_access.models import (
@@ -29,6 +29,7 @@ from data_access.models import (
     Holiday,
     Invoice,
     MicrosoftInvoice,
+    PartnerProfile,
     Payment,
     PaymentAllocation,
     PolicyStage,
@@ -56,6 +57,7 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
     helpdesk = Helpdesk(draw, dispute_opened=planner.dispute_opened)
     helpdesk.record(customers, invoices)
     collections_policy, stages = policy(draw), policy_stages()
+    partner = partner_profile(draw)
     offering, targets = support_offering(draw), support_targets()
     holiday_rows = holidays(draw)
     payables = microsoft_invoices(draw, invoices)
@@ -65,6 +67,7 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
         ledger=ledger,
         activities=activities,
         policy=collections_policy,
+        partner=partner,
         stages=stages,
         offering=offering,
         targets=targets,
@@ -83,6 +86,7 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
         CreditNote: ledger.credit_notes,
         CollectionsActivity: activities,
         CollectionsPolicy: [collections_policy],
+        PartnerProfile: [partner],
         PolicyStage: stages,
         SupportOffering: [offering],
         SupportTarget: targets,

@@ -76,6 +76,27 @@ def policy(draw: Draw) -> Row:
     }
 
 
+def partner_profile(draw: Draw) -> Row:
+    """The demo partner's own details, as billing set them up before the first invoice: what statements and
+    reminders name, and how customers pay (a valid example IBAN and BIC)."""
+    return {
+        "id": 1,
+        "name": "Northwind Cloud Services Ltd.",
+        "address": "1 Harbour Street\nLondon EC1A 1AA\nUnited Kingdom",
+        "tax_id": "GB123456789",
+        "contact_email": "billing@northwind-cloud.example",
+        "contact_phone": "+44 20 7946 0000",
+        "bank_name": "NatWest",
+        "bank_account": "GB82WEST12345698765432",
+        "bank_bic": "NWBKGB2L",
+        "payment_reference": "Quote your customer id and the invoice number.",
+        "logo": None,
+        "logo_type": None,
+        "updated_at": draw.horizon - timedelta(days=700, hours=9),
+        "updated_by": BILLING,
+    }
+
+
 def policy_stages() -> list[Row]:
     return [
         {
