@@ -225,8 +225,17 @@ def _bump_version(session: Session) -> int:
     return int(bumped)
 
 
+_CHANGES_READS = "billing_desk_changes_reads"
+
+
+def changes_reads(session: Session) -> None:
+    """In a transaction opened with versioned=False: this one changes what cached readers show after all (it
+    records an audit event, say), so it bumps the data version like any other."""
+    session.info[_CHANGES_READS] = True
+
+
 @contextmanager
-def transaction() -> Iterator[Session]:
+def transaction(*, versioned: bool = True) -> Iterator[Session]:
     """One unit of work on the primary: commits when the block ends, rolls back if it raises.
 
     It serialises with every other write: SQLite takes the write lock at BEGIN; on PostgreSQL each balance change
@@ -234,17 +243,23 @@ def transaction() -> Iterator[Session]:
     refuses becomes DatabaseRefused, a sentence for the user, not an outage.
 
     The data version is bumped as the last statement before the commit (its row lock is held only for the
-    commit itself), and this context's reads from then on must include it."""
+    commit itself), and this context's reads from then on must include it. versioned=False is for bookkeeping
+    that no cached reader shows (the sign-in counters): bumping the version for it would make every cached page
+    of every user cold on each sign-in. Such a transaction that turns out to change what readers show (it
+    records an audit event) calls changes_reads(session) and bumps it after all."""
     with Session(get_write_engine(), expire_on_commit=False) as session:
         try:
             with session.begin():
                 yield session
-                version = _bump_version(session)
+                bump = versioned or session.info.get(_CHANGES_READS, False)
+                version = _bump_version(session) if bump else None
         except DBAPIError as error:
             refused = refusal(error)
             if refused is None:
                 raise
             raise refused from error
+        if version is None:
+            return
         _read_floor.set(max(_read_floor.get(), version))
         if _replica_url():
             _primary_reads.set(True)

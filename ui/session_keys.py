@@ -15,6 +15,7 @@ SIGNIN_MESSAGE = "billing_desk_signin_message"
 SIGN_OUT_REQUESTED = "billing_desk_sign_out_requested"
 SIGNED_IN_AT = "billing_desk_signed_in_at"
 FLASH = "billing_desk_flash"
+PAGE_PINNED = "billing_desk_page_pinned"
 
 # Kept by one page across its own reruns.
 COLLECTIONS_PICKED = "collections_picked_customer"

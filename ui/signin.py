@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import altair as alt
 import jwt
+import pandas as pd
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
@@ -43,8 +45,14 @@ def current_actor() -> Actor:
     return actor
 
 
+@st.fragment
 def build_authenticator() -> stauth.Authenticate:
-    """One per run: credentials as a dict from the store (never the path, which it would rewrite)."""
+    """One per run: credentials as a dict from the store (never the path, which it would rewrite).
+
+    A fragment, because constructing it draws the cookie component, which reports the browser's cookies once per
+    page load, ~0.2 s after it is drawn (nothing reads that report: the cookie is read from st.context.cookies).
+    Drawn by the page run, its report reran the whole app and, with fastReruns, threw away the page run under way,
+    so every reload and new tab ran its page twice; from a fragment it reruns this fragment alone."""
     cookie = userstore.cookie_config()
     credentials = {
         "usernames": {
@@ -91,7 +99,20 @@ def sign_in_form(authenticator: stauth.Authenticate) -> bool:
     elif message := st.session_state.get(SIGNIN_MESSAGE):
         # Kept until the next attempt: the rerun that the cookie component starts would wipe it at once.
         st.info(message)
+    load_page_code()
     return False
+
+
+def load_page_code() -> None:
+    """While the user types, have the browser load and compile the code of what the first page draws (metric
+    cards, Vega-Lite charts, tables): Streamlit fetches each element's code the first time one is drawn, and on
+    the page after sign-in that wait (~1 s for the chart code) came after the click. Drawn hidden, off the
+    layout."""
+    st.html("<style>.st-key-signin_preload{display:none}</style>")
+    with st.container(key="signin_preload", height=1, border=False):
+        st.metric("preload", 0)
+        st.altair_chart(alt.Chart(pd.DataFrame({"x": [0]})).mark_point().encode(x="x:Q"), height=1)
+        st.dataframe(pd.DataFrame({"x": [0]}), height=40)
 
 
 def end_session(authenticator: stauth.Authenticate) -> None:
@@ -138,8 +159,15 @@ def screen_cookie(authenticator: stauth.Authenticate) -> None:
         or signin.session_revoked(username, signed_in_at)
     ):
         st.session_state[LOGOUT] = True  # the authenticator then leaves the cookie alone for this session
-    else:
-        st.session_state[SIGNED_IN_AT] = signed_in_at
+        return
+    # The authenticator's own cookie sign-in (what its login() does first), without the pre-login sleep that its
+    # login() takes even when the cookie signs the session in.
+    try:
+        authenticator.authentication_controller.login(token=token)
+    except LoginError:  # a user the credentials hold no longer (disabled a moment ago)
+        st.session_state[LOGOUT] = True
+        return
+    st.session_state[SIGNED_IN_AT] = signed_in_at
 
 
 def signed_in_actor(authenticator: stauth.Authenticate) -> Actor | None:
@@ -162,11 +190,17 @@ def signed_in_actor(authenticator: stauth.Authenticate) -> Actor | None:
     return None
 
 
+@st.fragment
 def keep_cookie(authenticator: stauth.Authenticate, username: str) -> None:
     """The sign-in cookie is written by a browser component after the run ends; a click that starts the next run
     first can drop it, so re-emit it on every run of a session whose connection did not bring this very sign-in.
     It carries the session's sign-in time, never the time it is re-emitted, so a revocation reaches it however
-    often it is re-emitted (a session that does not know when it signed in gets no cookie)."""
+    often it is re-emitted (a session that does not know when it signed in gets no cookie).
+
+    A fragment, because the component answers the first write with a value: drawn by the page run, that value
+    reran the whole app, so the first page after a sign-in (or a password change) ran twice, the first run
+    thrown away half-way (fastReruns) or the second one redrawing a page that had settled. From a fragment the
+    value reruns this fragment alone."""
     cookie = userstore.cookie_config()
     signed_in_at = st.session_state.get(SIGNED_IN_AT)
     if signed_in_at is None or cookie.expiry_days <= 0:
@@ -194,16 +228,17 @@ def account_sidebar(actor: Actor) -> None:
 
 
 def gate() -> Actor | None:
-    """The sign-in gate, on every run: a requested sign-out, the cookie screened, the cookie sign-in, the form
-    for anyone not signed in; the signed-in actor (kept in the session for the pages), or None."""
+    """The sign-in gate, on every run: a requested sign-out, the cookie screened and its sign-in, the form for
+    anyone not signed in; the signed-in actor (kept in the session for the pages), or None.
+
+    The authenticator's login() sleeps the configured login delay on every run of a signed-out session, even one
+    its cookie then signs in. Its cookie sign-in is done by screen_cookie without the sleep, and login() (with
+    the sleep) runs only on runs that end signed out, after the form: so the delay costs a sign-in, a reload or
+    a new tab nothing (the page the URL asks for is pinned before, in dashboard.py)."""
     authenticator = build_authenticator()
     if st.session_state.pop(SIGN_OUT_REQUESTED, False):
         sign_out(authenticator)
     screen_cookie(authenticator)
-    try:
-        authenticator.login(location="unrendered")
-    except LoginError:
-        end_session(authenticator)
     actor = signed_in_actor(authenticator)
     if actor is None:
         form = st.empty()
@@ -212,6 +247,11 @@ def gate() -> Actor | None:
         if just_signed_in:
             form.empty()
             actor = signed_in_actor(authenticator)
+        else:
+            try:
+                authenticator.login(location="unrendered")
+            except LoginError:
+                end_session(authenticator)
     if actor is not None:
         keep_cookie(authenticator, actor.username)
     st.session_state[ACTOR] = actor

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from data_access.audit import LockedOut, LockoutExpired, record_event
 from data_access.auth import userstore
 from data_access.config import settings
-from data_access.db import get_engine, read_session, transaction
+from data_access.db import changes_reads, get_engine, read_session, transaction
 from data_access.models import LoginAttempt, utcnow
 from data_access.permissions import Actor
 
@@ -69,6 +69,7 @@ def _expire_lock(session: Session, attempt: LoginAttempt, now: datetime) -> None
     if attempt.locked_until is not None and attempt.locked_until <= now:
         attempt.locked_until = None
         attempt.failed_count = 0
+        changes_reads(session)  # the audit log and the Users page show it
         record_event(session, SYSTEM, LockoutExpired(), target=f"user:{attempt.username}")
 
 
@@ -87,7 +88,9 @@ def check_password(username: str, password: str, now: datetime | None = None) ->
     username = username.strip().lower()
     config = settings()
     user = userstore.users().get(username)
-    with transaction() as session:
+    # The counters are bookkeeping no cached page shows: a sign-in must not make every cached page cold. A lockout
+    # (or its end) is shown, on the Users page and in the audit log, and bumps the data version after all.
+    with transaction(versioned=False) as session:
         attempt = _attempt(session, username)
         _expire_lock(session, attempt, now)
         if attempt.locked_until is not None:
@@ -101,6 +104,7 @@ def check_password(username: str, password: str, now: datetime | None = None) ->
         attempt.last_failed_at = now
         if attempt.failed_count >= config.max_login_attempts:
             attempt.locked_until = now + timedelta(minutes=config.lockout_minutes)
+            changes_reads(session)
             record_event(
                 session,
                 SYSTEM,

@@ -56,21 +56,18 @@ def submitted_through(server: Server, vehicle: str) -> int:
 
 
 def chart_bar(page: Any, title: str, status: str, vehicle: str) -> float | None:
-    """The height of the bar for (status, vehicle) in the plotly chart titled `title`, read from the graph div's
-    full data (plotly.js decodes the figure's arrays there; Streamlit wraps the title in <b> tags); None if the
+    """The height of the bar for (status, vehicle) in the Vega-Lite chart titled `title`, read from the marks'
+    descriptions (Vega draws SVG and labels each bar "Status: ...; Vehicle: ...; Escalations: n"); None if the
     chart has no such bar."""
     return page.evaluate(
         """([title, status, vehicle]) => {
-            for (const graph of document.querySelectorAll('.js-plotly-plot')) {
-                const layoutTitle = graph._fullLayout && graph._fullLayout.title;
-                const text = ((layoutTitle && layoutTitle.text) || '').replace(/<[^>]*>/g, '');
-                if (text !== title) continue;
-                for (const trace of graph._fullData || []) {
-                    if (trace.name !== vehicle) continue;
-                    const xs = Array.from(trace.x || []);
-                    const ys = Array.from(trace.y || []);
-                    const at = xs.indexOf(status);
-                    if (at >= 0) return Number(ys[at]);
+            for (const chart of document.querySelectorAll('[data-testid="stVegaLiteChart"]')) {
+                const texts = Array.from(chart.querySelectorAll('text')).map(t => t.textContent);
+                if (!texts.includes(title)) continue;
+                for (const mark of chart.querySelectorAll('path[aria-label]')) {
+                    const fields = Object.fromEntries(mark.getAttribute('aria-label').split('; ')
+                        .map(pair => [pair.slice(0, pair.indexOf(': ')), pair.slice(pair.indexOf(': ') + 2)]));
+                    if (fields.status === status && fields.vehicle === vehicle) return Number(fields.escalations);
                 }
                 return null;
             }

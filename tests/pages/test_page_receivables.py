@@ -308,7 +308,7 @@ def test_a_sales_agent_has_the_page_and_a_helpdesk_agent_does_not(sqlite_databas
     helpdesk.run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         helpdesk.switch_page(PAGE)
-    assert [title.value for title in helpdesk.title] == ["Overview"]
+    assert [title.value for title in helpdesk.title] == ["Tickets"]
 
 
 def test_a_date_long_ago_works(sqlite_database: str) -> None:

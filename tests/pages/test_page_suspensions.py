@@ -143,4 +143,4 @@ def test_the_page_is_not_in_the_navigation_of_a_sales_or_helpdesk_agent(database
     app.run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         app.switch_page(PAGE)
-    assert [title.value for title in app.title] == ["Overview"]
+    assert [title.value for title in app.title] == [{"sales": "Customers", "helpdesk": "Tickets"}[username]]

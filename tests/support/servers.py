@@ -66,14 +66,20 @@ def seed_demo(database_url: str, auth_file: Path, *, customers: int = 40) -> Non
 
 
 @contextmanager
-def running_server(folder: Path, database_url: str, auth_file: Path, **extra_env: str) -> Iterator[Server]:
-    """`streamlit run dashboard.py` on a free loopback port until the block ends; its log in `folder`."""
+def running_server(
+    folder: Path, database_url: str, auth_file: Path, *, unset: tuple[str, ...] = (), **extra_env: str
+) -> Iterator[Server]:
+    """`streamlit run dashboard.py` on a free loopback port until the block ends; its log in `folder`. `unset`
+    names variables the server must not have at all (BILLING_DESK_LOGIN_DELAY: the default users get)."""
     port = _free_port()
+    env = server_env(database_url, auth_file, port, **extra_env)
+    for name in unset:
+        env.pop(name, None)
     log_path = folder / f"server-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard.py"],
-            cwd=ROOT, env=server_env(database_url, auth_file, port, **extra_env), stdout=log, stderr=log,
+            cwd=ROOT, env=env, stdout=log, stderr=log,
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
