@@ -273,6 +273,16 @@ VISIBLE_PAGES = {
 }
 
 
+# Where each demo user lands when signing in at the root (dashboard.py LANDING).
+LANDING = {
+    "admin": "Overview",
+    "usermgr": "Users",
+    "helpdesk": "Tickets",
+    "billing": "Overview",
+    "sales": "Customers",
+}
+
+
 def wait_for_session_cookie(page: Any) -> None:
     """The cookie is written by a browser component shortly after sign-in; a reload before that signs out."""
     for _ in range(100):

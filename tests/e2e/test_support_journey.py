@@ -150,7 +150,7 @@ def test_helpdesk_opens_a_ticket_escalates_it_technically_and_the_overview_count
     assert submitted_through(server, vehicle) == before + 1
 
     # The Overview's escalation chart counts it.
-    page.goto(server.url)
+    page.goto(f"{server.url}/overview")  # a helpdesk agent starts on Tickets
     wait_for_heading(page, "Overview")
     page.get_by_text(CHART_TITLE).first.wait_for()
     settle(page)
