@@ -19,6 +19,7 @@ from data_access.permissions import HELPDESK_AGENT
 from data_access.queries import collections, escalations, suspensions
 from data_access.queries.aging import AgingFilter, aging_by_customer
 from data_access.queries.receivables import largest_overdue_first
+from data_access.text import plural
 from tests.e2e.helpers import (
     VISIBLE_PAGES,
     navigation,
@@ -217,7 +218,7 @@ def test_billing_admin_works_collections_then_suspends_and_reinstates(
     sign_in(page, "billing")
     wait_for_heading(page, "Collections")
     wait_for_session_cookie(page)
-    page.get_by_text(f"{len(rows)} overdue account(s) on").first.wait_for()
+    page.get_by_text(f"{plural(len(rows), 'overdue account')} on").first.wait_for()
     settle(page)
     shot(page, "1-worklist")
     grid = page.locator('[data-testid="stDataFrame"]').first
@@ -522,7 +523,7 @@ def test_billing_admin_suspends_a_sales_agent_sees_it_and_a_payment_makes_it_rea
     wait_for_heading(page, "Collections")
     settle(page)
     pick_option(page, "Stage", stage)
-    page.get_by_text(f"{len(rows)} overdue account(s) on").first.wait_for()
+    page.get_by_text(f"{plural(len(rows), 'overdue account')} on").first.wait_for()
     settle(page)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for()
