@@ -139,7 +139,7 @@ def show_service(status: CustomerStatus) -> None:
                 "quantity": st.column_config.NumberColumn("Quantity", format="%d"),
                 "status": "Status",
                 "billing_cycle": "Billing",
-                "term_end": st.column_config.DateColumn("Term ends", format="D MMM YYYY"),
+                "term_end": st.column_config.DateColumn("Term ends", format="YYYY-MM-DD"),
                 "suspension_reason": (
                     "Suspended because" if (subscriptions.suspension_reason != "").any() else None
                 ),
@@ -164,7 +164,9 @@ def show_service(status: CustomerStatus) -> None:
                 "severity": "Severity",
                 "status": "Status",
                 "assignee": "Assignee",
-                "created_at": st.column_config.DatetimeColumn("Opened", format="D MMM YYYY, HH:mm"),
+                "created_at": st.column_config.DatetimeColumn(
+                    "Opened", format="YYYY-MM-DD HH:mm", timezone=zone
+                ),
             },
         )
     else:
@@ -187,9 +189,11 @@ def show_service(status: CustomerStatus) -> None:
                 "vehicle": "Support vehicle",
                 "severity": "Severity",
                 "status": "Status",
-                "submitted_at": st.column_config.DatetimeColumn("Submitted", format="D MMM YYYY, HH:mm"),
+                "submitted_at": st.column_config.DatetimeColumn(
+                    "Submitted", format="YYYY-MM-DD HH:mm", timezone=zone
+                ),
                 "status_changed_at": st.column_config.DatetimeColumn(
-                    "Status since", format="D MMM YYYY, HH:mm"
+                    "Status since", format="YYYY-MM-DD HH:mm", timezone=zone
                 ),
             },
         )

@@ -230,7 +230,7 @@ def show_offering(offering: SupportOfferingView) -> None:
             pd.DataFrame(upcoming, columns=["Day", "Holiday"]),
             hide_index=True,
             key="policies_support_holidays",
-            column_config={"Day": st.column_config.DateColumn("Day", format="ddd D MMM YYYY")},
+            column_config={"Day": st.column_config.DateColumn("Day", format="ddd YYYY-MM-DD")},
         )
     else:
         st.caption("None scheduled.")

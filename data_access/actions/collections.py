@@ -30,6 +30,7 @@ from data_access.db import transaction
 from data_access.enums import ActivityKind
 from data_access.errors import InvalidAction
 from data_access.models import CollectionsActivity, Customer, Invoice
+from data_access.money import day as iso_day
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, requires
 from data_access.queries import assessments
@@ -62,7 +63,7 @@ def send_reminder(actor: Actor, *, customer_id: str, as_of: date) -> str:
         stage = assessment.stage
         if stage is None:
             raise InvalidAction(
-                f"{customer.name} is in no collections stage on {as_of:%d %b %Y}, so there is no reminder to send."
+                f"{customer.name} is in no collections stage on {iso_day(as_of)}, so there is no reminder to send."
             )
         context = policy.message_context(assessment, customer_name=customer.name, currency=customer.currency)
         text = policy.render_message(stage, context) + payment_details(read_partner(session))
@@ -82,7 +83,7 @@ def record_promise(
     if cents <= 0:
         raise InvalidAction("A promise to pay must be for a positive amount.")
     if promised_for < day:
-        raise InvalidAction(f"The promised date {promised_for:%d %b %Y} is in the past; promises look ahead.")
+        raise InvalidAction(f"The promised date {iso_day(promised_for)} is in the past; promises look ahead.")
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         _within_open_balance(session, customer, cents, "The promise")
@@ -119,7 +120,7 @@ def set_up_payment_plan(
     if any(c <= 0 for c in cents):
         raise InvalidAction("Every installment must be a positive amount.")
     if dates[0] < day:
-        raise InvalidAction(f"The first installment, on {dates[0]:%d %b %Y}, is in the past.")
+        raise InvalidAction(f"The first installment, on {iso_day(dates[0])}, is in the past.")
     if any(later <= earlier for earlier, later in pairwise(dates)):
         raise InvalidAction("Each installment must fall due after the one before it.")
     with transaction() as session:

@@ -22,6 +22,7 @@ from data_access.db import transaction
 from data_access.enums import Severity, TicketCategory, TicketStatus
 from data_access.errors import InvalidAction, NotFound
 from data_access.models import Ticket
+from data_access.money import moment
 from data_access.permissions import Actor, requires
 from data_access.queries.tickets import DONE, _aware, _choice
 
@@ -138,13 +139,13 @@ def respond(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> Non
         ticket = _ticket(session, ticket_id)
         if ticket.first_response_at is not None:
             raise InvalidAction(
-                f"Ticket {ticket_id} already had its first response, at {ticket.first_response_at:%d %b %Y %H:%M} UTC."
+                f"Ticket {ticket_id} already had its first response, at {moment(ticket.first_response_at)}."
             )
         if ticket.status in DONE:
             raise InvalidAction(f"Ticket {ticket_id} is {ticket.status}; reopen it first.")
         if at < ticket.created_at:
             raise InvalidAction(
-                f"A response cannot come before the ticket was opened ({ticket.created_at:%d %b %Y %H:%M} UTC)."
+                f"A response cannot come before the ticket was opened ({moment(ticket.created_at)})."
             )
         before = ticket.status
         ticket.first_response_at = at
@@ -190,7 +191,7 @@ def resolve(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> Non
             )
         if at < ticket.created_at:
             raise InvalidAction(
-                f"A ticket cannot be resolved before it was opened ({ticket.created_at:%d %b %Y %H:%M} UTC)."
+                f"A ticket cannot be resolved before it was opened ({moment(ticket.created_at)})."
             )
         before = ticket.status
         ticket.resolved_at = at
