@@ -76,8 +76,10 @@ def checked(details: CustomerDetails) -> CustomerDetails:
         text(details.billing_contact_email, "The e-mail", 254),
         problems,
     )
+    manager = text(details.account_manager, "The account manager", 100)
+    contact = text(details.billing_contact_name, "The billing contact", 200)
     terms = details.payment_terms_days
-    if not 0 <= terms <= MAX_TERMS_DAYS:
+    if isinstance(terms, bool) or not isinstance(terms, int) or not 0 <= terms <= MAX_TERMS_DAYS:
         problems.append(f"Payment terms must be 0 to {MAX_TERMS_DAYS} days.")
     limit = details.credit_limit
     if limit is not None:
@@ -97,10 +99,10 @@ def checked(details: CustomerDetails) -> CustomerDetails:
         domain=domain.lower() if domain else None,
         country=country,
         currency=currency or details.currency,
-        account_manager=text(details.account_manager, "The account manager", 100),
+        account_manager=manager,
         payment_terms_days=terms,
         credit_limit=limit,
-        billing_contact_name=text(details.billing_contact_name, "The billing contact", 200),
+        billing_contact_name=contact,
         billing_contact_email=email,
         exempt_from_collections=bool(details.exempt_from_collections),
     )

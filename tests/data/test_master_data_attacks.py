@@ -1,0 +1,62 @@
+"""Hostile input on the master-data write paths (customers, invoices, the partner profile): every one is refused
+with a sentence, writes nothing (no row changed, no audit event) and leaves the ledger consistent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from data_access.actions.customers import update_customer
+from data_access.db import read_session
+from data_access.errors import InvalidAction
+from data_access.models import AuditEvent
+from data_access.queries import customers
+from tests.support import factories
+from tests.support.actors import BILLING
+from tests.support.ledger_check import ledger_problems
+
+TODAY = date(2026, 11, 30)
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("data_access.clock.today", lambda: TODAY)
+
+
+def audit_events() -> int:
+    with read_session() as session:
+        return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+@pytest.mark.parametrize(
+    ("change", "sentence"),
+    [
+        ({"account_manager": "x" * 101}, "The account manager is longer than 100 characters."),
+        ({"account_manager": "sales\x00"}, "The account manager contains control characters (U+0000)"),
+        ({"billing_contact_name": "x" * 10_000}, "The billing contact is longer than 200 characters."),
+        (
+            {"billing_contact_name": "Ann\u202eEvil"},
+            "The billing contact contains control characters (U+202E)",
+        ),
+        ({"payment_terms_days": 1.5}, "Payment terms must be 0 to 365 days."),
+        ({"payment_terms_days": True}, "Payment terms must be 0 to 365 days."),
+        ({"payment_terms_days": "30"}, "Payment terms must be 0 to 365 days."),
+    ],
+)
+def test_a_bad_account_manager_contact_or_terms_is_refused_not_silently_erased(
+    database: str, change: dict[str, Any], sentence: str
+) -> None:
+    factories.customer(
+        "C-1", account_manager="sales", billing_contact_name="Ann Buyer", payment_terms_days=30
+    )
+    before = customers.customer_details(BILLING, customer_id="C-1")
+    with pytest.raises(InvalidAction, match=re.escape(sentence)):
+        update_customer(BILLING, customer_id="C-1", before=before, after=replace(before, **change))
+    assert customers.customer_details(BILLING, customer_id="C-1") == before
+    assert audit_events() == 0
+    assert ledger_problems(database) == []
