@@ -93,9 +93,14 @@ def add_invoice(
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         ledger.lock_customer(session, customer.id)
+        if due_date is None:
+            try:
+                due_date = issue_date + timedelta(days=customer.payment_terms_days)
+            except OverflowError:  # an issue date near 9999-12-31, which the date check refuses in words
+                due_date = issue_date
         issued, due, cents, code = _checked_fields(
             issue_date=issue_date,
-            due_date=due_date or issue_date + timedelta(days=customer.payment_terms_days),
+            due_date=due_date,
             amount=amount,
             currency=currency or customer.currency,
         )

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from data_access.actions.customers import update_customer
+from data_access.actions.invoices import add_invoice
 from data_access.db import read_session
 from data_access.errors import InvalidAction
-from data_access.models import AuditEvent
+from data_access.models import AuditEvent, Invoice
 from data_access.queries import customers
 from tests.support import factories
 from tests.support.actors import BILLING
@@ -31,6 +32,11 @@ def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
 def audit_events() -> int:
     with read_session() as session:
         return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def invoice_count() -> int:
+    with read_session() as session:
+        return session.scalar(select(func.count()).select_from(Invoice)) or 0
 
 
 @pytest.mark.parametrize(
@@ -60,3 +66,16 @@ def test_a_bad_account_manager_contact_or_terms_is_refused_not_silently_erased(
     assert customers.customer_details(BILLING, customer_id="C-1") == before
     assert audit_events() == 0
     assert ledger_problems(database) == []
+
+
+@pytest.mark.parametrize("issued", [date(9999, 12, 31), date(9999, 12, 20), date(1, 1, 1)])
+def test_an_invoice_issued_at_the_ends_of_the_calendar_is_refused_in_words(
+    database: str, issued: date
+) -> None:
+    factories.customer("C-1", payment_terms_days=30)
+    with pytest.raises(
+        InvalidAction, match=re.escape(f"The issue date '{issued}' is not between 2000-01-01")
+    ):
+        add_invoice(BILLING, customer_id="C-1", number="INV-END", issue_date=issued, amount="10.00")
+    assert invoice_count() == 0
+    assert audit_events() == 0
