@@ -4,9 +4,11 @@ through the ledger under the customer's lock; each action is audited with a reas
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data_access import clock, ledger
@@ -72,6 +74,19 @@ def _record(invoice: Invoice, customer: Customer, *, amount_cents: int | None = 
     )
 
 
+def _refuse_lookalike(session: Session, number: str) -> None:
+    """A typed number that differs from an existing one only in case or width (inv-1001, ＩＮＶ-1001) is the same
+    invoice typed again, not a second one."""
+    existing = session.scalar(
+        select(Invoice.number).where(func.lower(Invoice.number) == number.lower()).limit(1)
+    )
+    if existing is not None and existing != number:
+        raise InvalidAction(
+            f"Invoice {existing} already exists; {number} differs from it only in upper or lower case, so it "
+            "would bill the same invoice twice. Nothing was saved."
+        )
+
+
 @requires("invoice.edit")
 def add_invoice(
     actor: Actor,
@@ -85,14 +100,16 @@ def add_invoice(
     reason: str | None = None,
 ) -> str:
     """A new invoice, wholly open; due after the customer's payment terms unless a due date is given, in the
-    customer's currency unless another is given. Returns its number."""
-    invoice_number = clean_text(number, "The invoice number", 64)
+    customer's currency unless another is given; its number in plain (NFKC) form, refused when it differs from an
+    existing one only in case. Returns its number."""
+    invoice_number = clean_text(number and unicodedata.normalize("NFKC", number), "The invoice number", 64)
     if not invoice_number:
         raise InvalidAction("Give the invoice number.")
     why = _reason(reason, required=False)
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         ledger.lock_customer(session, customer.id)
+        _refuse_lookalike(session, invoice_number)
         if due_date is None:
             try:
                 due_date = issue_date + timedelta(days=customer.payment_terms_days)

@@ -79,3 +79,31 @@ def test_an_invoice_issued_at_the_ends_of_the_calendar_is_refused_in_words(
         add_invoice(BILLING, customer_id="C-1", number="INV-END", issue_date=issued, amount="10.00")
     assert invoice_count() == 0
     assert audit_events() == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "sentence"),
+    [
+        ("INV-1001", "Invoice INV-1001 already exists."),
+        ("  INV-1001\u00a0", "Invoice INV-1001 already exists."),
+        ("inv-1001", "Invoice INV-1001 already exists; inv-1001 differs from it only in upper or lower case"),
+        ("\uff29\uff2e\uff36-1001", "Invoice INV-1001 already exists."),
+        (
+            "\uff49\uff4e\uff56-1001",
+            "Invoice INV-1001 already exists; inv-1001 differs from it only in upper",
+        ),
+    ],
+)
+def test_an_invoice_number_typed_again_in_another_case_width_or_spacing_is_refused(
+    database: str, typed: str, sentence: str
+) -> None:
+    factories.customer("C-1")
+    factories.customer("C-2")
+    factories.invoice("C-1", "INV-1001", issued=date(2026, 11, 1), cents=10_000)
+    with pytest.raises(InvalidAction, match=re.escape(sentence)):
+        add_invoice(BILLING, customer_id="C-2", number=typed, issue_date=date(2026, 11, 2), amount="5.00")
+    assert invoice_count() == 1
+    assert audit_events() == 0
+    assert add_invoice(
+        BILLING, customer_id="C-2", number="\uff29\uff2e\uff36-1002", issue_date=TODAY, amount="5"
+    ) == ("INV-1002")
