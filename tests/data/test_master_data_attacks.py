@@ -4,15 +4,18 @@ with a sentence, writes nothing (no row changed, no audit event) and leaves the 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from data_access import ledger
 from data_access.actions.customers import update_customer
-from data_access.actions.invoices import add_invoice
+from data_access.actions.invoices import add_invoice, correct_invoice, void_invoice
 from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, Invoice
@@ -107,3 +110,55 @@ def test_an_invoice_number_typed_again_in_another_case_width_or_spacing_is_refus
     assert add_invoice(
         BILLING, customer_id="C-2", number="\uff29\uff2e\uff36-1002", issue_date=TODAY, amount="5"
     ) == ("INV-1002")
+
+
+def _edit_or_pay(kind: str, customer_id: str, number: str) -> str:
+    try:
+        if kind == "void":
+            void_invoice(BILLING, number=number, reason="race")
+        elif kind == "correct":
+            correct_invoice(BILLING, number=number, issue_date=date(2026, 10, 1), due_date=date(2026, 10, 31),
+                            amount=Decimal("80.00"), currency="USD", reason="race")  # fmt: skip
+        elif kind == "pay named":
+            factories.payment(customer_id, cents=1_000, invoice=number, today=TODAY)
+        elif kind == "pay oldest first":
+            factories.payment(customer_id, cents=1_000, today=TODAY)
+        else:
+            factories.credit_note(number, cents=1_000, issued_on=TODAY)
+    except InvalidAction as refused:
+        return f"refused: {refused}"
+    return "ok"
+
+
+@pytest.mark.parametrize("edit", ["void", "correct"])
+@pytest.mark.parametrize("money", ["pay named", "pay oldest first", "credit note"])
+def test_a_void_or_correction_racing_money_leaves_no_money_on_a_changed_invoice(
+    database: str, edit: str, money: str
+) -> None:
+    for index in range(6):
+        customer_id, number = f"C-{index}", f"INV-{index}"
+        factories.customer(customer_id)
+        factories.invoice(customer_id, number, issued=date(2026, 10, 1), cents=10_000)
+        events_before = audit_events()
+        barrier = threading.Barrier(2)
+        results: dict[str, str] = {}
+
+        def run(kind: str, barrier: threading.Barrier = barrier, results: dict[str, str] = results) -> None:
+            barrier.wait()
+            results[kind] = _edit_or_pay(kind, customer_id, number)  # noqa: B023 - joined before the loop moves on
+
+        threads = [threading.Thread(target=run, args=(kind,)) for kind in (edit, money)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert "ok" in results.values(), results
+        assert ledger_problems(database) == [], results
+        with read_session() as session:
+            found = ledger.invoice_by_number(session, number)
+            against = ledger.money_against(session, found.id)
+            changed = found.voided_on is not None or found.amount_cents == 8_000
+        assert changed == (results[edit] == "ok"), results
+        if edit == "void":  # a correction may be paid afterwards; a voided invoice never
+            assert not (changed and against), (results, against)
+        assert audit_events() == events_before + list(results.values()).count("ok"), results
