@@ -46,6 +46,12 @@ def logo_type(data: bytes) -> str:
                 raise InvalidAction(f"The logo is {image.size[0]}x{image.size[1]} pixels; keep it under "
                                     f"{MAX_LOGO_PIXELS} on each side.")  # fmt: skip
             image.load()
+    except InvalidAction:
+        raise
+    except Image.DecompressionBombError:
+        raise InvalidAction(
+            f"The logo claims to be larger than {MAX_LOGO_PIXELS} pixels on a side; use a smaller image."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise InvalidAction("The logo file is damaged: it starts like an image but cannot be read.") from None
     return mime

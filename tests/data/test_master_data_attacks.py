@@ -3,23 +3,29 @@ with a sentence, writes nothing (no row changed, no audit event) and leaves the 
 
 from __future__ import annotations
 
+import io
 import re
+import struct
 import threading
+import zlib
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from data_access import ledger
 from data_access.actions.customers import update_customer
 from data_access.actions.invoices import add_invoice, correct_invoice, void_invoice
+from data_access.actions.partner import save_partner_profile
 from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, Invoice
 from data_access.queries import customers
+from data_access.queries.partner import PartnerDetails, partner_profile
 from tests.support import factories
 from tests.support.actors import BILLING
 from tests.support.ledger_check import ledger_problems
@@ -162,3 +168,40 @@ def test_a_void_or_correction_racing_money_leaves_no_money_on_a_changed_invoice(
         if edit == "void":  # a correction may be paid afterwards; a voided invoice never
             assert not (changed and against), (results, against)
         assert audit_events() == events_before + list(results.values()).count("ok"), results
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small real PNG whose header says it is width x height (a decompression bomb's first bytes)."""
+    buffer = io.BytesIO()
+    Image.new("1", (8, 8)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    header = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = header
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    return bytes(data)
+
+
+def png_of(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1", (width, height)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize(
+    ("logo", "sentence"),
+    [
+        (png_claiming(20_000, 20_000), "The logo claims to be larger than 4000 pixels on a side"),
+        (png_claiming(2**31 - 1, 1), "The logo claims to be larger than 4000 pixels on a side"),
+        (png_claiming(12_000, 9_000), "The logo is 12000x9000 pixels; keep it under 4000 on each side."),
+        (png_of(4_001, 10), "The logo is 4001x10 pixels; keep it under 4000 on each side."),
+        (png_of(10, 10)[:40] + b"\0" * 200, "The logo file is damaged"),
+    ],
+)
+def test_an_oversized_or_bomb_logo_is_refused_in_words_and_nothing_is_saved(
+    database: str, logo: bytes, sentence: str
+) -> None:
+    with pytest.raises(InvalidAction, match=re.escape(sentence)):
+        save_partner_profile(BILLING, details=PartnerDetails(name="Northwind"), logo=logo)
+    assert partner_profile(BILLING) is None
+    assert audit_events() == 0
