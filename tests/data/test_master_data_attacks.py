@@ -8,6 +8,7 @@ import re
 import struct
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from data_access import ledger
 from data_access.actions.customers import update_customer
@@ -24,10 +25,12 @@ from data_access.actions.partner import save_partner_profile
 from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, Invoice
+from data_access.permissions import Actor, PermissionDenied
 from data_access.queries import customers
+from data_access.queries.customers import CustomerDetails
 from data_access.queries.partner import PartnerDetails, partner_profile
 from tests.support import factories
-from tests.support.actors import BILLING
+from tests.support.actors import BILLING, HELPDESK, NOBODY, SALES, USERMGR
 from tests.support.ledger_check import ledger_problems
 
 TODAY = date(2026, 11, 30)
@@ -205,3 +208,49 @@ def test_an_oversized_or_bomb_logo_is_refused_in_words_and_nothing_is_saved(
         save_partner_profile(BILLING, details=PartnerDetails(name="Northwind"), logo=logo)
     assert partner_profile(BILLING) is None
     assert audit_events() == 0
+
+
+WRITES: dict[str, Callable[[Actor], object]] = {
+    "update_customer": lambda actor: update_customer(
+        actor, customer_id="C-1", before=BEFORE, after=replace(BEFORE, name="Hijacked")
+    ),
+    "add_invoice": lambda actor: add_invoice(
+        actor, customer_id="C-1", number="INV-X", issue_date=TODAY, amount="1.00"
+    ),
+    "correct_invoice": lambda actor: correct_invoice(
+        actor, number="INV-1", issue_date=TODAY, due_date=TODAY, amount="1.00", currency="USD", reason="x"
+    ),
+    "void_invoice": lambda actor: void_invoice(actor, number="INV-1", reason="x"),
+    "save_partner_profile": lambda actor: save_partner_profile(
+        actor, details=PartnerDetails(name="Hijacked")
+    ),
+}
+BEFORE = CustomerDetails(
+    name="Customer C-1", tenant_id=None, domain=None, country="US", currency="USD", account_manager="sales",
+    payment_terms_days=30, credit_limit=None, billing_contact_name=None, billing_contact_email=None,
+    exempt_from_collections=False,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("actor", [SALES, HELPDESK, USERMGR, NOBODY], ids=lambda actor: actor.username)
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_every_role_without_the_permission_is_refused_before_any_query(
+    database: str, actor: Actor, write: str
+) -> None:
+    factories.customer("C-1")
+    factories.invoice("C-1", "INV-1", issued=date(2026, 11, 1), cents=10_000)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        with pytest.raises(PermissionDenied):
+            WRITES[write](actor)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert statements == []
+    assert audit_events() == 0
+    assert customers.customer_details(BILLING, customer_id="C-1") == BEFORE
+    assert partner_profile(BILLING) is None
