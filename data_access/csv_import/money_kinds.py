@@ -210,7 +210,8 @@ class CreditNotes(MoneyKind):
         invoices = {
             row.number: row
             for row in session.execute(
-                select(Invoice.number, Invoice.id, Invoice.customer_id, Invoice.issue_date, Invoice.open_cents)
+                select(Invoice.number, Invoice.id, Invoice.customer_id, Invoice.issue_date, Invoice.open_cents,
+                       Invoice.voided_on)
                 .where(Invoice.number.in_(numbers))
             )
         }  # fmt: skip
@@ -224,6 +225,11 @@ class CreditNotes(MoneyKind):
                 continue
             p.refs["invoice_id"], p.refs["customer_id"] = invoice.id, invoice.customer_id
             if p.action != ADD:
+                continue
+            if invoice.voided_on is not None:
+                p.reasons.append(
+                    f"invoice {invoice.number} was voided on {invoice.voided_on}; it takes no credit note"
+                )
                 continue
             remaining = context.credit_open.setdefault(invoice.id, invoice.open_cents)
             amount, issued = v.get("amount"), v.get("issued_on")

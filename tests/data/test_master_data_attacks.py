@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from data_access import ledger
 from data_access.actions.customers import update_customer
 from data_access.actions.invoices import add_invoice, correct_invoice, void_invoice
 from data_access.actions.partner import save_partner_profile
+from data_access.csv_import import import_csv
 from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, Invoice
@@ -254,3 +256,34 @@ def test_every_role_without_the_permission_is_refused_before_any_query(
     assert audit_events() == 0
     assert customers.customer_details(BILLING, customer_id="C-1") == BEFORE
     assert partner_profile(BILLING) is None
+
+
+def test_importing_money_against_a_voided_invoice_is_refused_as_voided(database: str, tmp_path: Path) -> None:
+    factories.customer("C-1")
+    factories.invoice("C-1", "INV-1", issued=date(2026, 10, 1), cents=10_000)
+    factories.invoice("C-1", "INV-2", issued=date(2026, 10, 1), cents=10_000)
+    void_invoice(BILLING, number="INV-1", reason="issued twice")
+    notes = tmp_path / "credit-notes.csv"
+    notes.write_text(
+        "credit_note_number,invoice_number,issued_on,amount,reason\n"
+        "CN-1,INV-1,2026-11-01,10.00,goodwill\nCN-2,INV-1,2026-11-01,0.00,goodwill\n"
+    )
+    report = import_csv(BILLING, "credit-notes", notes)
+    assert [str(e) for e in report.errors] == [
+        "line 2: invoice INV-1 was voided on 2026-11-30; it takes no credit note",
+        "line 3: invoice INV-1 was voided on 2026-11-30; it takes no credit note",
+    ]
+    paid = tmp_path / "payments.csv"
+    paid.write_text("customer_id,invoice_number,paid_on,amount,reference\nC-1,INV-1,2026-11-01,10.00,r1\n")
+    report = import_csv(BILLING, "payments", paid)
+    assert [str(e) for e in report.errors] == [
+        "line 2: Invoice INV-1 was voided on 2026-11-30; it takes no payment."
+    ]
+    with read_session() as session:
+        voided = ledger.invoice_by_number(session, "INV-1")
+        assert (voided.amount_cents, voided.open_cents, ledger.money_against(session, voided.id)) == (
+            0,
+            0,
+            [],
+        )
+    assert ledger_problems(database) == []
