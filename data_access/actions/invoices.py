@@ -15,7 +15,7 @@ from data_access import clock, ledger
 from data_access.audit import InvoiceAdded, InvoiceCorrected, InvoiceRecord, InvoiceVoided, record_event
 from data_access.checks import clean_text
 from data_access.csv_import import fields as f
-from data_access.db import transaction
+from data_access.db import hold_lock, transaction
 from data_access.errors import InvalidAction
 from data_access.models import Customer, Invoice
 from data_access.money import from_cents
@@ -109,6 +109,7 @@ def add_invoice(
     with transaction() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
         ledger.lock_customer(session, customer.id)
+        hold_lock(session, f"invoice-number:{invoice_number.lower()}")
         _refuse_lookalike(session, invoice_number)
         if due_date is None:
             try:

@@ -287,3 +287,41 @@ def test_importing_money_against_a_voided_invoice_is_refused_as_voided(database:
             [],
         )
     assert ledger_problems(database) == []
+
+
+@pytest.mark.parametrize("second", ["INV-{}", "inv-{}"])
+def test_one_number_added_for_two_customers_at_once_is_added_once(database: str, second: str) -> None:
+    factories.customer("C-1")
+    factories.customer("C-2")
+    for index in range(8):
+        barrier = threading.Barrier(2)
+        results: dict[str, str] = {}
+
+        def add(
+            customer_id: str,
+            number: str,
+            barrier: threading.Barrier = barrier,
+            results: dict[str, str] = results,
+        ) -> None:
+            barrier.wait()
+            try:
+                add_invoice(BILLING, customer_id=customer_id, number=number, issue_date=TODAY, amount="1.00")
+            except InvalidAction as refused:
+                results[customer_id] = f"refused: {refused}"
+            else:
+                results[customer_id] = "ok"
+
+        threads = [
+            threading.Thread(target=add, args=("C-1", f"INV-{index}")),
+            threading.Thread(target=add, args=("C-2", second.format(index))),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(results.values())[0] == "ok", results
+        assert re.match(f"refused: Invoice (?i:inv-{index}) already exists", sorted(results.values())[1]), (
+            results
+        )
+        assert invoice_count() == index + 1
+        assert audit_events() == index + 1
