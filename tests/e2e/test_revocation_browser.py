@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.e2e.helpers import screenshots, settle, sign_in
+from tests.e2e.helpers import LANDING, screenshots, settle, sign_in
 from tests.support.environment import ROOT
 from tests.support.servers import Server, server_env
 
@@ -94,11 +94,11 @@ def go_to(page: Any, title: str) -> None:
 
 
 def replay(browser: Any, server: Server, cookie: dict[str, Any], name: str, *, signs_in: bool) -> None:
-    """Open the app in a fresh browser holding only `cookie`."""
+    """Open the app in a fresh browser holding only `cookie` (a sales agent's, where it still signs in)."""
     with browser_tab(browser, name, cookie) as page:
         page.goto(server.url)
         if signs_in:
-            shows(page, "Overview")
+            shows(page, LANDING["sales"])
         else:
             shows_sign_in_form(page)
 
@@ -107,11 +107,11 @@ def test_signing_out_ends_the_users_sessions_in_every_browser(server: Server, br
     with browser_tab(browser, "signout-a") as a, browser_tab(browser, "signout-b") as b:
         a.goto(server.url)
         sign_in(a, "sales")
-        shows(a, "Overview")
+        shows(a, LANDING["sales"])
         cookie_of_a = session_cookie(a)
         b.goto(server.url)
         sign_in(b, "sales")
-        shows(b, "Overview")
+        shows(b, LANDING["sales"])
         replay(browser, server, cookie_of_a, "signout-replay-before", signs_in=True)
         for title in ("Customers", "Tickets"):
             go_to(b, title)
@@ -131,7 +131,7 @@ def test_signing_out_ends_the_users_sessions_in_every_browser(server: Server, br
 
         again = datetime.now(UTC)
         sign_in(a, "sales")
-        shows(a, "Overview")
+        shows(a, LANDING["sales"])
         replay(browser, server, session_cookie(a, again), "signout-signed-in-again", signs_in=True)
 
 
@@ -142,7 +142,7 @@ def test_a_password_reset_or_change_and_a_disable_end_earlier_sessions_in_every_
         for page in (a, b):
             page.goto(server.url)
             sign_in(page, "helpdesk")
-            shows(page, "Overview")
+            shows(page, LANDING["helpdesk"])
         cookie_of_a = session_cookie(a)
         go_to(b, "Tickets")
         shows(b, "Tickets")
@@ -165,13 +165,13 @@ def test_a_password_reset_or_change_and_a_disable_end_earlier_sessions_in_every_
         )
         a.get_by_role("textbox", name="New password again", exact=True).fill("helpdesk-new-pass")
         a.get_by_role("button", name="Change password").click()
-        shows(a, "Overview")
+        shows(a, LANDING["helpdesk"])
         b.get_by_role("button", name="Change password").click()
         shows_sign_in_form(b)
         replay(browser, server, cookie_of_b, "password-replay-before-change", signs_in=False)
         cookie_of_a = session_cookie(a, signed_in_since=changed)
         a.reload()
-        shows(a, "Overview")
+        shows(a, LANDING["helpdesk"])
 
         cli(server, "users", "disable", "helpdesk")
         go_to(a, "Tickets")
