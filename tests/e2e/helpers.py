@@ -72,6 +72,7 @@ def sign_in(page: Any, username: str, password: str | None = None) -> None:
             # Inside the sign-in form: a page being left (the Users page has a Username field too) may still
             # be on screen for a moment.
             form = page.locator('[data-testid="stForm"]').filter(has=button)
+            expect(form.get_by_role("textbox", name="Username")).to_have_count(1, timeout=30_000)
             form.get_by_role("textbox", name="Username").fill(username, timeout=10_000)
             form.get_by_role("textbox", name="Password", exact=True).fill(
                 password or f"{username}-demo", timeout=10_000
