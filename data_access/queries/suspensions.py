@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import or_, select
+from sqlalchemy import literal, or_, select
 from sqlalchemy.orm import Session
 
 from data_access.audit import SubscriptionReinstated, SubscriptionSuspended, parse_event
@@ -192,11 +192,17 @@ def suspended_at_end_of(
     then exactly when that later event is a reinstatement (it came in suspended, from an import); one with no
     events at all is read from its row: Suspended now, and suspended_at (when known) by the end of the day."""
     end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
-    events = session.execute(
+    changes = (
         select(AuditEvent.target, AuditEvent.permission, AuditEvent.occurred_at, AuditEvent.details)
         .where(AuditEvent.permission.in_([SUSPEND, REINSTATE]), AuditEvent.target.like("subscription:%"))
         .order_by(AuditEvent.occurred_at, AuditEvent.id)
-    ).all()
+    )
+    if customer_pk is not None:  # one customer's page reads that customer's events only
+        targets = select(literal("subscription:") + Subscription.external_id).where(
+            Subscription.customer_id == customer_pk
+        )
+        changes = changes.where(AuditEvent.target.in_(targets))
+    events = session.execute(changes).all()
     history: dict[str, list[Any]] = {}
     for event in events:
         history.setdefault(event.target.removeprefix("subscription:"), []).append(event)
