@@ -15,10 +15,11 @@ from sqlalchemy import func, literal_column, select
 
 from data_access import ledger
 from data_access.db import read_session
-from data_access.models import CollectionsActivity, Customer, Invoice, Payment
+from data_access.models import Customer, Invoice, Payment
 from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
 from data_access.queries import assessments
+from data_access.queries.customers import latest_activities_and_payments
 from data_access.rules import policy
 from data_access.text import sentence
 
@@ -151,20 +152,7 @@ def activities(actor: Actor, *, customer_id: str, limit: int = 20) -> pd.DataFra
     when it was recorded, with the day the money arrived in its notes)."""
     with read_session() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
-        payments = session.execute(
-            select(Payment, Invoice.number)
-            .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
-            .where(Payment.customer_id == customer.id)
-            .order_by(Payment.recorded_at.desc(), Payment.id.desc())
-            .limit(limit)
-        ).all()
-        found = session.execute(
-            select(CollectionsActivity, Invoice.number)
-            .outerjoin(Invoice, Invoice.id == CollectionsActivity.invoice_id)
-            .where(CollectionsActivity.customer_id == customer.id)
-            .order_by(CollectionsActivity.occurred_at.desc(), CollectionsActivity.id.desc())
-            .limit(limit)
-        ).all()
+        found, payments = latest_activities_and_payments(session, customer.id, as_of=None, limit=limit)
     rows = [
         {
             "occurred_at": activity.occurred_at,

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import and_, case, func, literal_column, or_, select, union_all
+from sqlalchemy.orm import Session
 
 from data_access import ledger
 from data_access.checks import control_characters
@@ -515,28 +516,39 @@ def customer_details(actor: Actor, *, customer_id: str) -> CustomerDetails:
 ACTIVITY_COLUMNS = ["on", "at", "what", "by", "amount", "currency", "details"]
 
 
+def latest_activities_and_payments(
+    session: Session, customer_pk: int, *, as_of: date | None, limit: int
+) -> tuple[list[Any], list[Any]]:
+    """A customer's latest collections activities (with their invoice's number) and latest payments received
+    (with theirs), newest first, at most `limit` of each; by the end of `as_of` when given."""
+    activities = (
+        select(CollectionsActivity, Invoice.number)
+        .outerjoin(Invoice, Invoice.id == CollectionsActivity.invoice_id)
+        .where(CollectionsActivity.customer_id == customer_pk)
+        .order_by(CollectionsActivity.occurred_at.desc(), CollectionsActivity.id.desc())
+        .limit(limit)
+    )
+    payments = (
+        select(Payment, Invoice.number)
+        .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.customer_id == customer_pk)
+        .order_by(Payment.received_on.desc(), Payment.id.desc())
+        .limit(limit)
+    )
+    if as_of is not None:
+        activities = activities.where(CollectionsActivity.occurred_at < _end_of(as_of))
+        payments = payments.where(Payment.received_on <= as_of)
+    return list(session.execute(activities).all()), list(session.execute(payments).all())
+
+
 @requires("customers.view")
 def recent_activity(actor: Actor, *, customer_id: str, as_of: date, limit: int = 10) -> pd.DataFrame:
     """The customer's latest collections activities and payments received, by the end of as_of, newest first:
     on (the day), at (the time recorded, UTC), what, by, amount, currency, details. A payment is dated the day it
     was received; a reversed one says so."""
-    end = _end_of(as_of)
     with read_session() as session:
         customer = ledger.customer_by_external_id(session, customer_id)
-        activities = session.execute(
-            select(CollectionsActivity, Invoice.number)
-            .outerjoin(Invoice, Invoice.id == CollectionsActivity.invoice_id)
-            .where(CollectionsActivity.customer_id == customer.id, CollectionsActivity.occurred_at < end)
-            .order_by(CollectionsActivity.occurred_at.desc(), CollectionsActivity.id.desc())
-            .limit(limit)
-        ).all()
-        paid = session.execute(
-            select(Payment, Invoice.number)
-            .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
-            .where(Payment.customer_id == customer.id, Payment.received_on <= as_of)
-            .order_by(Payment.received_on.desc(), Payment.id.desc())
-            .limit(limit)
-        ).all()
+        activities, paid = latest_activities_and_payments(session, customer.id, as_of=as_of, limit=limit)
         currency = customer.currency
     rows = []
     for activity, number in activities:
