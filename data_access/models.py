@@ -540,3 +540,137 @@ class DataVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SubjectVersion(Base):
+    """The data version at which each subject (receivables, collections, tickets, users, ...) last changed: a
+    transaction sets the subjects whose tables it wrote to the version it bumped `data_version` to, and each cached
+    read is keyed on the versions of the subjects it reads, so a ticket update leaves the receivables pages warm."""
+
+    __tablename__ = "subject_versions"
+
+    subject: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CollectionState(Base):
+    """A customer's standing under the collections policy as the engine (`rules.policy.assess`) last judged it,
+    for the day `as_of`: one row per customer with an overdue or disputed balance. Kept up to date by the daily
+    collections run and, for one customer, in the same transaction as every write that changes their account."""
+
+    __tablename__ = "collection_states"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id"), primary_key=True, autoincrement=False
+    )
+    as_of: Mapped[date] = mapped_column(Date)
+    stage: Mapped[str | None] = mapped_column(String(100), index=True)
+    stage_entered_on: Mapped[date | None] = mapped_column(Date)
+    clock_stage: Mapped[str | None] = mapped_column(String(100))
+    days_past_due: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    disputed_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    below_minimum: Mapped[bool] = mapped_column(Boolean, default=False)
+    oldest_invoice: Mapped[str | None] = mapped_column(String(64))
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_now: Mapped[str | None] = mapped_column(String(30))
+    next_step: Mapped[str | None] = mapped_column(String(100))
+    next_step_on: Mapped[date | None] = mapped_column(Date)
+    held_by_promise: Mapped[bool] = mapped_column(Boolean, default=False)
+    promise_until: Mapped[date | None] = mapped_column(Date)
+    kept_promises: Mapped[int] = mapped_column(Integer, default=0)
+    broken_promises: Mapped[int] = mapped_column(Integer, default=0)
+    suspension_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspension_eligible_on: Mapped[date | None] = mapped_column(Date)
+    last_contact: Mapped[str | None] = mapped_column(String(30))
+    last_contact_on: Mapped[date | None] = mapped_column(Date)
+    priority: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("overdue_cents >= 0 AND disputed_cents >= 0", name="amounts_not_negative"),
+        CheckConstraint("days_past_due >= 0", name="days_not_negative"),
+    )
+
+
+class CollectionStageChange(Base):
+    """The history of a customer's collections stages: each stage entered (`stage` NULL: out of every stage), on
+    which day and why, and when and why it was left. At most one row per customer is open (left_on NULL)."""
+
+    __tablename__ = "collection_stage_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    stage: Mapped[str | None] = mapped_column(String(100))
+    entered_on: Mapped[date] = mapped_column(Date)
+    entered_because: Mapped[str] = mapped_column(String(300))
+    left_on: Mapped[date | None] = mapped_column(Date)
+    left_because: Mapped[str | None] = mapped_column(String(300))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index(
+            "uq_collection_stage_changes_one_open",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("left_on IS NULL"),
+            postgresql_where=text("left_on IS NULL"),
+        ),
+    )
+
+
+class CollectionsRun(Base):
+    """One run of `collections run`: the day it assessed, when, where, what it found and sent."""
+
+    __tablename__ = "collections_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    host: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(100))
+    customers_assessed: Mapped[int] = mapped_column(Integer, default=0)
+    stage_changes: Mapped[int] = mapped_column(Integer, default=0)
+    messages_queued: Mapped[int] = mapped_column(Integer, default=0)
+    messages_sent: Mapped[int] = mapped_column(Integer, default=0)
+    messages_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """An e-mail to a customer, queued in the same transaction as what it tells (a collections reminder, a ticket
+    reply) and delivered later over SMTP, or written as an .eml file when no SMTP server is configured. `key` makes
+    it once: a reminder's is its customer, stage and the day the stage was entered."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("collections_activities.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    stage: Mapped[str | None] = mapped_column(String(100))
+    stage_entered_on: Mapped[date | None] = mapped_column(Date)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    sender: Mapped[str] = mapped_column(String(254))
+    recipients: Mapped[str] = mapped_column(String(2000))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_type: Mapped[str | None] = mapped_column(String(100))
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_via: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
