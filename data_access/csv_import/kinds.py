@@ -20,7 +20,7 @@ class Customers(Kind):
     attributes: ClassVar[dict[str, str]] = {
         "customer_id": "external_id", "name": "name", "tenant_id": "tenant_id", "domain": "domain",
         "country": "country", "currency": "currency", "account_manager": "account_manager",
-        "email": "billing_contact_email",
+        "email": "billing_contact_email", "exempt_from_collections": "exempt_from_collections",
     }  # fmt: skip
 
     def columns(self, context: Context) -> list[Column]:
@@ -33,6 +33,7 @@ class Customers(Kind):
             Column("currency", f.currency),
             Column("account_manager", f.text(100)),
             Column("email", f.email(254)),
+            Column("exempt_from_collections", f.boolean),
         ]
 
     def defaults(self, row: Row, refs: dict[str, Any]) -> dict[str, Any]:

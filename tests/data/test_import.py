@@ -321,6 +321,38 @@ def test_update_changes_only_what_the_file_states(database: str, tmp_path: Path)
     assert (inv2.amount_cents, inv2.open_cents, inv2.disputed, inv2.currency) == (60_050, 50_050, True, "USD")
 
 
+def test_the_collections_exemption_is_imported_and_kept_by_an_update_that_leaves_it_out(
+    database: str, tmp_path: Path
+) -> None:
+    load_all(tmp_path)
+
+    def exempt() -> dict[str, bool]:
+        with read_session() as session:
+            rows = session.execute(select(Customer.external_id, Customer.exempt_from_collections))
+            return {customer: bool(flag) for customer, flag in rows}
+
+    assert exempt() == {"C1": False, "C2": False}
+    flags = 'customer_id,name,exempt_from_collections\nC1,"Contoso, Ltd",yes\nC9,Nine,true\n'
+    report = import_csv(BILLING, "customers", write(tmp_path, "flags.csv", flags), update=True)
+    assert (report.ok, report.added, report.updated) == (True, 1, 1), report.errors
+    assert exempt() == {"C1": True, "C2": False, "C9": True}
+
+    renamed = "customer_id,name\nC1,Contoso Ltd\n"
+    assert import_csv(BILLING, "customers", write(tmp_path, "renamed.csv", renamed), update=True).ok
+    assert exempt()["C1"] is True  # a file without the column leaves the exemption as it was
+
+    cleared = "customer_id,name,exempt_from_collections\nC1,Contoso Ltd,0\n"
+    assert import_csv(BILLING, "customers", write(tmp_path, "cleared.csv", cleared), update=True).ok
+    assert exempt()["C1"] is False
+
+    bad = "customer_id,name,exempt_from_collections\nC2,Fabrikam GmbH,perhaps\n"
+    refused = import_csv(BILLING, "customers", write(tmp_path, "bad.csv", bad), update=True)
+    assert not refused.ok and [str(error) for error in refused.errors] == [
+        "line 2: exempt_from_collections 'perhaps' is not true/false/yes/no/1/0"
+    ]
+    assert exempt()["C2"] is False
+
+
 def test_moving_an_invoice_with_payments_or_credit_notes_is_refused(database: str, tmp_path: Path) -> None:
     load_all(tmp_path)
     before = counts()
