@@ -148,6 +148,23 @@ def pick_in(form: Any, page: Any, combobox_name: str, text: str) -> None:
     assert box.input_value() == text
 
 
+def first_grid(page: Any, *, timeout: float = 60_000) -> Any:
+    """The page's first dataframe once it is drawn. When it never comes, fail with what the page shows instead
+    (an exception, a banner, a spinner still turning), so a failure in CI says why, not only that it timed out."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    try:
+        grid.wait_for(timeout=timeout)
+    except PlaywrightTimeout:
+        shown = page.locator('[data-testid="stMain"]').inner_text(timeout=5_000)
+        waited = f"{timeout / 1000:.0f} s"
+        raise AssertionError(
+            f"no table on {page.url} after {waited}; the page shows:\n{shown[:3000]}"
+        ) from None
+    return grid
+
+
 def select_grid_row(grid: Any, index: int, shows: Any) -> None:
     """Tick row `index` of a Streamlit dataframe and wait until `shows` (what the selection brings up) is visible.
     The grid draws on a canvas, so its row-selection box has no role or label: click it by position (header and

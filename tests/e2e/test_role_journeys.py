@@ -23,6 +23,7 @@ from data_access.text import plural
 from tests.e2e.helpers import (
     LANDING,
     VISIBLE_PAGES,
+    first_grid,
     navigation,
     open_expander,
     pick_in,
@@ -148,7 +149,7 @@ def test_manager_reads_the_overview_and_drills_into_receivables(
     table = read(server, lambda: largest_overdue_first(aging_by_customer(AgingFilter(as_of=today))))
     first = table.iloc[0]
     customer_id, name, code = str(first.customer_id), str(first.customer_name), str(first.currency)
-    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid = first_grid(page)
     grid.scroll_into_view_if_needed()
     select_grid_row(grid, 0, shows=page.get_by_role("heading", name=f"{name} ({customer_id})"))
     caption = page.get_by_text(re.compile(r"the customer's total above"))
