@@ -1,31 +1,50 @@
 """Engines built lazily from the environment; a read session and a transaction that commits or rolls back.
 
 Several app servers share one database, so what a cache may keep is decided by the database: every committed
-transaction bumps the one-row `data_version` table just before it commits, and the app keys its caches on that
-number (`data_version()`), read once per run. With a read replica (`DATABASE_READ_URL`), queries go to the
-replica and actions to the primary; a context that has written (one user's session, carried across runs by the
-app with `read_floor` / `set_read_floor`) reads from the primary until the replica has replayed its write, so a
-user always sees their own action at once.
+transaction bumps the one-row `data_version` table just before it commits, and sets each subject whose tables it
+wrote (`data_access.subjects`: receivables, tickets, ...) to that number in `subject_versions`. The app reads both
+once per run (`data_version()`) and keys each cached read on the versions of the subjects it reads
+(`subjects_version`), so a ticket update leaves the receivables pages warm.
+
+With a read replica (`DATABASE_READ_URL`), queries go to the replica and actions to the primary; a context that
+has written (one user's session, carried across runs by the app with `read_floor` / `set_read_floor`) reads from
+the primary until the replica has replayed its write, so a user always sees their own action at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, String, Text, create_engine, event, inspect, select, text, update
+from sqlalchemy import (
+    Engine,
+    String,
+    Text,
+    TextClause,
+    create_engine,
+    event,
+    inspect,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
 from data_access.checks import control_characters
 from data_access.config import settings
 from data_access.errors import InvalidAction
-from data_access.models import DataVersion
+from data_access.models import DataVersion, SubjectVersion
+from data_access.subjects import written_subjects
 
 # What a page catches when the database fails it (unreachable, dropped connection, cancelled statement).
 DatabaseError = DBAPIError
@@ -39,6 +58,8 @@ _read_floor: ContextVar[int] = ContextVar("billing_desk_read_floor", default=0)
 _primary_reads: ContextVar[bool] = ContextVar("billing_desk_primary_reads", default=False)
 # The data version read at the start of this run (None: not read yet in this context).
 _run_version: ContextVar[int | None] = ContextVar("billing_desk_run_version", default=None)
+# Each subject's version as this run sees it: read with the data version, moved up by what this run has written.
+_run_subjects: ContextVar[Mapping[str, int] | None] = ContextVar("billing_desk_run_subjects", default=None)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -126,25 +147,38 @@ def dispose_engines() -> None:
     _write_engines.clear()
 
 
-def _version_on(engine: Engine) -> int:
+_GLOBAL = ""  # stands for the data_version row among the subjects' rows (no subject has an empty name)
+
+
+def _versions_on(engine: Engine) -> tuple[int, dict[str, int]]:
+    """The data version and every subject's, in one statement (one snapshot)."""
     with Session(engine) as session:
-        return int(session.scalar(select(DataVersion.version).where(DataVersion.id == 1)) or 0)
+        rows = session.execute(
+            select(literal(_GLOBAL).label("subject"), DataVersion.version)
+            .where(DataVersion.id == 1)
+            .union_all(select(SubjectVersion.subject, SubjectVersion.version))
+        ).all()
+    versions = {str(subject): int(version) for subject, version in rows}
+    return versions.pop(_GLOBAL, 0), versions
 
 
 def data_version() -> int:
-    """The data version this context's reads will see, read now: the replica's when it has replayed this
-    context's own writes, else the primary's (and reads go to the primary until it has). Call once per run."""
+    """The data version this context's reads will see, read now with every subject's version: the replica's when
+    it has replayed this context's own writes, else the primary's (and reads go to the primary until it has).
+    Call once per run."""
     floor = _read_floor.get()
     read_url = _replica_url()
-    version: int | None = None
+    found: tuple[int, dict[str, int]] | None = None
     if read_url:
-        replica_version = _version_on(engine_for(read_url))
-        if replica_version >= floor:
-            version = replica_version
-    _primary_reads.set(version is None and read_url is not None)
-    if version is None:
-        version = _version_on(get_engine())
+        on_replica = _versions_on(engine_for(read_url))
+        if on_replica[0] >= floor:
+            found = on_replica
+    _primary_reads.set(found is None and read_url is not None)
+    if found is None:
+        found = _versions_on(get_engine())
+    version, subjects = found
     _run_version.set(version)
+    _run_subjects.set(subjects)
     return version
 
 
@@ -156,6 +190,18 @@ def cache_version() -> int:
     return max(run_version, _read_floor.get())
 
 
+def subjects_version(subjects: Iterable[str]) -> int:
+    """The version cache keys of a read of these subjects use: the newest at which any of them changed, as this
+    run sees it (read at its start, moved up by what this run has written since). A subject that has never
+    changed is at 0. Any change to one of them gives a larger number (versions only go up), so this one number
+    moves exactly when what the read shows may have."""
+    versions = _run_subjects.get()
+    if versions is None:
+        data_version()
+        versions = _run_subjects.get() or {}
+    return max((versions.get(subject, 0) for subject in subjects), default=0)
+
+
 def read_floor() -> int:
     """The newest version this context wrote or was told to see (the app keeps it in the user's session)."""
     return _read_floor.get()
@@ -165,6 +211,7 @@ def set_read_floor(version: int) -> None:
     """Start a run for a user who has written up to `version`: their reads must include it."""
     _read_floor.set(version)
     _run_version.set(None)
+    _run_subjects.set(None)
     _primary_reads.set(False)
 
 
@@ -225,6 +272,59 @@ def _bump_version(session: Session) -> int:
     return int(bumped)
 
 
+_WRITTEN = "billing_desk_written_tables"
+_UNKNOWN_TABLE = "*"  # a write whose tables cannot be told (raw SQL): it changes every subject
+_WRITES = re.compile(
+    r"^\s*(?:insert|update|delete|merge|replace|upsert|truncate)\b|^\s*with\b.*\b(?:insert|update|delete|merge)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _written(session: Session) -> set[str]:
+    tables: set[str] = session.info.setdefault(_WRITTEN, set())
+    return tables
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_flushed_tables(session: Session, _flush: UOWTransaction) -> None:
+    """The tables of the objects this flush inserted, changed or deleted."""
+    changed = [i for i in session.dirty if session.is_modified(i, include_collections=False)]
+    for instance in [*session.new, *session.deleted, *changed]:
+        _written(session).update(table.name for table in inspect(instance).mapper.tables)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _remember_statement_tables(state: ORMExecuteState) -> None:
+    """The table an INSERT, UPDATE or DELETE statement writes (ORM or core, a bulk insert or an upsert alike);
+    raw SQL that writes is taken to write every table."""
+    statement = state.statement
+    if state.is_insert or state.is_update or state.is_delete:
+        name = getattr(getattr(statement, "table", None), "name", None)
+        _written(state.session).add(name if isinstance(name, str) else _UNKNOWN_TABLE)
+    elif isinstance(statement, TextClause) and _WRITES.match(statement.text):
+        _written(state.session).add(_UNKNOWN_TABLE)
+
+
+def _mark_subjects(session: Session, version: int) -> frozenset[str]:
+    """Set the version of every subject this transaction wrote to `version`, in one statement (an upsert: a
+    subject's row is made the first time it changes)."""
+    subjects = written_subjects(session.info.get(_WRITTEN, ()))
+    if subjects:
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        rows = insert(SubjectVersion).values([{"subject": s, "version": version} for s in sorted(subjects)])
+        session.execute(
+            rows.on_conflict_do_update(index_elements=[SubjectVersion.subject], set_={"version": version})
+        )
+    return subjects
+
+
+def _bump_versions(session: Session) -> tuple[int, frozenset[str]]:
+    """The data version bumped, and the subjects this transaction wrote set to it."""
+    session.flush()  # what is still pending is written now, so its tables are known
+    version = _bump_version(session)
+    return version, _mark_subjects(session, version)
+
+
 _CHANGES_READS = "billing_desk_changes_reads"
 
 
@@ -243,16 +343,16 @@ def transaction(*, versioned: bool = True) -> Iterator[Session]:
     refuses becomes DatabaseRefused, a sentence for the user, not an outage.
 
     The data version is bumped as the last statement before the commit (its row lock is held only for the
-    commit itself), and this context's reads from then on must include it. versioned=False is for bookkeeping
-    that no cached reader shows (the sign-in counters): bumping the version for it would make every cached page
-    of every user cold on each sign-in. Such a transaction that turns out to change what readers show (it
+    commit itself), the subjects whose tables the transaction wrote are set to it, and this context's reads from
+    then on must include it. versioned=False is for bookkeeping that no cached reader shows (the sign-in
+    counters): bumping the version for it would make every cached page of every user cold on each sign-in. Such a transaction that turns out to change what readers show (it
     records an audit event) calls changes_reads(session) and bumps it after all."""
     with Session(get_write_engine(), expire_on_commit=False) as session:
         try:
             with session.begin():
                 yield session
                 bump = versioned or session.info.get(_CHANGES_READS, False)
-                version = _bump_version(session) if bump else None
+                version, subjects = _bump_versions(session) if bump else (None, frozenset[str]())
         except DBAPIError as error:
             refused = refusal(error)
             if refused is None:
@@ -261,6 +361,9 @@ def transaction(*, versioned: bool = True) -> Iterator[Session]:
         if version is None:
             return
         _read_floor.set(max(_read_floor.get(), version))
+        seen = _run_subjects.get()
+        if seen is not None:
+            _run_subjects.set({**seen, **{subject: version for subject in subjects}})
         if _replica_url():
             _primary_reads.set(True)
 

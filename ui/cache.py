@@ -1,6 +1,9 @@
-"""One cache for every page's reads: `cached(function)(actor, ...)` calls a data_access function once per data
-version, actor and arguments, so a change committed on any app server (or by the CLI) shows on the next rerun
-and nobody clears caches by hand. The run's data version is read once, at its start (`start_run`)."""
+"""One cache for every page's reads: `cached(function)(actor, ...)` calls a data_access function once per version
+of what it reads, actor and arguments, so a change committed on any app server (or by the CLI) shows on the next
+rerun and nobody clears caches by hand. What a function reads is declared in data_access/subjects.py (aging reads
+receivables and customers, ...): a call is keyed on the versions of those subjects only, so a ticket update leaves
+the receivables pages warm; a function declared nowhere is keyed on the data version (any write makes it cold).
+The versions are read once, at the start of the run (`start_run`), and move up with what the run itself writes."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import streamlit as st
 
 from data_access import db
 from data_access.permissions import Actor
+from data_access.subjects import function_name, reads_of
 from ui.session_keys import READ_FLOOR
 
 P = ParamSpec("P")
@@ -58,20 +62,23 @@ def _stored(
 
 
 def cached(function: Callable[P, R]) -> Callable[P, R]:
-    """`function` read through the cache: keyed on the data version this run sees, the function, and every
-    argument, the actor (username and roles) included. Exceptions (PermissionDenied...) are never cached."""
-    name = f"{function.__module__}.{function.__qualname__}"
+    """`function` read through the cache: keyed on the version of the subjects it reads as this run sees them
+    (every subject's when it is not declared), the function, and every argument, the actor (username and roles)
+    included. Exceptions (PermissionDenied...) are never cached."""
+    name = function_name(function)
+    subjects = reads_of(function)
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         arguments = key_of((args, kwargs))
-        return _stored(name, db.cache_version(), arguments, function, args, kwargs)  # type: ignore[no-any-return]
+        version = db.cache_version() if subjects is None else db.subjects_version(subjects)
+        return _stored(name, version, arguments, function, args, kwargs)  # type: ignore[no-any-return]
 
     return call
 
 
 def start_run() -> None:
     """Reads on this run see this user's own writes (a replica may lag them), and cached reads are keyed on the
-    data version read here (max: a widget callback, which runs before the script, may have written already)."""
+    versions read here (max: a widget callback, which runs before the script, may have written already)."""
     db.set_read_floor(max(st.session_state.get(READ_FLOOR, 0), db.read_floor()))
     db.data_version()
 

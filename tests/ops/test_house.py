@@ -20,7 +20,7 @@ PACKAGE = ROOT / "data_access"
 ROOMS = ("rules", "queries", "actions", "documents", "auth", "csv_import", "demo", "migrations")
 GROUND = {
     "__init__", "__main__", "db", "models", "enums", "permissions", "audit", "money", "config", "clock", "errors",
-    "checks", "ledger", "cli", "migrate", "text",
+    "checks", "ledger", "cli", "migrate", "text", "subjects",
 }  # fmt: skip
 
 

@@ -1,0 +1,111 @@
+"""What a cached read depends on: the tables grouped into subjects, and the read functions by the subjects they read.
+
+A committed transaction sets the version of every subject whose tables it wrote (data_access.db), and the page
+cache (ui.cache) keys each call on the versions of the subjects its function reads: a ticket update leaves the
+receivables pages warm and a payment leaves the ticket pages warm. A function is declared by its qualified name
+or by its module's; one declared nowhere depends on every subject, so nothing it shows is ever stale. A table
+that belongs to no subject, or a write whose tables are not known (raw SQL), changes every subject.
+
+The customers table is a subject of its own: tickets, receivables and collections all show customer names, and a
+payment (which only locks the customer's row) must not make the ticket pages cold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+CUSTOMERS = "customers"
+RECEIVABLES = "receivables"
+COLLECTIONS = "collections"
+SUSPENSIONS = "suspensions"
+TICKETS = "tickets"
+POLICIES = "policies"
+PAYABLES = "payables"
+USERS = "users"
+AUDIT = "audit"
+
+TABLES: dict[str, frozenset[str]] = {
+    CUSTOMERS: frozenset({"customers"}),
+    RECEIVABLES: frozenset({"invoices", "payments", "payment_allocations", "credit_notes"}),
+    COLLECTIONS: frozenset(
+        {
+            "collections_activities",
+            "collection_states",
+            "collection_stage_changes",
+            "collections_runs",
+            "outbox_messages",
+        }
+    ),
+    SUSPENSIONS: frozenset({"subscriptions"}),
+    TICKETS: frozenset({"tickets", "escalations"}),
+    # The partner's own settings: the collections policy, the support offering (hours, targets, holidays) and the
+    # partner profile. They change rarely, and every page that shows one of them names this subject.
+    POLICIES: frozenset(
+        {
+            "collections_policies",
+            "policy_stages",
+            "support_offerings",
+            "support_targets",
+            "holidays",
+            "partner_profile",
+        }
+    ),
+    PAYABLES: frozenset({"microsoft_invoices"}),
+    USERS: frozenset({"login_attempts"}),
+    AUDIT: frozenset({"audit_events"}),
+}
+SUBJECTS: frozenset[str] = frozenset(TABLES)
+# The versions themselves: writing them is what a commit does, not a change anyone reads.
+BOOKKEEPING: frozenset[str] = frozenset({"data_version", "subject_versions"})
+SUBJECT_OF: dict[str, str] = {table: subject for subject, tables in TABLES.items() for table in tables}
+
+_LEDGER = frozenset({CUSTOMERS, RECEIVABLES})
+_STANDING = frozenset({CUSTOMERS, RECEIVABLES, COLLECTIONS, POLICIES})  # a customer's collections assessment
+_SUPPORT = frozenset({CUSTOMERS, TICKETS, POLICIES})  # tickets with their SLA clocks (the support offering)
+
+# Qualified function name (module.qualname) or module name -> the subjects it reads. A function's own entry wins
+# over its module's. Keep each entry to what the function's queries actually read: tests/pages/
+# test_cache_subjects.py runs every page and fails when a cached read touches a table outside its subjects.
+READS: dict[str, frozenset[str]] = {
+    "data_access.queries.aging": _LEDGER,
+    "data_access.queries.receivables": _LEDGER,
+    "data_access.queries.receivables.collections_stage_names": frozenset({POLICIES}),
+    "data_access.queries.receivables.collections_stages": _STANDING,
+    "data_access.queries.assessments": _STANDING,
+    "data_access.queries.collections": _STANDING,
+    "data_access.queries.customers": _STANDING | {SUSPENSIONS, TICKETS},
+    "data_access.queries.invoices": _LEDGER,
+    "data_access.queries.payments": _LEDGER,
+    "data_access.queries.credit_notes": _LEDGER,
+    "data_access.queries.suspensions": _STANDING | {SUSPENSIONS, AUDIT},
+    "data_access.queries.tickets": _SUPPORT,
+    "data_access.queries.escalations": _SUPPORT,
+    "data_access.queries.overview": _STANDING | {SUSPENSIONS, TICKETS, PAYABLES},
+    "data_access.queries.microsoft_payables": _LEDGER | {PAYABLES},
+    "data_access.queries.policies": frozenset({POLICIES}),
+    "data_access.queries.partner": frozenset({POLICIES}),
+    "data_access.queries.time_zone": frozenset({POLICIES}),
+    "data_access.queries.audit_log": frozenset({AUDIT}),
+    "data_access.documents.statement": _LEDGER | {POLICIES},
+    "data_access.documents.customer_statements": frozenset({POLICIES}),
+}
+
+
+def function_name(function: Callable[..., Any]) -> str:
+    """The name a function is declared under: its module and qualified name."""
+    return f"{function.__module__}.{function.__qualname__}"
+
+
+def reads_of(function: Callable[..., Any]) -> frozenset[str] | None:
+    """The subjects `function` reads, or None when it is declared nowhere (it then depends on every subject)."""
+    name = function_name(function)
+    return READS.get(name, READS.get(function.__module__))
+
+
+def written_subjects(tables: Iterable[str]) -> frozenset[str]:
+    """The subjects a transaction that wrote these tables changed; a table of no subject changes them all."""
+    written = set(tables) - BOOKKEEPING
+    if any(table not in SUBJECT_OF for table in written):
+        return SUBJECTS
+    return frozenset(SUBJECT_OF[table] for table in written)
