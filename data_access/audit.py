@@ -293,6 +293,19 @@ class NoteAdded(Event):
     notes: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class CollectionsRunRecorded(Event):
+    """The daily collections run (no activity of its own: the reminders it queues record theirs)."""
+
+    permission = "collections.act"
+    kind: str = field(default="collections_run", init=False)
+    as_of: date
+    customers_assessed: int
+    stage_changes: int
+    messages_queued: int
+    send: bool
+
+
 # Tickets and escalations
 
 
