@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from data_access import clock, ledger
 from data_access.audit import (
     CallLogged,
+from data_access.actions import collections_run
     DisputeOpened,
     DisputeResolved,
     EmailLogged,
@@ -51,6 +52,7 @@ def log_contact(actor: Actor, *, customer_id: str, kind: str, notes: str) -> int
         customer = ledger.customer_by_external_id(session, customer_id)
         activity = _record(session, actor, customer, kind=kind, notes=text)
         _audit(session, actor, customer, logged(activity_id=activity.id, notes=text))
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because=f"{kind} logged")
         return activity.id
 
 
@@ -168,6 +170,7 @@ def open_dispute(actor: Actor, *, invoice_number: str, reason: str) -> int:
 @requires("collections.act")
 def resolve_dispute(actor: Actor, *, invoice_number: str, resolution: str) -> int:
     """Close the dispute on an invoice, saying how; the invoice counts on the clock again from its due date."""
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="promise to pay")
     text = _required(resolution, "Say how the dispute was resolved.")
     with transaction() as session:
         invoice = ledger.invoice_by_number(session, invoice_number, for_update=True)
@@ -211,6 +214,7 @@ def payment_details(partner: PartnerDetails | None) -> str:
 
 
 def _required(text: str, sentence: str) -> str:
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="payment plan")
     if not text or not text.strip():
         raise InvalidAction(sentence)
     return text.strip()
@@ -231,6 +235,7 @@ def _within_open_balance(session: Session, customer: Customer, cents: int, what:
         )
 
 
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="dispute opened")
 def _record(
     session: Session,
     actor: Actor,
@@ -251,6 +256,7 @@ def _record(
         actor=actor.username,
         notes=notes,
         promised_amount_cents=promised_amount_cents,
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="dispute resolved")
         promised_for=promised_for,
         details=details,
     )
@@ -262,5 +268,6 @@ def _record(
 def _audit(
     session: Session, actor: Actor, customer: Customer, event: Event, *, invoice: Invoice | None = None
 ) -> None:
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="note added")
     target = f"invoice:{invoice.number}" if invoice else f"customer:{customer.external_id}"
     record_event(session, actor, event, target=target)

@@ -288,9 +288,8 @@ def _refresh_batch(session: Session, ids: list[int], *, as_of: date, because: st
         current = open_rows.get(customer_id)
         if (current.stage if current else None) == stage:
             continue
-        why = _why(because, found.assessment)
-        entered_on = found.assessment.entered_stage_on if stage is not None else None
-        entered_on = entered_on or as_of
+        entered_on = (found.assessment.entered_stage_on if stage is not None else None) or as_of
+        why = _why(because, found.assessment, entered_on)
         if current is not None:
             left_on = max(current.entered_on, min(entered_on, as_of))
             closed.append({"id": current.id, "left_on": left_on, "left_because": why})
@@ -315,10 +314,11 @@ def _days(count: int) -> str:
     return f"{count} day{'' if count == 1 else 's'} past due"
 
 
-def _why(because: str, assessment: Assessment) -> str:
-    """Why the customer is where the engine put them: the write or the run, and the clock's reason."""
+def _why(because: str, assessment: Assessment, entered_on: date) -> str:
+    """Why the customer is where the engine put them on the day they got there: the write or the run, and the
+    clock's reason (the days past due that day, when the refresh came later)."""
     if assessment.stage is not None:
-        reason = _days(assessment.days_past_due)
+        reason = _days(max(assessment.days_past_due - (assessment.as_of - entered_on).days, 0))
     elif not assessment.overdue_cents and not assessment.disputed_cents:
         reason = "nothing overdue"
     elif not assessment.overdue_cents:

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from data_access import clock, ledger
+from data_access.actions import collections_run
 from data_access.audit import CreditNoteIssued, CreditNoteReversed, record_event
 from data_access.checks import clean_text
 from data_access.db import transaction
@@ -49,6 +50,9 @@ def reverse_credit_note(
             ),
             target=f"invoice:{invoice.number}",
         )
+        collections_run.refresh(
+            session, [invoice.customer_id], as_of=clock.today(), because="credit note reversed"
+        )
         return reversal.number
 
 
@@ -84,5 +88,8 @@ def issue_credit_note(
                 reason=reason,
             ),
             target=f"invoice:{invoice_number}",
+        )
+        collections_run.refresh(
+            session, [invoice.customer_id], as_of=clock.today(), because="credit note issued"
         )
         return note.id

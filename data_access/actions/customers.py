@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from data_access import ledger
+from data_access import clock, ledger
+from data_access.actions import collections_run
 from data_access.audit import CustomerEdited, record_event
 from data_access.checks import clean_text
 from data_access.csv_import import fields as f
@@ -171,4 +172,5 @@ def update_customer(
             ),
             target=f"customer:{customer.external_id}",
         )
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="customer edited")
         return tuple(changing)

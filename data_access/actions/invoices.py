@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data_access import clock, ledger
+from data_access.actions import collections_run
 from data_access.audit import InvoiceAdded, InvoiceCorrected, InvoiceRecord, InvoiceVoided, record_event
 from data_access.checks import clean_text
 from data_access.csv_import import fields as f
@@ -132,6 +133,7 @@ def add_invoice(
             InvoiceAdded(invoice=_record(invoice, customer), reason=why),
             target=f"invoice:{invoice.number}",
         )
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="invoice added")
         return invoice.number
 
 
@@ -190,6 +192,7 @@ def correct_invoice(
             ),
             target=f"invoice:{invoice.number}",
         )
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="invoice corrected")
 
 
 @requires("invoice.edit")
@@ -209,3 +212,4 @@ def void_invoice(actor: Actor, *, number: str, reason: str, today: date | None =
             InvoiceVoided(invoice=record, voided_on=day, reason=why),
             target=f"invoice:{invoice.number}",
         )
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="invoice voided")

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from data_access import clock, ledger
+from data_access.actions import collections_run
 from data_access.audit import CreditApplied, PaymentRecorded, PaymentReversed, record_event
 from data_access.checks import clean_text
 from data_access.db import transaction
@@ -61,6 +62,7 @@ def record_payment(
             ),
             target=f"customer:{customer.external_id}",
         )
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="payment recorded")
         return payment.id
 
 
@@ -94,6 +96,7 @@ def reverse_payment(
             ),
             target=f"customer:{customer.external_id}",
         )
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="payment reversed")
         return from_cents(restored)
 
 
@@ -114,4 +117,5 @@ def apply_credit(
             CreditApplied(applied=from_cents(cents), invoices=tuple(invoice_numbers) or "oldest first"),
             target=f"customer:{customer.external_id}",
         )
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="credit applied")
         return from_cents(cents)

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy import delete, select
 
+from data_access import clock
+from data_access.actions import collections_run
 from data_access.audit import (
     OfferingRecord,
     OfferingSaved,
@@ -143,6 +145,7 @@ def save_policy(
             PolicySaved(before=before, after=_snapshot(rules, intro)),
             target=f"collections_policy:{row.id}",
         )
+        collections_run.refresh(session, None, as_of=clock.today(), because="policy changed")
 
 
 @requires("policies.edit")

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from data_access import clock
+from data_access.actions import collections_run
 from data_access.audit import DataImported, record_event
 from data_access.csv_import.kinds import (
     ADD,
@@ -34,6 +35,9 @@ from data_access.permissions import Actor, requires
 
 Progress = Callable[[str, int], None]
 BULK_ROWS = 1000
+REASSESSING = frozenset({"customers", "invoices", "payments", "credit-notes"})
+"""The kinds whose rows can change a customer's collections assessment: an import of one refreshes the customers
+it touched (everybody, in one pass, when it touched more than collections_run.BATCH)."""
 """An import that writes at least this many rows refreshes the planner's statistics; smaller ones leave them be
 (ANALYZE reads the whole database, which takes longer than a small import itself)."""
 
@@ -95,6 +99,7 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
     context.credit_open = {}
     report.added = report.updated = report.skipped = 0
     done = 0
+    touched: set[int] = set()
     with transaction() as session:
         hold_lock(session, kind.lock)
         context.customers = load_customers(session)
@@ -112,8 +117,12 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
                 first, last = chunk.rows[0].line, chunk.rows[-1].line
                 raise RowRefused(RowError(first, f"{refused} (a row on lines {first} to {last})")) from error
             report.count(planned)
+            touched |= _touched(planned, context)
             done += len(chunk.rows)
             progress("importing", done)
+        if kind_name in REASSESSING:
+            many = len(touched) > collections_run.BATCH
+            collections_run.refresh(session, None if many else touched, as_of=clock.today(), because="import")
         imported = DataImported(
             file=file_name,
             rows=report.rows,
@@ -122,6 +131,19 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
             skipped=report.skipped,
         )
         record_event(session, actor, imported, target=f"import:{kind_name}")
+
+
+def _touched(planned: Sequence[Planned], context: Context) -> set[int]:
+    """The customers (pks) whose rows a written chunk added to or changed: its own, and an invoice's old one."""
+    found: set[int] = set()
+    for p in planned:
+        if p.action == SKIP:
+            continue
+        current = p.refs.get("current")
+        known = context.customers.get(p.row.values.get("customer_id") or "")
+        candidates = (p.refs.get("customer_id"), getattr(current, "customer_id", None), known and known[0])
+        found.update(c for c in candidates if isinstance(c, int))
+    return found
 
 
 @requires("data.import")

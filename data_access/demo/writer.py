@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from data_access import clock
+from data_access.actions.collections_run import full_refresh
 from data_access.db import analyze, transaction
 from data_access.demo.dataset import demo_tables
 from data_access.errors import InvalidAction
 from data_access.models import Customer
+
+DEMO_RUNS = (28, 21, 14, 7, 0)
+"""Days before the demo's today of the collections runs it replays, so the stored state has a stage history."""
 
 
 def _holds_customers(session: Session) -> bool:
@@ -51,7 +55,8 @@ def seed_demo(
                 "The database already holds customers; demo data goes only into an empty database."
             )
         report(f"Drawing {customers} customers and two years of billing")
-        tables = demo_tables(customer_count=customers, seed=seed, today=today or clock.today())
+        day = today or clock.today()
+        tables = demo_tables(customer_count=customers, seed=seed, today=day)
         for model, rows in tables.items():
             report(f"Writing {model.__tablename__} ({len(rows)})")
             if rows:
@@ -59,5 +64,8 @@ def seed_demo(
         postgres = session.get_bind().dialect.name == "postgresql"
         if postgres:
             _reset_sequences(session, [model.__tablename__ for model, rows in tables.items() if rows])
+        report("Replaying the last four weeks' collections runs")
+        for days in DEMO_RUNS:
+            full_refresh(session, as_of=day - timedelta(days=days), by="demo")
     analyze()
     return {model.__tablename__: len(rows) for model, rows in tables.items()}
