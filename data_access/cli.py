@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tickets_report.add_argument("--format", choices=FORMATS, default="table")
 
+    collections_report = reports.add_parser(
+        "collections", help="where each overdue customer stands under the collections policy"
+    )
+    collections_report.add_argument("--as-of", type=_date, default=None, help="date (default today)")
+    collections_report.add_argument("--stage", default=None, help="only customers in this stage (its name)")
+    collections_report.add_argument("--format", choices=FORMATS, default="table")
+
     statement_report = reports.add_parser("statement", help="a customer's statement of account")
     statement_report.add_argument("--customer", required=True, help="the customer's id (customer_id)")
     statement_report.add_argument(
@@ -154,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("unlock", "lift a lockout after failed sign-ins"),
     ):
         user_actions.add_parser(action, help=text).add_argument("username")
+    collections = commands.add_parser("collections", help="the daily collections run")
+    collections_actions = collections.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    collections_run = collections_actions.add_parser(
+        "run", help="reassess every overdue customer and store their state; with --send, e-mail what is due"
+    )
+    collections_run.add_argument("--as-of", type=_date, default=None, help="day to assess (default today)")
+    collections_run.add_argument(
+        "--send", action="store_true", help="queue the reminders due and deliver the outbox (default neither)"
+    )
     _money_commands(commands)
     return parser
 
@@ -298,6 +314,21 @@ def _report_tickets(args: argparse.Namespace) -> str:
     return render(tickets_report(_cli_actor(), start=args.start, end=args.end, by=args.by), args.format)
 
 
+def _report_collections(args: argparse.Namespace) -> str:
+    from data_access.queries.collections_state import collections_report
+
+    frame = collections_report(_cli_actor(), as_of=args.as_of or clock.today(), stage=args.stage)
+    if args.format != "json":
+        frame["suspension_eligible"] = frame["suspension_eligible"].map({True: "true", False: "false"})
+    return render(frame, args.format)
+
+
+def _collections_run(args: argparse.Namespace) -> str:
+    from data_access.actions.collections_run import run as collections_run
+
+    return collections_run(_cli_actor(), as_of=args.as_of, send=args.send).line() + "\n"
+
+
 def _report_statement(args: argparse.Namespace) -> str:
     from data_access.documents.statement import statement, statement_frame
 
@@ -336,6 +367,10 @@ def run(args: argparse.Namespace) -> str:
         return _users(args)
     if args.command == "import":
         return _import(args)
+    if args.command == "collections":
+        return _collections_run(args)
+    if args.report == "collections":
+        return _report_collections(args)
     if args.report == "overview":
         return _report_overview(args)
     if args.report == "statement":
