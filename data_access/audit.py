@@ -580,6 +580,22 @@ class DataImported(Event):
     skipped: int
 
 
+# E-mail (the reminder it carries is audited as ReminderSent when queued)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageRetried(Event):
+    """An outbox message not delivered, tried again now at a billing admin's request."""
+
+    permission = "collections.act"
+    kind: str = field(default="email_retried", init=False)
+    message: int
+    key: str
+    status_before: str
+    attempts_before: int
+    last_error: str | None
+
+
 # Reading and writing the stored form
 
 

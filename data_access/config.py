@@ -13,6 +13,9 @@
 | BILLING_DESK_LOCKOUT_MINUTES | lockout_minutes | 15 |
 | BILLING_DESK_STATEMENT_TIMEOUT | statement_timeout_seconds | 60 |
 | BILLING_DESK_AGING_BUCKETS | aging_buckets | none: 30,60,90,120 (the receivables reader parses it) |
+| BILLING_DESK_SMTP_URL | smtp_url | none: e-mail is written as .eml files to the outbox folder (mail/smtp.py parses it) |
+| BILLING_DESK_MAIL_FROM | mail_from | none: the partner profile's contact e-mail |
+| BILLING_DESK_OUTBOX_DIR | outbox_dir | var/outbox in the project folder |
 
 An empty variable counts as unset. A value that cannot be used raises InvalidSetting naming the variable.
 """
@@ -48,6 +51,9 @@ class Settings:
     lockout_minutes: int
     statement_timeout_seconds: int
     aging_buckets: str | None
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    outbox_dir: Path = PROJECT_ROOT / "var" / "outbox"
 
 
 def default_database_url() -> str:
@@ -72,6 +78,9 @@ def settings() -> Settings:
         lockout_minutes=_whole("BILLING_DESK_LOCKOUT_MINUTES", 15, "minutes"),
         statement_timeout_seconds=_whole("BILLING_DESK_STATEMENT_TIMEOUT", 60, "seconds"),
         aging_buckets=_text("BILLING_DESK_AGING_BUCKETS"),
+        smtp_url=_text("BILLING_DESK_SMTP_URL"),
+        mail_from=_text("BILLING_DESK_MAIL_FROM"),
+        outbox_dir=Path(_text("BILLING_DESK_OUTBOX_DIR") or PROJECT_ROOT / "var" / "outbox"),
     )
 
 

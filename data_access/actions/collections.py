@@ -4,6 +4,8 @@ Each action checks its permission, writes in one transaction and audits in it.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import pairwise
@@ -13,9 +15,9 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from data_access import clock, ledger
+from data_access.actions import collections_run
 from data_access.audit import (
     CallLogged,
-from data_access.actions import collections_run
     DisputeOpened,
     DisputeResolved,
     EmailLogged,
@@ -24,19 +26,17 @@ from data_access.actions import collections_run
     NoteAdded,
     PaymentPlanSetUp,
     PromiseRecorded,
-    ReminderSent,
     record_event,
 )
-from data_access.db import transaction
+from data_access.config import InvalidSetting
+from data_access.db import read_session, transaction
 from data_access.enums import ActivityKind
 from data_access.errors import InvalidAction
+from data_access.mail import outbox, reminders
 from data_access.models import CollectionsActivity, Customer, Invoice
 from data_access.money import day as iso_day
 from data_access.money import from_cents, to_cents
 from data_access.permissions import Actor, requires
-from data_access.queries import assessments
-from data_access.queries.partner import PartnerDetails, read_partner
-from data_access.rules import policy
 
 CONTACT_KINDS = (ActivityKind.CALL.value, ActivityKind.EMAIL.value)
 
@@ -58,21 +58,90 @@ def log_contact(actor: Actor, *, customer_id: str, kind: str, notes: str) -> int
 
 @requires("collections.act")
 def send_reminder(actor: Actor, *, customer_id: str, as_of: date) -> str:
-    """The message of the account's current stage, filled in and recorded as sent; no stage, no reminder."""
+    """The message of the account's current stage, filled in and recorded as sent, and queued as an e-mail to the
+    billing contact with the overdue invoices and the statement attached (once per stage; without an address it
+    is recorded only); no stage, no reminder. Returns the message."""
     with transaction() as session:
-        customer = ledger.customer_by_external_id(session, customer_id)
-        assessment = assessments.assess_customers(session, [customer], as_of)[0].assessment
-        stage = assessment.stage
-        if stage is None:
-            raise InvalidAction(
-                f"{customer.name} is in no collections stage on {iso_day(as_of)}, so there is no reminder to send."
-            )
-        context = policy.message_context(assessment, customer_name=customer.name, currency=customer.currency)
-        text = policy.render_message(stage, context) + payment_details(read_partner(session))
-        sent = {"stage": stage.name, "text": text}
-        activity = _record(session, actor, customer, kind=ActivityKind.REMINDER_SENT, details=sent)
-        _audit(session, actor, customer, ReminderSent(activity_id=activity.id, stage=stage.name, text=text))
-        return text
+        return reminders.one_reminder(session, actor, customer_id, as_of=as_of).reminder.text
+
+
+@dataclass(frozen=True)
+class SentReminder:
+    """A reminder sent from the page: its text, and its e-mail's delivery state (None: not e-mailed, and why)."""
+
+    stage: str
+    text: str
+    emailed: outbox.MessageState | None
+    not_emailed: str | None
+
+    def delivery(self) -> str:
+        if self.emailed is None:
+            return f"Not e-mailed ({self.not_emailed}); the reminder is recorded as sent by other means."
+        return self.emailed.sentence() + (f" {self.not_emailed}" if self.not_emailed else "")
+
+
+@requires("collections.act")
+def email_reminder(actor: Actor, *, customer_id: str, as_of: date) -> SentReminder:
+    """send_reminder, and its e-mail delivered at once: sent, written to the outbox folder, or queued for a retry
+    with the server's reply."""
+    with transaction() as session:
+        queued = reminders.one_reminder(session, actor, customer_id, as_of=as_of)
+    reminder = queued.reminder
+    if queued.message_id is None:
+        return SentReminder(reminder.stage, reminder.text, None, reminder.skipped)
+    try:
+        return SentReminder(reminder.stage, reminder.text, outbox.deliver_one(queued.message_id), None)
+    except InvalidSetting as problem:
+        return SentReminder(reminder.stage, reminder.text, outbox.state(queued.message_id), str(problem))
+
+
+@dataclass(frozen=True)
+class SentAll:
+    """What "send all due" did: reminders queued, customers skipped (and why), and the outbox's delivery."""
+
+    queued: int
+    skipped: tuple[str, ...]
+    delivery: outbox.Delivery | None
+    problem: str | None
+
+    def sentence(self) -> str:
+        said = [f"{self.queued} reminder{'' if self.queued == 1 else 's'} queued."]
+        if self.delivery is not None:
+            said.append("Outbox: " + self.delivery.sentence())
+        if self.problem:
+            said.append(f"Nothing was delivered: {self.problem}")
+        if self.skipped:
+            said.append(f"Not e-mailed: {'; '.join(self.skipped)}.")
+        return " ".join(said)
+
+
+@requires("collections.act")
+def send_all_due(
+    actor: Actor, *, as_of: date, progress: Callable[[str, int, int], None] | None = None
+) -> SentAll:
+    """Every reminder and final notice due at as_of e-mailed: queued a customer at a time (each with its
+    activity, audit event and stored state, at most once per stage), then the outbox delivered; customers
+    without a usable address are skipped and named. `progress` hears (what, done, total)."""
+    with read_session() as session:
+        ids = reminders.due_customer_ids(session, as_of)
+    queued, skipped = 0, []
+    for number, customer_pk in enumerate(ids, start=1):
+        with transaction() as session:
+            customer = session.get_one(Customer, customer_pk)
+            result = reminders.remind(session, actor, customer, as_of=as_of, due_only=True, unsent_too=False)
+        if result is not None and result.outcome == "queued":
+            queued += 1
+        elif result is not None and result.outcome == "skipped":
+            skipped.append(f"{result.reminder.customer_name}: {result.reminder.skipped}")
+        if progress:
+            progress("Queuing reminders", number, len(ids))
+    try:
+        delivery = outbox.deliver_due(
+            progress=(lambda done, total: progress("Sending", done, total)) if progress else None
+        )
+    except InvalidSetting as problem:
+        return SentAll(queued, tuple(skipped), None, str(problem))
+    return SentAll(queued, tuple(skipped), delivery, None)
 
 
 @requires("collections.act")
@@ -101,6 +170,7 @@ def record_promise(
             activity_id=activity.id, promised_amount=from_cents(cents), promised_for=promised_for
         )
         _audit(session, actor, customer, promise)
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="promise to pay")
         return activity.id
 
 
@@ -144,6 +214,7 @@ def set_up_payment_plan(
         )
         event = PaymentPlanSetUp(activity_id=activity.id, notes=text, installments=plan, total=total)
         _audit(session, actor, customer, event)
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="payment plan")
         return activity.id
 
 
@@ -164,13 +235,13 @@ def open_dispute(actor: Actor, *, invoice_number: str, reason: str) -> int:
         )
         opened = DisputeOpened(activity_id=activity.id, notes=text, invoice_number=invoice.number)
         _audit(session, actor, customer, opened, invoice=invoice)
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="dispute opened")
         return activity.id
 
 
 @requires("collections.act")
 def resolve_dispute(actor: Actor, *, invoice_number: str, resolution: str) -> int:
     """Close the dispute on an invoice, saying how; the invoice counts on the clock again from its due date."""
-        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="promise to pay")
     text = _required(resolution, "Say how the dispute was resolved.")
     with transaction() as session:
         invoice = ledger.invoice_by_number(session, invoice_number, for_update=True)
@@ -185,6 +256,7 @@ def resolve_dispute(actor: Actor, *, invoice_number: str, resolution: str) -> in
         )
         resolved = DisputeResolved(activity_id=activity.id, notes=text, invoice_number=invoice.number)
         _audit(session, actor, customer, resolved, invoice=invoice)
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="dispute resolved")
         return activity.id
 
 
@@ -196,25 +268,11 @@ def add_note(actor: Actor, *, customer_id: str, notes: str) -> int:
         customer = ledger.customer_by_external_id(session, customer_id)
         activity = _record(session, actor, customer, kind=ActivityKind.NOTE, notes=text)
         _audit(session, actor, customer, NoteAdded(activity_id=activity.id, notes=text))
+        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="note added")
         return activity.id
 
 
-def payment_details(partner: PartnerDetails | None) -> str:
-    """What a reminder ends with: how to pay the partner and whom to ask, signed with the partner's name (the
-    partner profile); nothing before the profile is set."""
-    if partner is None:
-        return ""
-    lines = ["", ""]
-    if partner.remittance_lines:
-        lines += ["How to pay: by bank transfer to " + partner.name + ".", *partner.remittance_lines]
-    if partner.contact_line:
-        lines.append(f"Questions: {partner.contact_line}")
-    lines.append(partner.name)
-    return "\n".join(lines)
-
-
 def _required(text: str, sentence: str) -> str:
-        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="payment plan")
     if not text or not text.strip():
         raise InvalidAction(sentence)
     return text.strip()
@@ -235,7 +293,6 @@ def _within_open_balance(session: Session, customer: Customer, cents: int, what:
         )
 
 
-        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="dispute opened")
 def _record(
     session: Session,
     actor: Actor,
@@ -256,7 +313,6 @@ def _record(
         actor=actor.username,
         notes=notes,
         promised_amount_cents=promised_amount_cents,
-        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="dispute resolved")
         promised_for=promised_for,
         details=details,
     )
@@ -268,6 +324,5 @@ def _record(
 def _audit(
     session: Session, actor: Actor, customer: Customer, event: Event, *, invoice: Invoice | None = None
 ) -> None:
-        collections_run.refresh(session, [customer.id], as_of=clock.today(), because="note added")
     target = f"invoice:{invoice.number}" if invoice else f"customer:{customer.external_id}"
     record_event(session, actor, event, target=target)

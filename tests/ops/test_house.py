@@ -17,7 +17,7 @@ import pytest
 from tests.support.environment import MAX_EXAMPLES, ROOT
 
 PACKAGE = ROOT / "data_access"
-ROOMS = ("rules", "queries", "actions", "documents", "auth", "csv_import", "demo", "migrations")
+ROOMS = ("rules", "queries", "actions", "documents", "auth", "csv_import", "demo", "migrations", "mail")
 GROUND = {
     "__init__", "__main__", "db", "models", "enums", "permissions", "audit", "money", "config", "clock", "errors",
     "checks", "ledger", "cli", "migrate", "text", "subjects",
@@ -57,6 +57,25 @@ def test_data_access_never_imports_streamlit_or_the_pages(path: Path) -> None:
 @pytest.mark.parametrize("path", modules(PACKAGE / "queries"), ids=lambda p: p.name)
 def test_queries_never_import_actions(path: Path) -> None:
     assert [name for name in imports_of(path) if name.startswith("data_access.actions")] == []
+
+
+@pytest.mark.parametrize("path", modules(PACKAGE / "queries"), ids=lambda p: p.name)
+def test_queries_never_import_mail(path: Path) -> None:
+    assert [name for name in imports_of(path) if name.startswith("data_access.mail")] == []
+
+
+@pytest.mark.parametrize("path", modules(PACKAGE / "mail"), ids=lambda p: p.name)
+def test_mail_imports_the_read_side_documents_rules_and_the_ground_floor(path: Path) -> None:
+    """Of the write side only the collections run's refresh, which a reminder keeps in its own transaction."""
+    rooms = ("queries", "documents", "rules", "mail")
+    bad = [
+        name
+        for name in imports_of(path)
+        if name.startswith("data_access.")
+        and name.split(".")[1] not in GROUND | set(rooms)
+        and not name.startswith("data_access.actions.collections_run")
+    ]
+    assert bad == []
 
 
 @pytest.mark.parametrize("path", modules(PACKAGE / "rules"), ids=lambda p: p.name)
