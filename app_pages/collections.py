@@ -19,6 +19,7 @@ from data_access.actions.collections import (
     send_reminder,
     set_up_payment_plan,
 )
+from data_access.actions.collections_run import ensure_current
 from data_access.actions.credit_notes import issue_credit_note, reverse_credit_note
 from data_access.actions.payments import apply_credit, record_payment, reverse_payment
 from data_access.documents.exports import plain
@@ -29,6 +30,7 @@ from data_access.permissions import Actor, PermissionDenied, allowed
 from data_access.queries.collections import activities, open_invoices, worklist
 from data_access.queries.credit_notes import customer_credit_notes
 from data_access.queries.payments import customer_payments
+from data_access.queries.stages import stage_history
 from data_access.queries.time_zone import partner_time_zone
 from data_access.rules.entries import credit_note_entry, installments
 from data_access.text import days_past_due, plural, readable, sentence
@@ -336,7 +338,9 @@ actor = current_actor()
 st.title("Collections")
 show_flash()
 today = clock.today()
-with st.spinner("Assessing overdue accounts…"):
+with st.spinner("Bringing collections up to date…"):
+    ensure_current(today)
+with st.spinner("Reading overdue accounts…"):
     everyone = cached(worklist)(actor, as_of=today)
 if everyone.empty:
     st.info(f"No overdue accounts on {day(today)}: nothing to chase.")
@@ -348,7 +352,7 @@ stages = list(dict.fromkeys(s for s in everyone.sort_values("days_past_due").sta
 manager = by_manager.selectbox("Account manager", [ALL, *managers], key="collections_account_manager")
 stage = by_stage.selectbox("Stage", [ALL, *stages], key="collections_stage")
 due_only = by_due.toggle("Due now only", key="collections_due_only")
-with st.spinner("Assessing overdue accounts…"):
+with st.spinner("Reading overdue accounts…"):
     table = cached(worklist)(
         actor,
         as_of=today,
@@ -397,6 +401,7 @@ st.caption(
 with st.spinner("Reading the account…"):
     invoices = cached(open_invoices)(actor, customer_id=customer_id)
     history = cached(activities)(actor, customer_id=customer_id)
+    stage_changes = cached(stage_history)(actor, customer_id=customer_id)
     zone = cached(partner_time_zone)()
 act(actor, row, invoices, today)
 
@@ -423,5 +428,23 @@ else:
             "notes": "Notes",
             "promised_amount": st.column_config.TextColumn("Promised", alignment="right"),
             "promised_for": st.column_config.TextColumn("Promised for"),
+        },
+    )
+
+st.markdown("**Stage history**")
+if stage_changes.empty:
+    st.caption("No stage recorded yet.")
+else:
+    st.dataframe(
+        readable(stage_changes.fillna({"stage": NO_STAGE}), days=["entered_on", "left_on"]),
+        hide_index=True,
+        width="stretch",
+        key="collections_stage_history",
+        column_config={
+            "stage": "Stage",
+            "entered_on": "Entered on",
+            "entered_because": "Why",
+            "left_on": "Left on",
+            "left_because": "Why it was left",
         },
     )

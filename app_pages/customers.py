@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import clock
+from data_access.actions.collections_run import ensure_current
 from data_access.actions.customers import update_customer
 from data_access.actions.invoices import add_invoice, correct_invoice, void_invoice
 from data_access.documents.exports import plain
@@ -15,7 +16,6 @@ from data_access.documents.statement import statement, statement_csv, statement_
 from data_access.errors import InvalidAction
 from data_access.money import InvalidAmount, day, from_cents, moment, money, typed_amount
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.queries.assessments import customer_assessment
 from data_access.queries.customers import (
     CustomerDetails,
     CustomerStatus,
@@ -25,7 +25,9 @@ from data_access.queries.customers import (
     search_customers,
 )
 from data_access.queries.invoices import customer_invoices
+from data_access.queries.stages import NO_STAGE, customer_standing, stage_history
 from data_access.rules import policy
+from data_access.text import readable
 from ui.cache import cached
 from ui.flash import flash, show_flash
 from ui.signin import current_actor
@@ -239,36 +241,53 @@ def show_recent_activity(actor: Actor, status: CustomerStatus) -> None:
 
 
 def show_collections(actor: Actor, customer_id: str, today: date) -> None:
-    """Where the account stands under the collections policy: its stage, what billing owes it now, what is next."""
+    """Where the account stands under the collections policy: its stage, what billing owes it now, what is next,
+    and the stages it has been through."""
     st.subheader("Collections")
-    found = cached(customer_assessment)(actor, customer_id=customer_id, as_of=today)
+    with st.spinner("Bringing collections up to date…"):
+        ensure_current(today)
+    found = cached(customer_standing)(actor, customer_id=customer_id, as_of=today)
     if found is None:
         return
-    assessed = found.assessment
-    if assessed.stage is None:
+    if found.stage is None:
         why = "nothing is overdue"
-        if assessed.below_minimum:
+        if found.below_minimum:
             why = "the overdue balance is below the policy's minimum"
-        elif assessed.overdue_cents == 0 and assessed.disputed_cents:
+        elif found.overdue_cents == 0 and found.disputed_cents:
             why = "everything overdue is in dispute"
-        elif assessed.overdue_cents:
+        elif found.overdue_cents:
             why = "the collections policy has no stage for it yet"
         st.markdown(f"No collections stage: {why}.")
     else:
-        overdue = plain(money(from_cents(assessed.overdue_cents), found.currency))
+        overdue = plain(money(from_cents(found.overdue_cents), found.currency))
         st.markdown(
-            f"Stage **{plain(assessed.stage.name)}** since {day(assessed.entered_stage_on)}: {overdue} overdue, "
-            f"{assessed.days_past_due} days past due."
+            f"Stage **{plain(found.stage)}** since {day(found.stage_entered_on)}: {overdue} overdue, "
+            f"{found.days_past_due} days past due."
         )
-    if assessed.promise is not None:
-        promised = plain(money(from_cents(assessed.promise.amount_cents), found.currency))
-        st.markdown(f"A promise to pay {promised} by {day(assessed.promise.promised_for)} stands.")
-    if assessed.due_now:
-        st.markdown(f"Due now: **{policy.ACTION_LABELS[assessed.due_now]}**.")
-    elif assessed.stage is not None:
+    if found.promise_until is not None:
+        promised = plain(money(from_cents(found.promise_cents), found.currency))
+        st.markdown(f"A promise to pay {promised} by {day(found.promise_until)} stands.")
+    if found.due_now:
+        st.markdown(f"Due now: **{policy.ACTION_LABELS[found.due_now]}**.")
+    elif found.stage is not None:
         st.markdown("Nothing due now.")
-    if assessed.next_step is not None:
-        st.markdown(f"Next step: **{plain(assessed.next_step.stage.name)}** on {day(assessed.next_step.on)}.")
+    if found.next_step is not None:
+        st.markdown(f"Next step: **{plain(found.next_step)}** on {day(found.next_step_on)}.")
+    changes = cached(stage_history)(actor, customer_id=customer_id)
+    if not changes.empty:
+        st.dataframe(
+            readable(changes.fillna({"stage": NO_STAGE}), days=["entered_on", "left_on"]),
+            hide_index=True,
+            width="stretch",
+            key="customers_stage_history",
+            column_config={
+                "stage": "Stage",
+                "entered_on": "Entered on",
+                "entered_because": "Why",
+                "left_on": "Left on",
+                "left_because": "Why it was left",
+            },
+        )
 
 
 def show_statement(actor: Actor, status: CustomerStatus, today: date) -> None:

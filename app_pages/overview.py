@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import clock
+from data_access.actions.collections_run import ensure_current
 from data_access.documents.exports import plain
 from data_access.money import day, money
 from data_access.permissions import allowed
@@ -203,6 +204,8 @@ if sees_receivables:
                                             "unapplied": st.column_config.NumberColumn(format="accounting")})  # fmt: skip
 
 if allowed(actor, "collections.view"):
+    with st.spinner("Bringing collections up to date…"):
+        ensure_current(as_of)
     stages = cached(accounts_per_stage)(actor, as_of=as_of)
     if stages.accounts.sum():
         order = list(stages.stage)

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from data_access import clock
+from data_access.actions.collections_run import ensure_current
 from data_access.actions.suspensions import StillOverdue, reinstate_subscription, suspend_subscription
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
@@ -138,7 +139,9 @@ st.caption(
     "Billing suspends; the app never does it by itself. An account is listed only while the collections policy "
     f"marks it eligible, and it is judged again at the moment you suspend. {NEW_COMMERCE}"
 )
-with st.spinner("Assessing overdue accounts…"):
+with st.spinner("Bringing collections up to date…"):
+    ensure_current(today)
+with st.spinner("Reading eligible and suspended accounts…"):
     eligible = cached(eligible_accounts)(actor, as_of=today)
     suspended = cached(suspended_subscriptions)(actor, as_of=today)
     history = cached(suspension_history)(actor)

@@ -218,8 +218,8 @@ def assess_customer(customer_id: str, as_of: date) -> CustomerAccount | None:
 
 @requires("customers.view")
 def customer_assessment(actor: Actor, *, customer_id: str, as_of: date) -> CustomerAccount | None:
-    """Where one customer's account stands under the collections policy at the as-of date, for whoever may see
-    the customer (the Customers page); None when there is no such customer."""
+    """Where one customer's account stands under the collections policy at the as-of date, assessed now from the
+    ledger, for whoever may see the customer; None when there is no such customer."""
     return assess_customer(customer_id, as_of)
 
 
@@ -234,7 +234,7 @@ def stage_names() -> list[str]:
 
 def stages_at(as_of: date) -> tuple[list[str], dict[str, str]]:
     """The policy's stage names in order, and each overdue customer's stage at the as-of date ('no stage' when
-    the policy asks nothing yet: under the minimum, all disputed, or not yet a day late enough)."""
+    the policy asks nothing yet: under the minimum, all disputed, or not yet a day late enough), assessed now."""
     with read_session() as session:
         names = [stage.name for stage in load_policy(session).stages]
         assessed = assess_overdue(session, as_of)

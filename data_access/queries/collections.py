@@ -11,14 +11,15 @@ from datetime import date, datetime
 from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+from sqlalchemy.orm import Session
 
 from data_access import ledger
 from data_access.db import read_session
-from data_access.models import Customer, Invoice, Payment
+from data_access.models import CollectionState, Customer, Invoice, Payment
 from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
-from data_access.queries import assessments
+from data_access.queries import assessments, collections_state, stages
 from data_access.queries.customers import latest_activities_and_payments
 from data_access.rules import policy
 from data_access.text import sentence
@@ -65,8 +66,15 @@ def worklist(
     stage: str | None = None,
     due_only: bool = False,
 ) -> pd.DataFrame:
-    """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due."""
+    """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due: read,
+    filtered and sorted in the database from the stored state when it answers for the date (today, after today's
+    run), else assessed now from the ledger."""
     with read_session() as session:
+        if collections_state.is_current(session, as_of):
+            stored = _stored_worklist(
+                session, account_manager=account_manager, stage=stage, due_only=due_only
+            )
+            return pd.DataFrame(stored, columns=WORKLIST_COLUMNS)
         assessed = assessments.assess_overdue(session, as_of)
     rows = [
         _worklist_row(found)
@@ -86,6 +94,66 @@ def worklist(
     return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
 
 
+def _stored_worklist(
+    session: Session, *, account_manager: str | None, stage: str | None, due_only: bool
+) -> list[dict[str, Any]]:
+    """The worklist's rows from the stored state joined to each customer and their unapplied credit in their own
+    currency, in the worklist's order."""
+    state = CollectionState
+    credit = (
+        select(
+            Payment.customer_id, Payment.currency, func.sum(Payment.unapplied_cents).label("unapplied_cents")
+        )
+        .where(Payment.unapplied_cents > literal_column("0"))
+        .group_by(Payment.customer_id, Payment.currency)
+        .subquery("credit")
+    )
+    priority = state.overdue_cents * state.days_past_due
+    columns = (
+        Customer.external_id, Customer.name, Customer.currency, Customer.account_manager, state.overdue_cents,
+        state.disputed_cents, state.days_past_due, state.stage, state.due_now, state.next_step, state.next_step_on,
+        state.broken_promises, state.held_by_promise, state.last_contact, state.last_contact_on,
+        priority.label("priority"), credit.c.unapplied_cents,
+    )  # fmt: skip
+    query = (
+        select(*columns)
+        .join(state, state.customer_id == Customer.id)
+        .outerjoin(credit, and_(credit.c.customer_id == Customer.id, credit.c.currency == Customer.currency))
+        .where(stages.listed())
+        .order_by(
+            case((state.broken_promises > 0, 0), else_=1), priority.desc(), _in_code_point_order(session)
+        )
+    )
+    if account_manager is not None:
+        query = query.where(Customer.account_manager == account_manager)
+    if stage is not None:
+        query = query.where(state.stage == stage)
+    if due_only:
+        query = query.where(state.due_now.is_not(None))
+    return [
+        {
+            "customer_id": row.external_id,
+            "name": row.name,
+            "currency": row.currency,
+            "account_manager": row.account_manager,
+            "overdue": from_cents(row.overdue_cents),
+            "disputed": from_cents(row.disputed_cents),
+            "days_past_due": row.days_past_due,
+            "stage": row.stage,
+            "due_now": policy.ACTION_LABELS.get(row.due_now) if row.due_now else None,
+            "next_step": row.next_step,
+            "next_step_on": row.next_step_on,
+            "broken_promises": row.broken_promises,
+            "held_by_promise": bool(row.held_by_promise),
+            "last_contact": row.last_contact.replace("_", " ") if row.last_contact else None,
+            "last_contact_on": row.last_contact_on,
+            "priority": from_cents(row.priority),
+            "unapplied": from_cents(row.unapplied_cents),
+        }
+        for row in session.execute(query)
+    ]
+
+
 def _unapplied_credit() -> dict[tuple[str, str], int]:
     """Money received and not yet applied, per customer and currency (from the partial index on it)."""
     query = (
@@ -96,6 +164,11 @@ def _unapplied_credit() -> dict[tuple[str, str], int]:
     )
     with read_session() as session:
         return {(customer, currency): int(cents) for customer, currency, cents in session.execute(query)}
+
+
+def _in_code_point_order(session: Session) -> ColumnElement[str]:
+    """Customer ids compared by code point, as Python compares them (PostgreSQL's default collation may not)."""
+    return Customer.external_id.collate("C" if session.get_bind().dialect.name == "postgresql" else "BINARY")
 
 
 def _worklist_row(found: assessments.CustomerAccount) -> dict[str, Any]:
@@ -195,9 +268,10 @@ def activities(actor: Actor, *, customer_id: str, limit: int = 20) -> pd.DataFra
 
 @requires("collections.view")
 def accounts_per_stage(actor: Actor, *, as_of: date) -> pd.DataFrame:
-    """How many overdue accounts stand at each stage of the policy (in the policy's order), and how many at none."""
-    names, stages = assessments.stages_at(as_of)
+    """How many overdue accounts stand at each stage of the policy (in the policy's order), and how many at none;
+    counted in the database from the stored state when it answers for the date."""
+    names, counted = stages.stage_counts(as_of)
     counts = {name: 0 for name in [*names, assessments.NO_STAGE]}
-    for stage in stages.values():
-        counts[stage] = counts.get(stage, 0) + 1
+    for stage, accounts in counted.items():
+        counts[stage] = counts.get(stage, 0) + accounts
     return pd.DataFrame({"stage": list(counts), "accounts": list(counts.values())})

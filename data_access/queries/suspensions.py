@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from data_access.audit import SubscriptionReinstated, SubscriptionSuspended, parse_event
 from data_access.db import read_session
 from data_access.enums import SubscriptionStatus
-from data_access.models import AuditEvent, Customer, Subscription
+from data_access.models import AuditEvent, CollectionState, Customer, Subscription
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
-from data_access.queries.assessments import assess_customers, load_policy, overdue_customers
+from data_access.queries.assessments import assess_customers, assess_overdue, load_policy
+from data_access.queries.collections_state import is_current
 from data_access.rules.suspension import PartnerCenterStep, still_overdue
 
 NEARING_DELETION_DAYS = 75
@@ -63,13 +64,12 @@ HISTORY_COLUMNS = [
 
 @requires(SUSPEND)
 def eligible_accounts(actor: Actor, *, as_of: date) -> pd.DataFrame:
-    """Accounts the policy marks eligible for suspension at the as-of date, one row per Active subscription."""
-    rows: list[dict[str, Any]] = []
+    """Accounts the policy marks eligible for suspension at the as-of date, one row per Active subscription: read
+    from the stored state when it answers for the date (today, after today's run), else assessed now."""
     with read_session() as session:
-        accounts = [
-            a for a in assess_customers(session, overdue_customers(session, as_of), as_of)
-            if a.assessment.suspension_eligible
-        ]  # fmt: skip
+        if is_current(session, as_of):
+            return pd.DataFrame(_stored_eligible(session), columns=ELIGIBLE_COLUMNS)
+        accounts = [a for a in assess_overdue(session, as_of) if a.assessment.suspension_eligible]
         by_id = {a.customer_id: a for a in accounts}
         subscriptions = session.execute(
             select(Customer.external_id, Subscription)
@@ -77,6 +77,7 @@ def eligible_accounts(actor: Actor, *, as_of: date) -> pd.DataFrame:
             .where(Customer.external_id.in_(by_id), Subscription.status == SubscriptionStatus.ACTIVE.value)
             .order_by(Customer.external_id, Subscription.product, Subscription.external_id)
         ).all()
+        rows: list[dict[str, Any]] = []
         for customer_id, subscription in subscriptions:
             account = by_id[customer_id]
             assessment = account.assessment
@@ -99,6 +100,43 @@ def eligible_accounts(actor: Actor, *, as_of: date) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=ELIGIBLE_COLUMNS)
+
+
+def _stored_eligible(session: Session) -> list[dict[str, Any]]:
+    """The Active subscriptions of the customers the stored state marks eligible for suspension, in order."""
+    state = CollectionState
+    columns = (
+        Customer.external_id, Customer.name, Customer.tenant_id, Customer.currency, state.overdue_cents,
+        state.days_past_due, state.stage, state.suspension_eligible_on, Subscription.external_id.label("sub"),
+        Subscription.product, Subscription.sku, Subscription.quantity, Subscription.billing_cycle,
+        Subscription.term_end,
+    )  # fmt: skip
+    query = (
+        select(*columns)
+        .join(state, state.customer_id == Customer.id)
+        .join(Subscription, Subscription.customer_id == Customer.id)
+        .where(state.suspension_eligible.is_(True), Subscription.status == SubscriptionStatus.ACTIVE.value)
+        .order_by(Customer.external_id, Subscription.product, Subscription.external_id)
+    )
+    return [
+        {
+            "customer_id": row.external_id,
+            "customer_name": row.name,
+            "tenant_id": row.tenant_id,
+            "currency": row.currency,
+            "overdue": from_cents(row.overdue_cents),
+            "days_past_due": row.days_past_due,
+            "stage": row.stage,
+            "eligible_since": row.suspension_eligible_on,
+            "subscription_id": row.sub,
+            "product": row.product,
+            "sku": row.sku,
+            "quantity": row.quantity,
+            "billing_cycle": row.billing_cycle,
+            "term_end": row.term_end,
+        }
+        for row in session.execute(query)
+    ]
 
 
 def deletion_warning(days_suspended: int | None) -> str:
