@@ -80,6 +80,8 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.receivables.customer_movements": _LEDGER,
     "data_access.queries.receivables.collections_stage_names": frozenset({POLICIES}),
     "data_access.queries.assessments": _STANDING,
+    "data_access.queries.collections_state": _STANDING,
+    "data_access.queries.stages": _STANDING,
     "data_access.queries.collections": _STANDING,
     "data_access.queries.customers": _STANDING | {SUSPENSIONS, TICKETS},
     "data_access.queries.customers.search_customers": frozenset({CUSTOMERS}),
