@@ -404,7 +404,7 @@ def test_a_payment_that_lands_between_check_and_write_is_judged_again(database: 
     )
     assert [str(e) for e in report.errors] == ["line 2: amount is below the 110.00 already paid or credited"]
     assert (report.added, report.updated) == (0, 0)
-    paid = ("payments", "payment_allocations", "audit_events", "data_version")
+    paid = ("payments", "payment_allocations", "audit_events", "data_version", "subject_versions")
     assert {k: v for k, v in counts().items() if k not in paid} == {
         k: v for k, v in before.items() if k not in paid
     }

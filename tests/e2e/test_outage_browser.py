@@ -85,9 +85,10 @@ def test_a_query_stuck_behind_a_lock_does_not_freeze_another_users_session(
 
     database = server.database_url.rsplit("/", 1)[1]
     with cluster.connect(dbname=database) as blocker:
-        # The first test's reads of Receivables are cached for this data version (signing in changes nothing):
-        # a committed change sends the page to the database again, where the lock waits for it.
+        # The first test's reads of Receivables are cached for these versions (signing in changes nothing): a
+        # committed change of every subject sends the page to the database again, where the lock waits for it.
         blocker.execute("UPDATE data_version SET version = version + 1")
+        blocker.execute("UPDATE subject_versions SET version = (SELECT version FROM data_version)")
         blocker.execute("BEGIN")
         blocker.execute("LOCK TABLE invoices IN ACCESS EXCLUSIVE MODE")
         try:
