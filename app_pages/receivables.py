@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 from plotly.colors import sample_colorscale
@@ -17,7 +18,7 @@ from data_access.permissions import allowed
 from data_access.queries import receivables as detail
 from data_access.queries.aging import AgingFilter
 from data_access.queries.assessments import NO_STAGE
-from data_access.queries.receivables import receivables_by_customer, receivables_summary
+from data_access.queries.receivables import receivables_summary
 from data_access.rules.buckets import DEFAULT_BUCKETS, parse_buckets
 from ui.cache import cached
 from ui.flash import show_flash
@@ -39,7 +40,12 @@ SORT_NOTES = {
 BASES = {"due": "Due date", "issue": "Issue date"}
 EARLIEST = date(2000, 1, 1)
 ALL = "All"
+ROWS_SHOWN = (detail.FIRST_SCREEN_ROWS, 1000, 5000, None)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def rows_label(rows: int | None) -> str:
+    return "All" if rows is None else f"{rows:,}"
 
 
 def bucket_colours(labels: list[str]) -> dict[str, str]:
@@ -189,14 +195,25 @@ figure.update_layout(
 st.plotly_chart(figure, width="stretch")
 
 st.subheader("By customer")
+find, how_many = st.columns([3, 1])
+search = find.text_input(
+    "Find a customer", key="receivables_search", placeholder="Customer ID or name",
+    help="Keeps the customers whose ID or name contains this text (any case).",
+)  # fmt: skip
+rows = how_many.selectbox("Rows shown", ROWS_SHOWN, format_func=rows_label, key="receivables_rows")
 with st.spinner("Ageing each customer's invoices…"):
-    table = detail.largest_overdue_first(cached(receivables_by_customer)(actor, flt))
-shown = table.rename(columns={**HEADERS, "overdue": TOTAL_MINUS_CURRENT[flt.basis]})
+    first = cached(detail.receivables_largest_overdue_first)(actor, flt, rows=rows, search=search)
+table = first.table
+headers = {**HEADERS, "overdue": TOTAL_MINUS_CURRENT[flt.basis]}
+shown = table.rename(columns=headers)
+count = f"All {first.matching:,} rows." if len(table) == first.matching else (
+    f"The first {len(table):,} of {first.matching:,} rows: find a customer above, or show more rows."
+)  # fmt: skip
 st.caption(
-    f"{SORT_NOTES[flt.basis]} Amounts are in each row's currency. "
+    f"{SORT_NOTES[flt.basis]} {count} Amounts are in each row's currency. "
     "Select a row to see that customer's open invoices and the payments against them."
 )
-view = hashlib.sha256(repr(flt).encode()).hexdigest()[:12]
+view = hashlib.sha256(repr((flt, search, rows)).encode()).hexdigest()[:12]
 selection = st.dataframe(
     shown,
     hide_index=True,
@@ -211,10 +228,18 @@ selection = st.dataframe(
 if allowed(actor, "receivables.export"):
     name = f"receivables-{as_of}-{flt.basis}"
     csv_button, excel_button, _ = st.columns([1, 1, 3])
-    same = "Exactly the table above: its columns, rows and order, amounts exact."
+    same = (
+        "The whole table for these filters and search, every row (not only those shown), in this order, with "
+        "these columns; amounts exact. It is read when you click."
+    )
+
+    def whole_table() -> pd.DataFrame:
+        every_row = detail.receivables_largest_overdue_first(actor, flt, rows=None, search=search)
+        return every_row.table.rename(columns=headers)
+
     csv_button.download_button(
         "Download table (CSV)",
-        lambda: detail.export_csv(actor, shown),
+        lambda: detail.export_csv(actor, whole_table()),
         file_name=f"{name}.csv",
         mime="text/csv",
         key="receivables_export_csv",
@@ -224,7 +249,7 @@ if allowed(actor, "receivables.export"):
     )
     excel_button.download_button(
         "Download table (Excel)",
-        lambda: detail.export_xlsx(actor, shown),
+        lambda: detail.export_xlsx(actor, whole_table()),
         file_name=f"{name}.xlsx",
         mime=XLSX,
         key="receivables_export_xlsx",

@@ -13,11 +13,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, Subquery, and_, case, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from data_access import ledger
@@ -76,9 +87,11 @@ def _customer_filter(flt: AgingFilter) -> Select[int] | None:
     return select(Customer.id).where(and_(*conditions))
 
 
-def _open_rows(flt: AgingFilter) -> Subquery:
-    """`ledger.open_at` for the filter (one row per invoice with a balance at the as-of date), with its bucket."""
-    query: Select[Any] = ledger.open_at(flt.as_of, customer_ids=_customer_filter(flt), currency=flt.currency)
+def _open_rows(flt: AgingFilter, customers: Select[int] | None = None) -> Subquery:
+    """`ledger.open_at` for the filter (one row per invoice with a balance at the as-of date), with its bucket;
+    `customers` replaces the filter's choice of customers (a query of customer pks)."""
+    customers = _customer_filter(flt) if customers is None else customers
+    query: Select[Any] = ledger.open_at(flt.as_of, customer_ids=customers, currency=flt.currency)
     if flt.disputed_only:
         query = query.where(Invoice.disputed.is_(True))
     rows = query.subquery("open_at_rows")
@@ -131,30 +144,95 @@ def aging_summary(flt: AgingFilter) -> pd.DataFrame:
 
 def aging_by_customer(flt: AgingFilter) -> pd.DataFrame:
     """One row per customer and currency: customer_id, customer_name, currency, one column per bucket, total."""
-    rows = _open_rows(flt)
+    return _customer_rows(flt, largest_overdue_first=False).table.drop(columns="overdue")
+
+
+@dataclass(frozen=True)
+class CustomerRows:
+    """Rows of the aging by customer (with `overdue`: total minus current), and how many the whole table has."""
+
+    table: pd.DataFrame
+    matching: int
+
+
+def aging_by_customer_largest_overdue_first(
+    flt: AgingFilter, *, limit: int | None = None, search: str = ""
+) -> CustomerRows:
+    """The aging by customer with `overdue` (total minus current), largest overdue first, then by customer and
+    currency (so equal amounts always come in the same order); only the first `limit` rows, summed and ordered in
+    SQL, so a first screen never builds the whole table. `search` keeps the customers whose id or name contains
+    it (any case); `matching` counts every row the table has with it."""
+    return _customer_rows(flt, largest_overdue_first=True, limit=limit, search=search)
+
+
+def _search_filter(flt: AgingFilter, search: str) -> Select[int] | None:
+    customers = _customer_filter(flt)
+    term = search.strip()
+    if not term:
+        return customers
+    found = or_(
+        Customer.external_id.icontains(term, autoescape=True), Customer.name.icontains(term, autoescape=True)
+    )
+    return (customers if customers is not None else select(Customer.id)).where(found)
+
+
+def _customer_rows(
+    flt: AgingFilter, *, largest_overdue_first: bool, limit: int | None = None, search: str = ""
+) -> CustomerRows:
+    """Each bucket's cents per customer and currency summed in SQL (one conditional sum per bucket), joined to
+    the customer, ordered and cut in SQL; the row count of the whole table comes along as a window count."""
+    rows = _open_rows(flt, _search_filter(flt, search))
+    labels = flt.labels
+    per_bucket = [
+        func.sum(case((rows.c.bucket == index, rows.c.open_cents), else_=literal_column("0"))).label(
+            f"b{index}"
+        )
+        for index in range(len(labels))
+    ]
+    total = func.sum(rows.c.open_cents)
     per_customer = (
-        select(rows.c.customer_id, rows.c.currency, rows.c.bucket, func.sum(rows.c.open_cents).label("cents"))
-        .group_by(rows.c.customer_id, rows.c.currency, rows.c.bucket)
+        select(
+            rows.c.customer_id,
+            rows.c.currency,
+            *per_bucket,
+            total.label("total"),
+            (total - per_bucket[0]).label("overdue"),
+        )
+        .group_by(rows.c.customer_id, rows.c.currency)
         .subquery("per_customer")
     )
-    query = (
-        select(
-            Customer.external_id,
-            Customer.name,
-            per_customer.c.currency,
-            per_customer.c.bucket,
-            per_customer.c.cents,
-        )
-        .join(per_customer, per_customer.c.customer_id == Customer.id)
-        .order_by(Customer.external_id, per_customer.c.currency)
-    )
-    labels = flt.labels
-    table: dict[tuple[str, str, str], list[Decimal]] = {}
     with _aging_session() as session:
-        for row in session.execute(query):
-            key = (row.external_id, row.name, row.currency)
-            amounts = table.setdefault(key, [Decimal("0.00")] * len(labels))
-            amounts[row.bucket] = from_cents(row.cents)
-    columns = ["customer_id", "customer_name", "currency", *labels, "total"]
-    records = [[*key, *amounts, sum(amounts, Decimal("0.00"))] for key, amounts in table.items()]
-    return pd.DataFrame(records, columns=columns)
+        # Python's order of text (code points) on both: SQLite compares bytes, PostgreSQL's "C" collation too.
+        binary = session.get_bind().dialect.name == "postgresql"
+        customer_id = Customer.external_id.collate("C") if binary else Customer.external_id
+        currency = per_customer.c.currency.collate("C") if binary else per_customer.c.currency
+        order: list[Any] = [customer_id, currency]
+        if largest_overdue_first:
+            order.insert(0, per_customer.c.overdue.desc())
+        query = (
+            select(
+                Customer.external_id,
+                Customer.name,
+                per_customer.c.currency,
+                *(per_customer.c[f"b{index}"] for index in range(len(labels))),
+                per_customer.c.total,
+                per_customer.c.overdue,
+                func.count().over().label("matching"),
+            )
+            .join(per_customer, per_customer.c.customer_id == Customer.id)
+            .order_by(*order)
+            .limit(limit)
+        )
+        found = session.execute(query).all()
+    columns = ["customer_id", "customer_name", "currency", *labels, "total", "overdue"]
+    records = [
+        [
+            row.external_id,
+            row.name,
+            row.currency,
+            *(from_cents(cents) for cents in row[3 : 3 + len(labels) + 2]),
+        ]
+        for row in found
+    ]
+    matching = int(found[0].matching) if found else 0
+    return CustomerRows(pd.DataFrame(records, columns=columns), matching)

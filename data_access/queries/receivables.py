@@ -23,7 +23,14 @@ from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAl
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
 from data_access.queries import assessments
-from data_access.queries.aging import AgingFilter, Basis, aging_by_customer, aging_summary
+from data_access.queries.aging import (
+    AgingFilter,
+    Basis,
+    CustomerRows,
+    aging_by_customer,
+    aging_by_customer_largest_overdue_first,
+    aging_summary,
+)
 from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_of, parse_buckets, validate_buckets
 
 BUCKETS_SETTING = "BILLING_DESK_AGING_BUCKETS"
@@ -36,6 +43,10 @@ OPEN_INVOICE_COLUMNS = [
 
 
 MOVEMENT_COLUMNS = ["date", "kind", "invoice_number", "amount", "reference", "reason"]
+
+
+# The receivables page's first screen: the customers with the largest overdue amounts.
+FIRST_SCREEN_ROWS = 200
 
 
 def default_buckets() -> tuple[int, ...]:
@@ -244,3 +255,13 @@ def receivables_summary(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
 def receivables_by_customer(actor: Actor, flt: AgingFilter) -> pd.DataFrame:
     """The aging by customer for those who may read receivables."""
     return aging_by_customer(flt)
+
+
+@requires("receivables.view")
+def receivables_largest_overdue_first(
+    actor: Actor, flt: AgingFilter, *, rows: int | None = FIRST_SCREEN_ROWS, search: str = ""
+) -> CustomerRows:
+    """The aging by customer, largest overdue first: its first `rows` rows (None: every row) and how many it has,
+    summed, ordered and cut in SQL, so the page's first screen never builds a table of every customer; `search`
+    keeps the customers whose id or name contains it."""
+    return aging_by_customer_largest_overdue_first(flt, limit=rows, search=search)
