@@ -18,6 +18,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from data_access.db import transaction
+from data_access.models import OutboxMessage
 from tests.support.documents import pdf_text
 
 
@@ -138,7 +140,7 @@ def smtp_server(
 
         def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
             ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         options.update(authenticator=check, auth_required=True, auth_require_tls=starttls is not None)
     if implicit_tls is not None:
@@ -149,3 +151,22 @@ def smtp_server(
         yield MailServer("127.0.0.1", controller.port, handler)
     finally:
         controller.stop()
+
+
+def queued_message(number: int, *, to: str = "AP <ap@customer.example>", **columns: Any) -> int:
+    """An e-mail in the outbox as a reminder or a ticket reply leaves it: queued, due now; returns its id."""
+    with transaction() as session:
+        row = OutboxMessage(
+            key=f"test:{number}",
+            kind="test",
+            message_id=f"<test-{number}@billing-desk.test>",
+            sender="Partner <billing@partner.example>",
+            recipients=to,
+            subject=f"Message {number}",
+            body=f"Body of message {number}.\n",
+            created_by="billing",
+            **columns,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
