@@ -11,6 +11,7 @@ import streamlit as st
 from plotly.colors import sample_colorscale
 
 from data_access import clock
+from data_access.actions.collections_run import ensure_current
 from data_access.documents.exports import chart_text, plain
 from data_access.errors import InvalidAction
 from data_access.money import day, money
@@ -104,12 +105,13 @@ stage = by_stage.selectbox(
     "Collections stage", [ALL, *cached(detail.collections_stage_names)(actor), NO_STAGE], key="receivables_stage",
     help="The collections policy's stage at the as-of date; only overdue customers have one.",
 )  # fmt: skip
-# Every overdue customer is assessed under the policy only when a stage is chosen (the costly part of the page).
-in_stage = ()
+# Read only when a stage is chosen: any day but today, knowing who stands where means assessing every customer.
+in_stage: tuple[str, ...] = ()
 if stage != ALL:
-    with st.spinner("Assessing overdue accounts under the collections policy…"):
-        _, stage_of = cached(detail.collections_stages)(actor, as_of=as_of)
-    in_stage = tuple(sorted(c for c, s in stage_of.items() if s == stage))
+    with st.spinner("Bringing collections up to date…"):
+        ensure_current(as_of)
+    with st.spinner("Finding the customers at that collections stage…"):
+        in_stage = cached(detail.customers_in_stage)(actor, as_of=as_of, stage=stage)
 try:
     buckets = parse_buckets(bucket_text)
 except InvalidAction as exc:

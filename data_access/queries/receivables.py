@@ -22,7 +22,7 @@ from data_access.errors import InvalidAction
 from data_access.models import CreditNote, Customer, Invoice, Payment, PaymentAllocation
 from data_access.money import from_cents
 from data_access.permissions import Actor, requires
-from data_access.queries import assessments
+from data_access.queries import assessments, stages
 from data_access.queries.aging import (
     AgingFilter,
     Basis,
@@ -243,6 +243,13 @@ def collections_stage_names(actor: Actor) -> list[str]:
 def collections_stages(actor: Actor, *, as_of: date) -> tuple[list[str], dict[str, str]]:
     """Read-only: the policy's stages and each overdue customer's stage at the as-of date, to filter by."""
     return assessments.stages_at(as_of)
+
+
+@requires("receivables.view")
+def customers_in_stage(actor: Actor, *, as_of: date, stage: str) -> tuple[str, ...]:
+    """Read-only: the ids of the customers overdue at the as-of date who stand at the collections stage ('no stage':
+    at none), in order, to filter by (from the stored state when it answers for the date)."""
+    return tuple(stages.customers_in_stage(as_of, stage))
 
 
 @requires("receivables.view")
