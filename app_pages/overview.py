@@ -137,9 +137,10 @@ for start in range(0, len(cards), 4):
         )
 
 if sees_receivables:
+    # The aging of every currency read above, cut to the one shown: reading it again per currency cost a second scan.
     summary = (
-        cached(receivables_summary)(actor, AgingFilter(as_of=as_of, currency=currency))
-        if currency
+        every_currency[every_currency.currency == currency].reset_index(drop=True)
+        if currency and every_currency is not None
         else pd.DataFrame()
     )
     if summary.empty:

@@ -157,6 +157,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_outbox_messages_key")),
         sa.UniqueConstraint("message_id", name=op.f("uq_outbox_messages_message_id")),
     )
+    op.create_index(
+        "ix_payments_reversed",
+        "payments",
+        ["reversed_on", "currency", "amount_cents"],
+        unique=False,
+        sqlite_where=sa.text("reversed_on IS NOT NULL"),
+        postgresql_where=sa.text("reversed_on IS NOT NULL"),
+    )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_messages_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_messages_status"), ["status"], unique=False)
@@ -164,6 +172,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_payments_reversed",
+        table_name="payments",
+        sqlite_where=sa.text("reversed_on IS NOT NULL"),
+        postgresql_where=sa.text("reversed_on IS NOT NULL"),
+    )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_messages_ticket_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_messages_status"))
