@@ -83,6 +83,8 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.collections_state": _STANDING,
     "data_access.queries.stages": _STANDING,
     "data_access.queries.collections": _STANDING,
+    "data_access.queries.outbox": _STANDING,
+    "data_access.mail.reminders": _STANDING,
     "data_access.queries.customers": _STANDING | {SUSPENSIONS, TICKETS},
     "data_access.queries.customers.search_customers": frozenset({CUSTOMERS}),
     "data_access.queries.customers.customer_details": frozenset({CUSTOMERS}),

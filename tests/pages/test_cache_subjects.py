@@ -177,7 +177,9 @@ def test_every_cached_read_of_every_page_touches_only_tables_of_its_subjects(
     visit("receivables", pick_first_row)
     stage = visit("receivables").selectbox(key="receivables_stage")
     visit("receivables", lambda app: app.selectbox(key="receivables_stage").set_value(stage.options[1]))
-    collections_page.select_row(collections_page.open_page("admin"), 0)
+    collections = collections_page.open_page("admin")
+    collections.toggle(key="collections_mail_preview").set_value(True)
+    collections_page.select_row(collections, 0)
 
     every = {function_name(f) for path in PAGES for _, f in cached_functions(path)}
     assert every - set(reads.tables) == set(), "these cached reads were never run: reach them here"
