@@ -12,23 +12,28 @@ import streamlit as st
 from data_access import clock
 from data_access.actions.collections import (
     add_note,
+    email_reminder,
     log_contact,
     open_dispute,
     record_promise,
     resolve_dispute,
-    send_reminder,
+    send_all_due,
     set_up_payment_plan,
 )
 from data_access.actions.collections_run import ensure_current
 from data_access.actions.credit_notes import issue_credit_note, reverse_credit_note
 from data_access.actions.payments import apply_credit, record_payment, reverse_payment
+from data_access.config import InvalidSetting
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.ledger import AlreadyRecorded, PossibleDuplicate
+from data_access.mail.outbox import delivery_route, retry
+from data_access.mail.reminders import reminders_due
 from data_access.money import day, money, typed_amount
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.queries.collections import activities, open_invoices, worklist
+from data_access.queries.collections import open_invoices, worklist
 from data_access.queries.credit_notes import customer_credit_notes
+from data_access.queries.outbox import activities_with_messages, undelivered
 from data_access.queries.payments import customer_payments
 from data_access.queries.stages import stage_history
 from data_access.queries.time_zone import partner_time_zone
@@ -132,11 +137,17 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
         with tabs["Reminder"]:
             if given(row.stage):
                 st.caption(
-                    f"Sends the **{plain(row.stage)}** message, filled in with today's figures, and records it."
+                    f"E-mails the **{plain(row.stage)}** message, filled in with today's figures, with the overdue "
+                    "invoices and the statement of account, to the billing contact, and records it."
                 )
             if st.button("Send reminder", key="collections_send_reminder", disabled=not given(row.stage)):
-                text = send_reminder(actor, customer_id=customer_id, as_of=today)
-                done(sentence(f"{row.stage} reminder sent to {row['name']}"), Note(text, "info"))
+                sent = email_reminder(actor, customer_id=customer_id, as_of=today)
+                delivered = sent.emailed is not None and sent.emailed.status == "sent"
+                done(
+                    sentence(f"{row.stage} reminder sent to {row['name']}"),
+                    Note(sent.text, "info"),
+                    Note(sent.delivery(), "success" if delivered else "warning"),
+                )
         with tabs["Promise to pay"], st.form("collections_promise_form", clear_on_submit=True):
             promised = st.text_input(f"Amount ({plain(currency)})", key="collections_promise_amount")
             promised_for = st.date_input(
@@ -226,7 +237,7 @@ def act(actor: Actor, row: pd.Series, invoices: pd.DataFrame, today: date) -> No
         if "Apply credit" in tabs:
             with tabs["Apply credit"]:
                 apply_credit_form(actor, customer_id, currency, row.unapplied, numbers)
-    except (PermissionDenied, InvalidAction) as exc:
+    except (PermissionDenied, InvalidAction, InvalidSetting) as exc:
         st.error(plain(exc))
 
 
@@ -334,12 +345,92 @@ def apply_credit_form(
             done(f"{money(applied, currency)} of unapplied credit applied.")
 
 
+def email_reminders(actor: Actor, today: date) -> None:
+    """Where e-mail goes; every reminder due sent after a preview and a confirmation; e-mail not delivered, with
+    the server's reply and a retry."""
+    failed = cached(undelivered)(actor)
+    if not failed.empty:
+        st.warning(f"{plural(len(failed), 'e-mail')} not delivered: see E-mail reminders.")
+    with st.expander("E-mail reminders", expanded=not failed.empty):
+        try:
+            st.caption(plain(delivery_route(actor).sentence()))
+        except InvalidSetting as exc:
+            st.error(plain(exc))
+        try:
+            if allowed(actor, "collections.act") and st.toggle(
+                "Show who gets a reminder now", key="collections_mail_preview"
+            ):
+                send_all(actor, today)
+            if failed.empty:
+                st.caption("Every e-mail queued has reached its server.")
+            else:
+                retry_form(actor, failed)
+        except (PermissionDenied, InvalidAction, InvalidSetting) as exc:
+            st.error(plain(exc))
+
+
+def send_all(actor: Actor, today: date) -> None:
+    due = cached(reminders_due)(actor, as_of=today)
+    if due.empty:
+        st.caption(f"No reminder or final notice is due on {day(today)}.")
+        return
+    st.dataframe(
+        readable(due.drop(columns=["sends"]), amounts=["total"]),
+        hide_index=True,
+        width="stretch",
+        key="collections_mail_due",
+        column_config={
+            "customer_id": "Customer ID", "customer_name": "Customer", "to": "To", "stage": "Stage",
+            "currency": "Currency", "total": st.column_config.TextColumn("Total overdue", alignment="right"),
+            "invoices": "Invoices", "why_not": "Not sent because",
+        },
+    )  # fmt: skip
+    sending = int(due.sends.sum())
+    confirmed = st.checkbox(
+        f"E-mail {plural(sending, 'reminder')} now", key="collections_mail_confirm", disabled=not sending
+    )
+    if st.button("Send all due", key="collections_mail_send_all", type="primary", disabled=not confirmed):
+        bar = st.progress(0.0, text="Queuing reminders…")
+
+        def progress(what: str, count: int, total: int) -> None:
+            bar.progress(count / total if total else 1.0, f"{what}: {count} of {total}")
+
+        summary = send_all_due(actor, as_of=today, progress=progress)
+        flash(Note(summary.sentence(), "success" if summary.all_delivered else "warning"))
+
+
+def retry_form(actor: Actor, failed: pd.DataFrame) -> None:
+    zone = cached(partner_time_zone)()
+    st.dataframe(
+        readable(failed.drop(columns=["message"]), moments=["next_attempt_at", "created_at"], zone=zone),
+        hide_index=True,
+        width="stretch",
+        key="collections_mail_undelivered",
+        column_config={
+            "customer_id": "Customer ID", "customer_name": "Customer", "to": "To", "subject": "Subject",
+            "status": "Status", "attempts": "Attempts", "last_error": "Server's reply",
+            "next_attempt_at": f"Next try ({zone})", "created_at": f"Queued ({zone})",
+        },
+    )  # fmt: skip
+    if not allowed(actor, "collections.act"):
+        return
+    choices = {
+        f"{subject} to {to} (e-mail {message})": int(message)
+        for message, subject, to in zip(failed.message, failed.subject, failed.to, strict=True)
+    }
+    picked = st.selectbox("E-mail to retry", list(choices), key="collections_mail_retry_pick")
+    if st.button("Retry now", key="collections_mail_retry") and picked is not None:
+        state = retry(actor, message_id=choices[picked])
+        flash(Note(state.sentence(), "success" if state.status == "sent" else "warning"))
+
+
 actor = current_actor()
 st.title("Collections")
 show_flash()
 today = clock.today()
 with st.spinner("Bringing collections up to date…"):
     ensure_current(today)
+email_reminders(actor, today)
 with st.spinner("Reading overdue accounts…"):
     everyone = cached(worklist)(actor, as_of=today)
 if everyone.empty:
@@ -400,7 +491,7 @@ st.caption(
 )
 with st.spinner("Reading the account…"):
     invoices = cached(open_invoices)(actor, customer_id=customer_id)
-    history = cached(activities)(actor, customer_id=customer_id)
+    history = cached(activities_with_messages)(actor, customer_id=customer_id)
     stage_changes = cached(stage_history)(actor, customer_id=customer_id)
     zone = cached(partner_time_zone)()
 act(actor, row, invoices, today)

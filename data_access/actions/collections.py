@@ -104,6 +104,12 @@ class SentAll:
     delivery: outbox.Delivery | None
     problem: str | None
 
+    @property
+    def all_delivered(self) -> bool:
+        """Nothing failed or waits for a retry (customers skipped aside)."""
+        done = self.delivery
+        return self.problem is None and done is not None and not done.failed and not done.retrying
+
     def sentence(self) -> str:
         said = [f"{self.queued} reminder{'' if self.queued == 1 else 's'} queued."]
         if self.delivery is not None:
