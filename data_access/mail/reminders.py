@@ -150,14 +150,19 @@ def sender(partner: PartnerDetails | None) -> str:
 
 
 def compose(
-    session: Session, customer: Customer, found: assessments.CustomerAccount, *, as_of: date
+    customer: Customer,
+    found: assessments.CustomerAccount,
+    *,
+    as_of: date,
+    rules: policy.Policy,
+    partner: PartnerDetails | None,
 ) -> Reminder | None:
-    """The customer's reminder for the stage the engine puts them in at as_of; None when they are in no stage."""
+    """The customer's reminder for the stage the engine puts them in at as_of under the policy (`rules`), signed
+    with the partner's payment details; None when they are in no stage."""
     assessment = found.assessment
     stage, entered_on = assessment.stage, assessment.entered_stage_on
     if stage is None or entered_on is None:
         return None
-    rules = assessments.load_policy(session)
     overdue = sorted(
         (i for i in found.account.invoices if i.open_cents > 0 and i.due_date < as_of),
         key=lambda i: (i.due_date, i.number),
@@ -185,7 +190,7 @@ def compose(
         disputed=tuple(disputed),
         total=from_cents(sum(line.open * 100 for line in lines)),
         message=policy.render_message(stage, context),
-        payment_details=payment_details(read_partner(session)),
+        payment_details=payment_details(partner),
         skipped=skipped,
     )
 
@@ -258,7 +263,8 @@ def remind(
     found = assessments.assess_customers(session, [customer], as_of)[0]
     if due_only and found.assessment.due_now not in REMINDER_ACTIONS:
         return None
-    reminder = compose(session, customer, found, as_of=as_of)
+    partner = read_partner(session)
+    reminder = compose(customer, found, as_of=as_of, rules=assessments.load_policy(session), partner=partner)
     if reminder is None:
         return None
     if reminder.to is None:
@@ -268,7 +274,6 @@ def remind(
         return Queued(reminder, "recorded", None, activity)
     if queued_already(session, reminder.key) is not None:
         return Queued(reminder, "already queued", None, None)
-    partner = read_partner(session)
     period = _period(session, customer, as_of)
     attachment_name, attachment = _attachment(actor, customer, period)
     from_header = sender(partner)
@@ -387,36 +392,51 @@ def reminders_due(actor: Actor, *, as_of: date) -> pd.DataFrame:
     """Who gets what if every due reminder is sent now: one row per customer a reminder or final notice is due
     for, with the address, stage, total overdue and number of invoices, or why no e-mail goes (no address,
     queued already for this stage)."""
-    rows = []
     with read_session() as session:
         ids = due_customer_ids(session, as_of)
         customers = list(_customers(session, ids))
-        for customer, found in zip(
-            customers, assessments.assess_customers(session, customers, as_of), strict=True
-        ):
-            if found.assessment.due_now not in REMINDER_ACTIONS:
-                continue
-            reminder = compose(session, customer, found, as_of=as_of)
-            if reminder is None:
-                continue
-            why_not = reminder.skipped
-            if why_not is None and (already := queued_already(session, reminder.key)) is not None:
-                why_not = f"e-mailed already for this stage ({already.status}, {day(already.created_at)})"
-            rows.append(
-                {
-                    "customer_id": reminder.customer_id,
-                    "customer_name": reminder.customer_name,
-                    "to": reminder.to,
-                    "stage": reminder.stage,
-                    "currency": reminder.currency,
-                    "total": reminder.total,
-                    "invoices": len(reminder.invoices),
-                    "sends": why_not is None,
-                    "why_not": why_not,
-                }
+        rules, partner = assessments.load_policy(session), read_partner(session)
+        due = [
+            reminder
+            for customer, found in zip(
+                customers, assessments.assess_customers(session, customers, as_of), strict=True
             )
+            if found.assessment.due_now in REMINDER_ACTIONS
+            and (reminder := compose(customer, found, as_of=as_of, rules=rules, partner=partner)) is not None
+        ]
+        queued = _queued(session, [reminder.key for reminder in due])
+    rows = []
+    for reminder in due:
+        why_not = reminder.skipped
+        if why_not is None and reminder.key in queued:
+            status, created_at = queued[reminder.key]
+            why_not = f"e-mailed already for this stage ({status}, {day(created_at)})"
+        rows.append(
+            {
+                "customer_id": reminder.customer_id,
+                "customer_name": reminder.customer_name,
+                "to": reminder.to,
+                "stage": reminder.stage,
+                "currency": reminder.currency,
+                "total": reminder.total,
+                "invoices": len(reminder.invoices),
+                "sends": why_not is None,
+                "why_not": why_not,
+            }
+        )
     frame = pd.DataFrame(rows, columns=PREVIEW_COLUMNS)
     return frame.sort_values(["sends", "customer_name"], ascending=[False, True], ignore_index=True)
+
+
+def _queued(session: Session, keys: Sequence[str]) -> dict[str, tuple[str, datetime]]:
+    """Of these outbox keys, those queued already: each with its message's status and when it was queued."""
+    found: dict[str, tuple[str, datetime]] = {}
+    for start in range(0, len(keys), 500):
+        query = select(OutboxMessage.key, OutboxMessage.status, OutboxMessage.created_at).where(
+            OutboxMessage.key.in_(keys[start : start + 500])
+        )
+        found.update({key: (status, created_at) for key, status, created_at in session.execute(query)})
+    return found
 
 
 def one_reminder(session: Session, actor: Actor, customer_id: str, *, as_of: date) -> Queued:
