@@ -98,6 +98,9 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.escalations": _SUPPORT,
     "data_access.queries.escalations.available_vehicles": frozenset({POLICIES}),
     "data_access.queries.overview": _STANDING | {SUSPENSIONS, TICKETS, PAYABLES},
+    "data_access.queries.overview.overview": frozenset(
+        {CUSTOMERS, RECEIVABLES, SUSPENSIONS, TICKETS, POLICIES, PAYABLES}
+    ),
     "data_access.queries.overview.receivables_trend": _LEDGER,
     "data_access.queries.overview.ticket_volume": frozenset({TICKETS}),
     "data_access.queries.overview.escalations_by_status": frozenset({TICKETS}),
