@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -262,58 +263,92 @@ def month_ends(as_of: date, months: int = TREND_MONTHS) -> list[date]:
     return ends
 
 
-def _first_end_on_or_after(day: SQLColumnExpression[date], ends: Sequence[date]) -> ColumnElement[int]:
-    """k such that day <= ends[k] and day > ends[k-1]; len(ends) for a day after the last."""
-    return case(*((day <= end, k) for k, end in enumerate(ends)), else_=len(ends))
-
-
 def _first_end_after(day: SQLColumnExpression[date], ends: Sequence[date]) -> ColumnElement[int]:
-    """k such that day < ends[k]: from that point on the invoice is overdue."""
+    """k such that day < ends[k] and not day < ends[k-1]: at that month end and the later ones it was overdue."""
     return case(*((day < end, k) for k, end in enumerate(ends)), else_=len(ends))
+
+
+def _in_month(day: SQLColumnExpression[date], ends: Sequence[date], k: int) -> list[ColumnElement[bool]]:
+    """day in (ends[k-1], ends[k]], for k from 1; the last k = len(ends) is every day after the last end."""
+    return [day > ends[k - 1], *([day <= ends[k]] if k < len(ends) else [])]
+
+
+def _trend_parts(as_of: date, currency: str, ends: Sequence[date]) -> list[Any]:
+    """Rows (part, month, due, cents): 'moved', the payments and credit notes dated in each month after the first
+    end; 'invoiced', the amounts invoiced in each; 'open', what is open now by the first end it was overdue at;
+    'late', per month, the payments and credit notes dated in it on invoices already due at the end before it,
+    by the first end they were overdue at. Each a sum over an index range, grouped only where it must be."""
+    movements: list[tuple[Any, Any]] = [
+        (PaymentAllocation, PaymentAllocation.applied_on),
+        (CreditNote, CreditNote.issued_on),
+    ]
+    months = range(1, len(ends) + 1)
+    parts: list[Any] = []
+    for table, day in movements:
+        mine = (table.currency == currency, table.issue_date <= as_of)
+        for k in months:
+            within = (*_in_month(day, ends, k), *mine)
+            parts.append(
+                select(literal("moved"), literal(k), literal(-1), func.sum(table.amount_cents)).where(*within)
+            )
+            due = _first_end_after(table.due_date, ends[:k])
+            parts.append(
+                select(literal("late"), literal(k), due, func.sum(table.amount_cents))
+                .where(*within, table.due_date < ends[k - 1])
+                .group_by(due)
+            )
+    for k in months:
+        parts.append(
+            select(literal("invoiced"), literal(k), literal(-1), func.sum(Invoice.amount_cents)).where(
+                *_in_month(Invoice.issue_date, ends, k),
+                Invoice.currency == currency,
+                Invoice.issue_date <= as_of,
+            )
+        )
+    due = _first_end_after(Invoice.due_date, ends)
+    parts.append(
+        select(literal("open"), literal(-1), due, func.sum(Invoice.open_cents))
+        .where(
+            Invoice.open_cents > literal_column("0"),
+            Invoice.currency == currency,
+            Invoice.issue_date <= as_of,
+        )
+        .group_by(due)
+    )
+    return parts
 
 
 @requires("receivables.view")
 def receivables_trend(
     actor: Actor, *, as_of: date, currency: str, months: int = TREND_MONTHS
 ) -> pd.DataFrame:
-    """Receivables and overdue at each month end, in one grouped pass over the rows that differ between them:
-    what is open now, plus payments and credit notes dated after the first month end (as aging does)."""
+    """Receivables and overdue at each month end (what was open then, as aging reads it), from index-range sums.
+
+    Open at an end E = open now + payments and credit notes dated after E - amounts invoiced after E (all on
+    invoices issued by as_of): an invoice issued after E has all its payments and credit notes dated after E, and
+    they add up to its amount less what is open on it now (the ledger keeps open = amount - both). Overdue at E
+    = open now on invoices due before E + payments and credit notes dated after E on invoices due before E: only
+    those paid late across a month end, read per month of payment."""
     ends = month_ends(as_of, months)
-    cells: dict[tuple[int, int, int], int] = {}
-    open_now: Any = select(
-        _first_end_on_or_after(Invoice.issue_date, ends).label("issued"),
-        _first_end_after(Invoice.due_date, ends).label("due"),
-        literal_column(str(len(ends))).label("settled"),
-        func.sum(Invoice.open_cents).label("cents"),
-    ).where(
-        Invoice.open_cents > literal_column("0"), Invoice.currency == currency, Invoice.issue_date <= as_of
-    )
-    queries = [open_now.group_by(literal_column("issued"), literal_column("due"))]
-    for table, when in (
-        (PaymentAllocation, PaymentAllocation.applied_on),
-        (CreditNote, CreditNote.issued_on),
-    ):
-        queries.append(
-            select(
-                _first_end_on_or_after(table.issue_date, ends).label("issued"),
-                _first_end_after(table.due_date, ends).label("due"),
-                _first_end_on_or_after(when, ends).label("settled"),
-                func.sum(table.amount_cents).label("cents"),
-            )
-            .where(when > ends[0], table.currency == currency, table.issue_date <= as_of)
-            .group_by(literal_column("issued"), literal_column("due"), literal_column("settled"))
-        )
+    moved, invoiced = [0] * (len(ends) + 1), [0] * (len(ends) + 1)
+    open_due, late = [0] * (len(ends) + 1), [[0] * (len(ends) + 1) for _ in range(len(ends) + 1)]
     with read_session() as session:
-        for query in queries:
-            for row in session.execute(query):
-                key = (row.issued, row.due, row.settled)
-                cells[key] = cells.get(key, 0) + int(row.cents)
+        for part, month, due, cents in session.execute(union_all(*_trend_parts(as_of, currency, ends))):
+            cents = int(cents or 0)
+            if part == "moved":
+                moved[month] += cents
+            elif part == "invoiced":
+                invoiced[month] += cents
+            elif part == "open":
+                open_due[due] += cents
+            else:
+                late[month][due] += cents
+    open_now = sum(open_due)
     records = []
     for k, end in enumerate(ends):
-        open_cents = sum(c for (issued, _due, settled), c in cells.items() if issued <= k < settled)
-        overdue_cents = sum(
-            c for (issued, due, settled), c in cells.items() if issued <= k < settled and due <= k
-        )
+        open_cents = open_now + sum(moved[k + 1 :]) - sum(invoiced[k + 1 :])
+        overdue_cents = sum(open_due[: k + 1]) + sum(late[month][due] for month in range(k + 1, len(ends) + 1)
+                                                      for due in range(k + 1))  # fmt: skip
         records.append({"month_end": end, "currency": currency, "receivables": from_cents(open_cents),
                         "overdue": from_cents(overdue_cents)})  # fmt: skip
     return pd.DataFrame(records, columns=["month_end", "currency", "receivables", "overdue"])
