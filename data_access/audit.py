@@ -302,7 +302,6 @@ class CollectionsRunRecorded(Event):
     as_of: date
     customers_assessed: int
     stage_changes: int
-    messages_queued: int
     send: bool
 
 

@@ -7,11 +7,14 @@ is given through the caller's session (so the caller's uncommitted writes count)
 changed, deletes the row of a customer with nothing overdue or disputed left, and keeps the stage history: when a
 customer's stage changes, the open history row is closed and a new one opened, each saying why.
 
-Who waits for whom. A refresh of named customers locks those customers' rows (in id order) and then takes the
-run's lock shared; a refresh of everybody takes it exclusively (`db.hold_lock`, PostgreSQL's advisory lock), so a
-run never overwrites a customer's row with what it read before a payment on that customer committed. On SQLite the
-write transaction holds the whole database already. A run waits for the one before it and then finds nothing to
-change, so runs from several servers at once leave the rows of one run.
+Who waits for whom (PostgreSQL; on SQLite a write transaction holds the whole database). A refresh of named
+customers locks their rows (FOR UPDATE, in id order), as every money write locks its customer's, so writes on one
+customer and their refreshes take turns. A refresh of everybody holds the run's named lock (`db.hold_lock`), so
+runs, a policy save and the first reader of the day take turns, and locks each batch of customers FOR KEY SHARE
+before reading it: from then until it commits no write on those customers can start, and whatever committed
+before is read. The run and the first reader skip a customer that a write holds at that moment (that write
+refreshes it itself) and reassess it on its own once their transaction has committed, so they never wait for a
+write while holding locks a write may wait for. A run that finds everybody current changes nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from __future__ import annotations
 import importlib
 import socket
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, text, union, update
+from sqlalchemy import Select, delete, func, insert, select, union, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -41,10 +44,13 @@ from data_access.rules.policy import Assessment
 
 LOCK = "collections run"
 DAILY_RUN = "daily run"
+FIRST_READER = "app (first reader of the day)"
 BATCH = 2000
 """Customers assessed and written per round of a refresh: bounded memory, few statements."""
 _LOCKED_RETRIES = 60
 """A run on SQLite waits this many times for a writer that holds the database longer than its busy timeout."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class RunSummary:
     stage_changes: int
     messages_queued: int
     messages_sent: int
+    messages_retrying: int
     messages_failed: int
     messages_left: int
     sent: bool
@@ -64,8 +71,8 @@ class RunSummary:
 
     def line(self) -> str:
         mail = (
-            f"{self.messages_queued} reminders queued, {self.messages_sent} sent, {self.messages_failed} failed, "
-            f"{self.messages_left} left in the outbox"
+            f"{self.messages_queued} reminders queued; outbox: {self.messages_sent} sent, "
+            f"{self.messages_retrying} to be retried, {self.messages_failed} failed, {self.messages_left} left"
             if self.sent
             else "nothing queued or sent (no --send)"
         )
@@ -76,9 +83,18 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class Refreshed:
+    """What a full refresh did: its run row, and the customers a write held (reassess them once it commits)."""
+
+    run: CollectionsRun
+    held: tuple[int, ...] = field(default=())
+
+
+@dataclass(frozen=True)
 class _Outcome:
     assessed: int
     stage_changes: int
+    held: tuple[int, ...] = ()
 
 
 def refresh(session: Session, customer_ids: Iterable[int] | None, *, as_of: date, because: str) -> int:
@@ -88,19 +104,19 @@ def refresh(session: Session, customer_ids: Iterable[int] | None, *, as_of: date
     return _refresh(session, customer_ids, as_of=as_of, because=because).stage_changes
 
 
-def full_refresh(session: Session, *, as_of: date, by: str, because: str = DAILY_RUN) -> CollectionsRun:
+def full_refresh(session: Session, *, as_of: date, by: str, because: str = DAILY_RUN) -> Refreshed:
     """Under the run's lock, everybody reassessed at the as-of date and recorded as a finished collections run by
-    `by` (added to the session, not yet committed)."""
+    `by` (added to the session, not yet committed); customers a write holds meanwhile are skipped and named."""
     hold_lock(session, LOCK)
     row = CollectionsRun(as_of=as_of, started_at=utcnow(), host=socket.gethostname()[:200], actor=by)
     session.add(row)
-    outcome = _refresh(session, None, as_of=as_of, because=because)
+    outcome = _refresh(session, None, as_of=as_of, because=because, skip_held=True)
     row.customers_assessed = outcome.assessed
     row.stage_changes = outcome.stage_changes
     row.messages_queued = row.messages_sent = row.messages_failed = 0
     row.finished_at = utcnow()
     session.flush()
-    return row
+    return Refreshed(run=row, held=outcome.held)
 
 
 @requires("collections.act")
@@ -117,34 +133,30 @@ def run(actor: Actor, *, as_of: date | None = None, send: bool = False) -> RunSu
             f"{iso_day(day)} has not come yet; a collections run is for today or a day before."
         )
 
-    def assess_and_queue() -> tuple[int, int, int, int]:
+    def assess() -> tuple[int, int, int, tuple[int, ...]]:
         with transaction() as session:
             hold_lock(session, LOCK)
             _refuse_going_back(session, day)
-            row = full_refresh(session, as_of=day, by=actor.username)
-            if send:
-                reminders = importlib.import_module("data_access.mail.reminders")
-                row.messages_queued = int(reminders.queue_due_reminders(session, actor, as_of=day))
-            session.flush()
-            record_event(
-                session,
-                actor,
-                CollectionsRunRecorded(
-                    as_of=day,
-                    customers_assessed=row.customers_assessed,
-                    stage_changes=row.stage_changes,
-                    messages_queued=row.messages_queued,
-                    send=send,
-                ),
-                target=f"collections_run:{row.id}",
+            done = full_refresh(session, as_of=day, by=actor.username)
+            event = CollectionsRunRecorded(
+                as_of=day,
+                customers_assessed=done.run.customers_assessed,
+                stage_changes=done.run.stage_changes,
+                send=send,
             )
-            return row.id, row.customers_assessed, row.stage_changes, row.messages_queued
+            record_event(session, actor, event, target=f"collections_run:{done.run.id}")
+            return done.run.id, done.run.customers_assessed, done.run.stage_changes, done.held
 
-    run_id, assessed, changes, queued = _waiting_for_sqlite(assess_and_queue)
-    sent = failed = left = 0
+    run_id, assessed, changes, held = _waiting_for_sqlite(assess)
+    caught_up, more_changes = _catch_up(held, day, run_id)
+    assessed, changes = assessed + caught_up, changes + more_changes
+    queued = sent = retrying = failed = left = 0
     if send:
+        queued = _waiting_for_sqlite(lambda: _queue_reminders(actor, day, run_id))
         delivery = importlib.import_module("data_access.mail.outbox").deliver_due()
-        sent, failed, left = (int(getattr(delivery, name, 0)) for name in ("sent", "failed", "left"))
+        sent, retrying, failed, left = (
+            int(getattr(delivery, name, 0)) for name in ("sent", "retrying", "failed", "left")
+        )
         with transaction() as session:
             session.execute(
                 update(CollectionsRun)
@@ -158,6 +170,7 @@ def run(actor: Actor, *, as_of: date | None = None, send: bool = False) -> RunSu
         stage_changes=changes,
         messages_queued=queued,
         messages_sent=sent,
+        messages_retrying=retrying,
         messages_failed=failed,
         messages_left=left,
         sent=send,
@@ -176,21 +189,57 @@ def ensure_current(as_of: date) -> bool:
         if is_current(session, as_of):
             return True
 
-    def bring_up_to_date() -> bool:
+    def bring_up_to_date() -> tuple[bool, tuple[int, ...], int]:
         with transaction() as session:
             hold_lock(session, LOCK)
             if is_current(session, as_of):  # another server did it while this one waited
-                return True
+                return True, (), 0
             latest = _latest_day(session)
             if latest is not None and latest > as_of:  # a run ahead of the clock: assess on demand
-                return False
-            full_refresh(session, as_of=as_of, by="app (first reader of the day)")
-            return True
+                return False, (), 0
+            done = full_refresh(session, as_of=as_of, by=FIRST_READER)
+            return True, done.held, done.run.id
 
-    return bool(_waiting_for_sqlite(bring_up_to_date))
+    current, held, run_id = _waiting_for_sqlite(bring_up_to_date)
+    _catch_up(held, as_of, run_id)
+    return current
 
 
-def _waiting_for_sqlite(work: Any) -> Any:
+def _queue_reminders(actor: Actor, day: date, run_id: int) -> int:
+    """The reminders and final notices due, queued under the run's lock (one run queues at a time)."""
+    reminders = importlib.import_module("data_access.mail.reminders")
+    with transaction() as session:
+        hold_lock(session, LOCK)
+        queued = int(reminders.queue_due_reminders(session, actor, as_of=day))
+        session.execute(
+            update(CollectionsRun).where(CollectionsRun.id == run_id).values(messages_queued=queued)
+        )
+        return queued
+
+
+def _catch_up(held: Sequence[int], day: date, run_id: int) -> tuple[int, int]:
+    """Customers a write held during a full refresh, reassessed one at a time now that it is over (that write has
+    refreshed them already unless it failed), and counted in the run: (customers, stage changes). Nothing when the
+    refresh was for another day than today."""
+    if not held or day != clock.today():
+        return 0, 0
+    changes = 0
+    for customer_id in held:
+        with transaction() as session:
+            changes += refresh(session, [customer_id], as_of=day, because=DAILY_RUN)
+    with transaction() as session:
+        session.execute(
+            update(CollectionsRun)
+            .where(CollectionsRun.id == run_id)
+            .values(
+                customers_assessed=CollectionsRun.customers_assessed + len(held),
+                stage_changes=CollectionsRun.stage_changes + changes,
+            )
+        )
+    return len(held), changes
+
+
+def _waiting_for_sqlite(work: Callable[[], T]) -> T:
     """SQLite gives up on a held write lock after its busy timeout (10 s); a run outlasts that and waits on."""
     for attempt in range(_LOCKED_RETRIES + 1):
         try:
@@ -218,41 +267,41 @@ def _refuse_going_back(session: Session, as_of: date) -> None:
         )
 
 
-def _refresh(session: Session, customer_ids: Iterable[int] | None, *, as_of: date, because: str) -> _Outcome:
+def _refresh(
+    session: Session,
+    customer_ids: Iterable[int] | None,
+    *,
+    as_of: date,
+    because: str,
+    skip_held: bool = False,
+) -> _Outcome:
+    postgres = session.get_bind().dialect.name == "postgresql"
     if customer_ids is None:
         hold_lock(session, LOCK)
         everybody = union(assessments.overdue_ids(as_of), select(CollectionState.customer_id))
         ids = sorted(session.scalars(select(everybody.subquery().c[0])))
     else:
         ids = sorted(set(customer_ids))
-        if not ids:
-            return _Outcome(0, 0)
-        _lock_customers(session, ids)
-        _hold_shared(session, LOCK)
-    changes = 0
+        if postgres:
+            for start in range(0, len(ids), BATCH):
+                session.execute(_locking(ids[start : start + BATCH]).with_for_update())
+    assessed = changes = 0
+    held: list[int] = []
     for start in range(0, len(ids), BATCH):
-        changes += _refresh_batch(session, ids[start : start + BATCH], as_of=as_of, because=because)
-    return _Outcome(len(ids), changes)
+        batch = ids[start : start + BATCH]
+        if customer_ids is None and postgres:
+            locking = _locking(batch).with_for_update(read=True, key_share=True, skip_locked=skip_held)
+            locked = set(session.scalars(locking))
+            held += [customer_id for customer_id in batch if customer_id not in locked]
+            batch = [customer_id for customer_id in batch if customer_id in locked]
+        if batch:
+            assessed += len(batch)
+            changes += _refresh_batch(session, batch, as_of=as_of, because=because)
+    return _Outcome(assessed, changes, tuple(held))
 
 
-def _lock_customers(session: Session, ids: Sequence[int]) -> None:
-    """Lock the customers' rows in id order, as a payment locks its customer's: writes on one customer and their
-    refreshes take turns."""
-    if session.get_bind().dialect.name == "postgresql":
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            session.execute(
-                select(Customer.id).where(Customer.id.in_(chunk)).order_by(Customer.id).with_for_update()
-            )
-
-
-def _hold_shared(session: Session, name: str) -> None:
-    """Hold the named lock shared until this transaction ends: refreshes of different customers run side by side,
-    and each waits for a run (which holds it exclusively through `db.hold_lock`)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock_shared(hashtext(:name))"), {"name": f"billing_desk:{name}"}
-        )
+def _locking(ids: Sequence[int]) -> Select[int]:
+    return select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id)
 
 
 def _refresh_batch(session: Session, ids: list[int], *, as_of: date, because: str) -> int:
