@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from data_access import clock
 from data_access.actions import collections as collections_actions
+from data_access.actions.collections_run import RunSummary, run
 from data_access.actions.partner import save_partner_profile
 from data_access.audit import ReminderSent, parse_event
 from data_access.config import InvalidSetting
@@ -367,3 +368,31 @@ def test_send_all_due_queues_and_delivers_with_progress(mail: MailServer) -> Non
     assert len(mail.received) == 1
     again = collections_actions.send_all_due(BILLING, as_of=TODAY)
     assert again.queued == 0 and len(mail.received) == 1
+
+
+def test_the_daily_run_with_send_e_mails_what_is_due_once_run_again_or_at_once(mail: MailServer) -> None:
+    set_up()
+    factories.customer("C-2", name="Contoso Ltd", billing_contact_email="ap@contoso.example")
+    factories.invoice("C-2", "C2-1", issued=ago(33), cents=4_200)
+    assert run(BILLING, send=False).messages_queued == 0 and mail.received == []
+
+    start = threading.Barrier(2)
+    summaries: list[RunSummary] = []
+
+    def daily_run() -> RunSummary:
+        start.wait()
+        return run(BILLING, send=True)
+
+    workers = [
+        threading.Thread(target=lambda: summaries.append(in_fresh_context(daily_run))) for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    again = run(BILLING, send=True)
+
+    queued = sorted(summary.messages_queued for summary in summaries)
+    assert queued == [0, 2] and again.messages_queued == 0
+    assert sorted(r.recipients for r in mail.received) == [("ap@contoso.example",), ("ap@fabrikam.example",)]
+    assert len(outbox_rows()) == len(reminder_activities()) == 2
