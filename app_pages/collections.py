@@ -432,7 +432,8 @@ with st.spinner("Bringing collections up to date…"):
     ensure_current(today)
 email_reminders(actor, today)
 with st.spinner("Reading overdue accounts…"):
-    everyone = cached(worklist)(actor, as_of=today)
+    # The same arguments as the unfiltered table below, so the two are one read.
+    everyone = cached(worklist)(actor, as_of=today, account_manager=None, stage=None, due_only=False)
 if everyone.empty:
     st.info(f"No overdue accounts on {day(today)}: nothing to chase.")
     st.stop()

@@ -96,9 +96,9 @@ def worklist(
 
 def _stored_worklist(
     session: Session, *, account_manager: str | None, stage: str | None, due_only: bool
-) -> list[dict[str, Any]]:
-    """The worklist's rows from the stored state joined to each customer and their unapplied credit in their own
-    currency, in the worklist's order."""
+) -> pd.DataFrame:
+    """The worklist from the stored state joined to each customer and their unapplied credit in their own currency,
+    chosen and ordered in the database."""
     state = CollectionState
     credit = (
         select(
@@ -109,11 +109,11 @@ def _stored_worklist(
         .subquery("credit")
     )
     priority = state.overdue_cents * state.days_past_due
-    columns = (
+    columns = (  # in the order of WORKLIST_COLUMNS
         Customer.external_id, Customer.name, Customer.currency, Customer.account_manager, state.overdue_cents,
         state.disputed_cents, state.days_past_due, state.stage, state.due_now, state.next_step, state.next_step_on,
-        state.broken_promises, state.held_by_promise, state.last_contact, state.last_contact_on,
-        priority.label("priority"), credit.c.unapplied_cents,
+        state.broken_promises, state.held_by_promise, state.last_contact, state.last_contact_on, priority,
+        credit.c.unapplied_cents,
     )  # fmt: skip
     query = (
         select(*columns)
@@ -130,28 +130,15 @@ def _stored_worklist(
         query = query.where(state.stage == stage)
     if due_only:
         query = query.where(state.due_now.is_not(None))
-    return [
-        {
-            "customer_id": row.external_id,
-            "name": row.name,
-            "currency": row.currency,
-            "account_manager": row.account_manager,
-            "overdue": from_cents(row.overdue_cents),
-            "disputed": from_cents(row.disputed_cents),
-            "days_past_due": row.days_past_due,
-            "stage": row.stage,
-            "due_now": policy.ACTION_LABELS.get(row.due_now) if row.due_now else None,
-            "next_step": row.next_step,
-            "next_step_on": row.next_step_on,
-            "broken_promises": row.broken_promises,
-            "held_by_promise": bool(row.held_by_promise),
-            "last_contact": row.last_contact.replace("_", " ") if row.last_contact else None,
-            "last_contact_on": row.last_contact_on,
-            "priority": from_cents(row.priority),
-            "unapplied": from_cents(row.unapplied_cents),
-        }
-        for row in session.execute(query)
-    ]
+    label = policy.ACTION_LABELS.get
+    rows = [
+        (customer, name, currency, manager, from_cents(overdue), from_cents(disputed), days, at_stage,
+         label(due) if due else None, next_step, next_on, broken, bool(held), kind.replace("_", " ") if kind else None,
+         contact_on, from_cents(order), from_cents(unapplied))
+        for (customer, name, currency, manager, overdue, disputed, days, at_stage, due, next_step, next_on, broken,
+             held, kind, contact_on, order, unapplied) in session.execute(query)
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
 
 
 def _unapplied_credit() -> dict[tuple[str, str], int]:

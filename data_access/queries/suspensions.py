@@ -68,7 +68,7 @@ def eligible_accounts(actor: Actor, *, as_of: date) -> pd.DataFrame:
     from the stored state when it answers for the date (today, after today's run), else assessed now."""
     with read_session() as session:
         if is_current(session, as_of):
-            return pd.DataFrame(_stored_eligible(session), columns=ELIGIBLE_COLUMNS)
+            return _stored_eligible(session)
         accounts = [a for a in assess_overdue(session, as_of) if a.assessment.suspension_eligible]
         by_id = {a.customer_id: a for a in accounts}
         subscriptions = session.execute(
@@ -102,12 +102,14 @@ def eligible_accounts(actor: Actor, *, as_of: date) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ELIGIBLE_COLUMNS)
 
 
-def _stored_eligible(session: Session) -> list[dict[str, Any]]:
-    """The Active subscriptions of the customers the stored state marks eligible for suspension, in order."""
+def _stored_eligible(session: Session) -> pd.DataFrame:
+    """The Active subscriptions of the customers the stored state marks eligible for suspension, in order; driven
+    from the eligible rows, so the plan does not hang on the state's planner statistics."""
     state = CollectionState
-    columns = (
+    eligible = select(state.customer_id).where(state.suspension_eligible.is_(True))
+    columns = (  # in the order of ELIGIBLE_COLUMNS
         Customer.external_id, Customer.name, Customer.tenant_id, Customer.currency, state.overdue_cents,
-        state.days_past_due, state.stage, state.suspension_eligible_on, Subscription.external_id.label("sub"),
+        state.days_past_due, state.stage, state.suspension_eligible_on, Subscription.external_id,
         Subscription.product, Subscription.sku, Subscription.quantity, Subscription.billing_cycle,
         Subscription.term_end,
     )  # fmt: skip
@@ -115,28 +117,14 @@ def _stored_eligible(session: Session) -> list[dict[str, Any]]:
         select(*columns)
         .join(state, state.customer_id == Customer.id)
         .join(Subscription, Subscription.customer_id == Customer.id)
-        .where(state.suspension_eligible.is_(True), Subscription.status == SubscriptionStatus.ACTIVE.value)
+        .where(Subscription.customer_id.in_(eligible), Subscription.status == SubscriptionStatus.ACTIVE.value)
         .order_by(Customer.external_id, Subscription.product, Subscription.external_id)
     )
-    return [
-        {
-            "customer_id": row.external_id,
-            "customer_name": row.name,
-            "tenant_id": row.tenant_id,
-            "currency": row.currency,
-            "overdue": from_cents(row.overdue_cents),
-            "days_past_due": row.days_past_due,
-            "stage": row.stage,
-            "eligible_since": row.suspension_eligible_on,
-            "subscription_id": row.sub,
-            "product": row.product,
-            "sku": row.sku,
-            "quantity": row.quantity,
-            "billing_cycle": row.billing_cycle,
-            "term_end": row.term_end,
-        }
-        for row in session.execute(query)
+    rows = [
+        (customer, name, tenant, currency, from_cents(overdue), *rest)
+        for customer, name, tenant, currency, overdue, *rest in session.execute(query)
     ]
+    return pd.DataFrame(rows, columns=ELIGIBLE_COLUMNS)
 
 
 def deletion_warning(days_suspended: int | None) -> str:
