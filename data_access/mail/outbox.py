@@ -208,16 +208,18 @@ def deliver(
     done = 0
     if progress:
         progress(0, total)
-    while limit is None or done < limit:
+    unreachable: list[str] = []
+    while (limit is None or done < limit) and not unreachable:
         size = BATCH if limit is None else min(BATCH, limit - done)
         claimed_at, ids = _claim(size, only)
         if not ids:
             break
-        for status in _send_batch(ids, claimed_at, server, folder):
+        for status in _send_batch(ids, claimed_at, server, folder, unreachable):
             counts[status] += 1
             done += 1
             if progress:
                 progress(done, max(total, done))
+    # A server that cannot be reached is not tried again for every batch: the rest wait, untouched, for next time.
     return Delivery(
         route=where,
         sent=counts["sent"],
@@ -235,28 +237,25 @@ def _load(ids: list[int]) -> list[OutboxMessage]:
 
 
 def _send_batch(
-    ids: list[int], claimed_at: datetime, server: SmtpServer | None, folder: Path
+    ids: list[int], claimed_at: datetime, server: SmtpServer | None, folder: Path, unreachable: list[str]
 ) -> Iterator[str]:
-    messages = _load(ids)
+    """Each claimed message sent (over one SMTP session) or written, yielding the status written; when the server
+    cannot be reached or hangs up, the message in hand and the rest of the batch wait, and `unreachable` says why."""
+    pending = _load(ids)
     if server is None:
-        for message in messages:
+        for message in pending:
             yield _attempt(message, claimed_at, lambda m: _write(m, folder), "folder")
         return
-    pending = list(messages)
-    while pending:
-        try:
-            with connected(server) as client:
-                while pending:
-                    message = pending[0]
-                    status = _attempt(message, claimed_at, lambda m: _send(client, m), "smtp")
-                    pending.pop(0)
-                    yield status
-        except (smtplib.SMTPException, OSError) as error:
-            # No connection, no TLS, no login, or the server hung up: the message in hand and all after it wait.
-            reason = _connection_error(error, server)
-            for message in pending:
-                yield _mark(message, claimed_at, temporary=reason)
-            return
+    try:
+        with connected(server) as client:
+            while pending:
+                status = _attempt(pending[0], claimed_at, lambda m: _send(client, m), "smtp")
+                pending.pop(0)
+                yield status
+    except (smtplib.SMTPException, OSError) as error:
+        unreachable.append(_connection_error(error, server))
+        for message in pending:
+            yield _mark(message, claimed_at, temporary=unreachable[0])
 
 
 def _attempt(

@@ -363,3 +363,15 @@ def test_a_billing_admin_retries_a_failed_message_now(mail: MailServer) -> None:
         outbox.retry(BILLING, message_id=message)
     with pytest.raises(InvalidAction, match="no e-mail number 999"):
         outbox.retry(BILLING, message_id=999)
+
+
+def test_an_unreachable_server_is_tried_once_per_round_not_once_per_batch(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_DESK_SMTP_URL", f"smtp://127.0.0.1:{closed_port()}")
+    for n in range(outbox.BATCH + 5):
+        queued_message(n)
+    delivery = outbox.deliver_due()
+    assert (delivery.sent, delivery.retrying, delivery.left) == (0, outbox.BATCH, 5)
+    attempts = [row.attempts for row in rows()]
+    assert attempts == [1] * outbox.BATCH + [0] * 5, "the rest wait, untouched, for the next round"
