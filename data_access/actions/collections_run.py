@@ -19,7 +19,6 @@ write while holding locks a write may wait for. A run that finds everybody curre
 
 from __future__ import annotations
 
-import importlib
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from data_access import clock
 from data_access.audit import CollectionsRunRecorded, record_event
+from data_access.config import InvalidSetting
 from data_access.db import hold_lock, read_session, transaction
 from data_access.errors import InvalidAction
 from data_access.models import CollectionsRun, CollectionStageChange, CollectionState, Customer, utcnow
@@ -153,10 +153,16 @@ def run(actor: Actor, *, as_of: date | None = None, send: bool = False) -> RunSu
     queued = sent = retrying = failed = left = 0
     if send:
         queued = _waiting_for_sqlite(lambda: _queue_reminders(actor, day, run_id))
-        delivery = importlib.import_module("data_access.mail.outbox").deliver_due()
-        sent, retrying, failed, left = (
-            int(getattr(delivery, name, 0)) for name in ("sent", "retrying", "failed", "left")
-        )
+        from data_access.mail.outbox import deliver_due
+
+        try:
+            delivery = deliver_due()
+        except InvalidSetting as problem:
+            raise InvalidAction(
+                f"The collections run for {iso_day(day)} is done and {queued} reminders are queued, but nothing "
+                f"was delivered: {problem}"
+            ) from problem
+        sent, retrying, failed, left = delivery.sent, delivery.retrying, delivery.failed, delivery.left
         with transaction() as session:
             session.execute(
                 update(CollectionsRun)
@@ -207,10 +213,11 @@ def ensure_current(as_of: date) -> bool:
 
 def _queue_reminders(actor: Actor, day: date, run_id: int) -> int:
     """The reminders and final notices due, queued under the run's lock (one run queues at a time)."""
-    reminders = importlib.import_module("data_access.mail.reminders")
+    from data_access.mail.reminders import queue_due_reminders  # it refreshes through this module
+
     with transaction() as session:
         hold_lock(session, LOCK)
-        queued = int(reminders.queue_due_reminders(session, actor, as_of=day))
+        queued = queue_due_reminders(session, actor, as_of=day)
         session.execute(
             update(CollectionsRun).where(CollectionsRun.id == run_id).values(messages_queued=queued)
         )

@@ -242,3 +242,16 @@ def test_send_queues_each_reminder_due_once_and_delivers_it(
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
     assert [(r.messages_queued, r.messages_sent) for r in runs()] == [(0, 0), (3, 3), (0, 0)]
     assert state_problems(TODAY) == []
+
+
+def test_a_bad_smtp_setting_leaves_the_run_done_and_the_reminders_queued(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_DESK_SMTP_URL", "http://mail.example.com")
+    book(email=True)
+    with pytest.raises(InvalidAction, match=r"3 reminders are queued, but nothing was delivered: .*SMTP"):
+        collections_run.run(BILLING, send=True)
+    with read_session() as session:
+        assert sorted(session.scalars(select(OutboxMessage.status))) == ["queued"] * 3
+    assert [(r.stage_changes, r.messages_queued, r.messages_sent) for r in runs()] == [(STAGED, 3, 0)]
+    assert state_problems(TODAY) == []
