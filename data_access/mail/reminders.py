@@ -131,7 +131,8 @@ def payment_details(partner: PartnerDetails | None) -> str:
         return ""
     lines = ["", ""]
     if partner.remittance_lines:
-        lines += ["How to pay: by bank transfer to " + partner.name + ".", *partner.remittance_lines]
+        ending = "" if partner.name.endswith(".") else "."  # "Northwind Ltd." ends the sentence itself
+        lines += [f"How to pay: by bank transfer to {partner.name}{ending}", *partner.remittance_lines]
     if partner.contact_line:
         lines.append(f"Questions: {partner.contact_line}")
     lines.append(partner.name)
@@ -188,7 +189,7 @@ def compose(
         currency=customer.currency,
         invoices=tuple(lines),
         disputed=tuple(disputed),
-        total=from_cents(sum(line.open * 100 for line in lines)),
+        total=sum((line.open for line in lines), Decimal("0.00")),
         message=policy.render_message(stage, context),
         payment_details=payment_details(partner),
         skipped=skipped,

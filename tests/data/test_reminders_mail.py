@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -396,3 +397,9 @@ def test_the_daily_run_with_send_e_mails_what_is_due_once_run_again_or_at_once(m
     assert queued == [0, 2] and again.messages_queued == 0
     assert sorted(r.recipients for r in mail.received) == [("ap@contoso.example",), ("ap@fabrikam.example",)]
     assert len(outbox_rows()) == len(reminder_activities()) == 2
+
+
+def test_payment_details_end_the_sentence_once_after_a_name_with_a_full_stop() -> None:
+    lines = reminders.payment_details(replace(PARTNER, name="Northwind Cloud Ltd.")).splitlines()
+    assert "How to pay: by bank transfer to Northwind Cloud Ltd." in lines
+    assert lines[-1] == "Northwind Cloud Ltd."
