@@ -41,6 +41,7 @@ from data_access.mail.smtp import SmtpServer, connected, smtp_server
 from data_access.models import Customer, OutboxMessage
 from data_access.money import moment
 from data_access.permissions import Actor, requires
+from data_access.text import plural
 
 MAX_ATTEMPTS = 8
 STUCK_AFTER = timedelta(minutes=15)
@@ -114,7 +115,7 @@ class MessageState:
         if self.status == "sent":
             return f"E-mail sent to {self.to}."
         if self.status == "failed":
-            return f"E-mail to {self.to} failed after {self.attempts} attempts; the server said: {self.last_error}"
+            return f"E-mail to {self.to} failed after {plural(self.attempts, 'attempt')}; the server said: {self.last_error}"
         if self.last_error:
             return (
                 f"E-mail to {self.to} not delivered yet (attempt {self.attempts} of {MAX_ATTEMPTS}); the server "

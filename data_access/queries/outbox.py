@@ -15,6 +15,7 @@ from data_access.models import Customer, OutboxMessage
 from data_access.money import moment
 from data_access.permissions import Actor, requires
 from data_access.queries.collections import ACTIVITY_COLUMNS, activities
+from data_access.text import plural
 
 UNDELIVERED_COLUMNS = [
     "message",
@@ -75,7 +76,7 @@ def delivery_state(message: OutboxMessage) -> str:
         how = "written to the outbox folder" if message.delivered_via == "folder" else "sent"
         return f"{how} {moment(message.sent_at)}" if message.sent_at else how
     if message.status == "failed":
-        return f"failed after {message.attempts} attempts: {message.last_error}"
+        return f"failed after {plural(message.attempts, 'attempt')}: {message.last_error}"
     if message.status == "sending":
         return "being sent"
     if message.last_error:

@@ -169,7 +169,7 @@ def test_a_5xx_reply_fails_the_message_with_the_reply_and_a_4xx_waits(mail: Mail
     assert mail.received == []
     failed = outbox.state(rows()[0].id)
     assert failed.sentence() == (
-        "E-mail to AP <ap@customer.example> failed after 1 attempts; the server said: "
+        "E-mail to AP <ap@customer.example> failed after 1 attempt; the server said: "
         "550 5.1.1 <ap@customer.example>: no such user here"
     )
 

@@ -176,7 +176,7 @@ def test_one_customers_reminder_refused_by_the_server_shows_the_reply(mail: Mail
     app = run(app)
 
     assert texts(app, "success") == [plain("Friendly reminder reminder sent to Contoso Ltd.")]
-    refused = "E-mail to ap@contoso.example failed after 1 attempts; the server said: 550 5.1.1 Mailbox does not exist"
+    refused = "E-mail to ap@contoso.example failed after 1 attempt; the server said: 550 5.1.1 Mailbox does not exist"
     assert texts(app, "warning") == [plain(refused), plain("1 e-mail not delivered: see E-mail reminders.")]
     failed = table(app, "last_error")
     assert (list(failed.status), list(failed.last_error)) == (
