@@ -1,5 +1,6 @@
-"""Delivering the outbox: every message queued and due is sent over SMTP, or written as an .eml file to the outbox
-folder when no SMTP server is configured; nothing is ever dropped.
+"""The outbox: e-mail queued in the same transaction as what it tells (`queue`: a collections reminder, a ticket
+reply; once per key, with a Message-ID made from the key), then delivered (`deliver_due`): sent over SMTP, or
+written as an .eml file to the outbox folder when no SMTP server is configured; nothing is ever dropped.
 
 Claim, send, mark. Due messages (queued, next attempt now or earlier; or stuck in "sending" for over 15 minutes, as
 after a crash) are claimed in a short transaction that commits before anything is sent: status "sending", one
@@ -19,18 +20,21 @@ it goes again 15 minutes later with the same Message-ID, which receivers use to 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import smtplib
 import ssl
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from data_access.audit import MessageRetried, record_event
@@ -122,6 +126,56 @@ class MessageState:
                 f"said: {self.last_error}. It is retried from {moment(self.next_attempt_at)}."
             )
         return f"E-mail to {self.to} is queued."
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    content_type: str
+    data: bytes
+
+
+def message_id_for(key: str, sender: str) -> str:
+    """The same Message-ID for the same key, so every delivery attempt of a message carries one id."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def queue(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    created_by: str,
+    attachment: Attachment | None = None,
+    customer_id: int | None = None,
+    ticket_id: int | None = None,
+    activity_id: int | None = None,
+    stage: str | None = None,
+    stage_entered_on: date | None = None,
+) -> int | None:
+    """An e-mail put in the outbox in the caller's transaction, due now, at most once per key: its id, or None
+    when a message with this key is there already. Two servers queuing one key at the same moment write it once:
+    on PostgreSQL the second insert waits for the first's commit, then does nothing."""
+    now = _now()
+    row = {
+        "key": key, "kind": kind, "customer_id": customer_id, "ticket_id": ticket_id, "activity_id": activity_id,
+        "stage": stage, "stage_entered_on": stage_entered_on, "message_id": message_id_for(key, sender),
+        "sender": sender, "recipients": to, "subject": subject[:300], "body": body,
+        "attachment_name": attachment.name if attachment else None,
+        "attachment_type": attachment.content_type if attachment else None,
+        "attachment": attachment.data if attachment else None,
+        "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now, "created_by": created_by,
+    }  # fmt: skip
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = session.scalar(
+        insert(OutboxMessage).values(**row).on_conflict_do_nothing().returning(OutboxMessage.id)
+    )
+    return None if added is None else int(added)
 
 
 class _Temporary(Exception):

@@ -15,19 +15,16 @@ nothing and says so. The Message-ID is made from the key, so a retried delivery 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
 from typing import Literal
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from data_access import ledger
@@ -37,6 +34,7 @@ from data_access.db import read_session
 from data_access.documents.statement import statement, statement_pdf
 from data_access.enums import ActivityKind, StageAction
 from data_access.errors import InvalidAction
+from data_access.mail import outbox
 from data_access.mail.smtp import email_address, mail_from
 from data_access.models import CollectionsActivity, CollectionState, Customer, OutboxMessage
 from data_access.money import day, from_cents, money
@@ -116,12 +114,6 @@ class Queued:
 
 def reminder_key(customer_pk: int, stage: str, entered_on: date) -> str:
     return f"reminder:{customer_pk}:{stage}:{entered_on.isoformat()}"
-
-
-def message_id_for(key: str, sender: str) -> str:
-    """The same Message-ID for the same key, so every delivery attempt of a message carries one id."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
 
 
 def payment_details(partner: PartnerDetails | None) -> str:
@@ -277,34 +269,21 @@ def remind(
         return Queued(reminder, "already queued", None, None)
     period = _period(session, customer, as_of)
     attachment_name, attachment = _attachment(actor, customer, period)
-    from_header = sender(partner)
-    row = {
-        "key": reminder.key,
-        "kind": KIND,
-        "customer_id": customer.id,
-        "stage": reminder.stage,
-        "stage_entered_on": reminder.stage_entered_on,
-        "message_id": message_id_for(reminder.key, from_header),
-        "sender": from_header,
-        "recipients": formataddr((customer.billing_contact_name or "", reminder.to)),
-        "subject": subject(reminder, partner),
-        "body": body(reminder, period),
-        "attachment_name": attachment_name,
-        "attachment_type": "application/pdf",
-        "attachment": attachment,
-        "status": "queued",
-        "attempts": 0,
-        "next_attempt_at": datetime.now(UTC),
-        "created_at": datetime.now(UTC),
-        "created_by": actor.username,
-    }
-    # A second server queuing the same key at the same moment: the row is written once (the other insert waits
-    # for this one's commit on PostgreSQL, then does nothing) and only the writer records the activity.
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    message_id = session.scalar(
-        insert(OutboxMessage).values(**row).on_conflict_do_nothing().returning(OutboxMessage.id)
+    message_id = outbox.queue(
+        session,
+        key=reminder.key,
+        kind=KIND,
+        sender=sender(partner),
+        to=formataddr((customer.billing_contact_name or "", reminder.to)),
+        subject=subject(reminder, partner),
+        body=body(reminder, period),
+        created_by=actor.username,
+        attachment=outbox.Attachment(attachment_name, "application/pdf", attachment),
+        customer_id=customer.id,
+        stage=reminder.stage,
+        stage_entered_on=reminder.stage_entered_on,
     )
-    if message_id is None:
+    if message_id is None:  # queued a moment ago by another server: only the writer records the activity
         return Queued(reminder, "already queued", None, None)
     activity = _record(session, actor, customer, reminder, emailed_to=reminder.to)
     message = session.get_one(OutboxMessage, message_id)

@@ -375,3 +375,23 @@ def test_an_unreachable_server_is_tried_once_per_round_not_once_per_batch(
     assert (delivery.sent, delivery.retrying, delivery.left) == (0, outbox.BATCH, 5)
     attempts = [row.attempts for row in rows()]
     assert attempts == [1] * outbox.BATCH + [0] * 5, "the rest wait, untouched, for the next round"
+
+
+def test_any_e_mail_is_queued_once_per_key_with_a_message_id_made_from_the_key(mail: MailServer) -> None:
+    def queue() -> int | None:
+        with transaction() as session:
+            return outbox.queue(
+                session, key="ticket-reply:7:1", kind="ticket_reply", sender="Desk <desk@partner.example>",
+                to="ap@customer.example", subject="[TCK-000007] Your question", body="Answered.\n",
+                created_by="helpdesk", attachment=outbox.Attachment("notes.txt", "text/plain", b"notes"),
+            )  # fmt: skip
+
+    first, second = queue(), queue()
+    assert first is not None and second is None
+    (row,) = rows()
+    assert row.message_id == outbox.message_id_for("ticket-reply:7:1", "desk@partner.example")
+    assert row.message_id.endswith("@partner.example>")
+    outbox.deliver_due()
+    (received,) = mail.received
+    assert received.email["Message-ID"] == row.message_id
+    assert received.attachments() == [("notes.txt", b"notes")]
