@@ -55,9 +55,9 @@ BATCH = 20
 """Messages claimed (and sent over one SMTP connection) at a time: few in "sending" should the deliverer die."""
 
 Progress = Callable[[int, int], None]
-POLICY = policy.default.clone(max_line_length=998)
-"""Headers folded only past SMTP's line limit: the standard 78 makes Python move a whole subject of 70 to 78
-characters to a line of its own, which some readers show with a leading space."""
+POLICY = policy.default
+"""Headers folded at 78 characters, non-ASCII text in encoded words of at most 75 (RFC 2047). A subject that fits a
+line of its own but not after "Subject: " starts on the next line; readers trim the space that unfolding leaves."""
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ def test_one_message_per_customer_with_the_overdue_invoices_and_the_total_of_the
     assert sorted(overdue) == ["F-100", "F-101", "F-102"]
     total = sum(cents for _, cents, _ in overdue.values())
     assert total == 500_000 - 120_000 + 312_345 - 1_234 + 99_999  # the rows say what the test set up
-    assert received.email["Subject"] == (
+    assert received.email["Subject"].strip() == (
         f"Final notice: EUR {thousands(total)} overdue on your account with Northwind Cloud GmbH"
     )
     text = received.text
@@ -403,3 +403,22 @@ def test_payment_details_end_the_sentence_once_after_a_name_with_a_full_stop() -
     lines = reminders.payment_details(replace(PARTNER, name="Northwind Cloud Ltd.")).splitlines()
     assert "How to pay: by bank transfer to Northwind Cloud Ltd." in lines
     assert lines[-1] == "Northwind Cloud Ltd."
+
+
+def test_names_beyond_ascii_arrive_as_written(mail: MailServer) -> None:
+    factories.saved_policy(STAGES)
+    save_partner_profile(BILLING, details=replace(PARTNER, name="Nordwind Straße Cloud GmbH"))
+    factories.customer(
+        "C-Ü", name="Müller & Söhne GmbH", currency="EUR", billing_contact_name="Jörg Müller",
+        billing_contact_email="jörg@example.com".replace("ö", "o"),
+    )  # fmt: skip
+    factories.invoice("C-Ü", "MÜ-1", issued=ago(40), cents=123_400, currency="EUR")
+    queue_all()
+    outbox.deliver_due()
+    (received,) = mail.received
+    assert received.email["To"] == "Jörg Müller <jorg@example.com>"
+    assert received.email["From"] == "Nordwind Straße Cloud GmbH <billing@northwind.example>"
+    assert received.email["Subject"].strip() == (
+        "Friendly reminder: EUR 1,234.00 overdue on your account with Nordwind Straße Cloud GmbH"
+    )
+    assert received.text.startswith("Dear Müller & Söhne GmbH, EUR 1,234.00 is 10 days past due (MÜ-1).")
