@@ -274,10 +274,20 @@ def _bump_version(session: Session) -> int:
 
 _WRITTEN = "billing_desk_written_tables"
 _UNKNOWN_TABLE = "*"  # a write whose tables cannot be told (raw SQL): it changes every subject
-_WRITES = re.compile(
-    r"^\s*(?:insert|update|delete|merge|replace|upsert|truncate)\b|^\s*with\b.*\b(?:insert|update|delete|merge)\b",
-    re.IGNORECASE | re.DOTALL,
+_LEADING = r"^(?:\s+|--[^\n]*|/\*.*?\*/)*"  # blanks and comments before a statement's first word
+_READS_ONLY = re.compile(
+    _LEADING + r"(?:select|values|show|set|explain|pragma|analyze)\b", re.IGNORECASE | re.DOTALL
 )
+_COMMON_TABLE = re.compile(_LEADING + r"with\b", re.IGNORECASE | re.DOTALL)
+_WRITING_WORD = re.compile(r"\b(?:insert|update|delete|merge)\b", re.IGNORECASE)
+
+
+def _raw_sql_writes(sql: str) -> bool:
+    """Whether raw SQL may change rows: anything but a query (SELECT ... FOR UPDATE and SET LOCAL included) is
+    taken to, and a WITH query that names a writing statement."""
+    if _READS_ONLY.match(sql):
+        return False
+    return not _COMMON_TABLE.match(sql) or _WRITING_WORD.search(sql) is not None
 
 
 def _written(session: Session) -> set[str]:
@@ -296,12 +306,13 @@ def _remember_flushed_tables(session: Session, _flush: UOWTransaction) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _remember_statement_tables(state: ORMExecuteState) -> None:
     """The table an INSERT, UPDATE or DELETE statement writes (ORM or core, a bulk insert or an upsert alike);
-    raw SQL that writes is taken to write every table."""
+    raw SQL that may write is taken to write every table. Statements sent on the session's connection itself
+    (session.connection().execute) are not seen: writes go through the session."""
     statement = state.statement
     if state.is_insert or state.is_update or state.is_delete:
         name = getattr(getattr(statement, "table", None), "name", None)
         _written(state.session).add(name if isinstance(name, str) else _UNKNOWN_TABLE)
-    elif isinstance(statement, TextClause) and _WRITES.match(statement.text):
+    elif isinstance(statement, TextClause) and _raw_sql_writes(statement.text):
         _written(state.session).add(_UNKNOWN_TABLE)
 
 
