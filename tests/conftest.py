@@ -39,6 +39,10 @@ def auth_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BILLING_DESK_COOKIE_KEY", "test-cookie-key-" + "0" * 32)
     monkeypatch.setenv("BILLING_DESK_LOGIN_DELAY", "0")
     monkeypatch.delenv("BILLING_DESK_ENV", raising=False)
+    # E-mail: no SMTP server unless a test starts one, and .eml files in the test's own folder, never var/outbox.
+    monkeypatch.setenv("BILLING_DESK_OUTBOX_DIR", str(tmp_path / "outbox"))
+    for name in ("BILLING_DESK_SMTP_URL", "BILLING_DESK_MAIL_FROM", "BILLING_DESK_IMAP_URL"):
+        monkeypatch.delenv(name, raising=False)
     return path
 
 

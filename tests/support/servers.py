@@ -41,15 +41,21 @@ class Server:
         self.database_url = database_url
 
 
+# A developer's own mail settings never reach a test server: its reminders go to its own folder.
+_NEVER_INHERITED = frozenset({"BILLING_DESK_SMTP_URL", "BILLING_DESK_MAIL_FROM", "BILLING_DESK_IMAP_URL"})
+
+
 def server_env(database_url: str, auth_file: Path, port: int, **extra: str) -> dict[str, str]:
     """What a `streamlit run` server of the tests needs: its database, its users and a fixed cookie key (every
     server of a team shares one), no login delay, headless."""
+    inherited = {name: value for name, value in os.environ.items() if name not in _NEVER_INHERITED}
     return {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": database_url,
         "BILLING_DESK_AUTH_FILE": str(auth_file),
         "BILLING_DESK_COOKIE_KEY": "browser-test-key-" + "1" * 32,
         "BILLING_DESK_LOGIN_DELAY": "0",
+        "BILLING_DESK_OUTBOX_DIR": str(auth_file.parent / "outbox"),  # e-mail the server writes stays with it
         "STREAMLIT_SERVER_PORT": str(port),
         "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
         "STREAMLIT_SERVER_HEADLESS": "true",
