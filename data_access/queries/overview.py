@@ -305,16 +305,16 @@ def _trend_parts(as_of: date, currency: str, ends: Sequence[date]) -> list[Any]:
                 Invoice.issue_date <= as_of,
             )
         )
-    due = _first_end_after(Invoice.due_date, ends)
-    parts.append(
-        select(literal("open"), literal(-1), due, func.sum(Invoice.open_cents))
-        .where(
-            Invoice.open_cents > literal_column("0"),
-            Invoice.currency == currency,
-            Invoice.issue_date <= as_of,
-        )
-        .group_by(due)
-    )
+    # What is open now, by the first end it was overdue at: a range of the open-invoice index each, unsorted.
+    for k in range(len(ends) + 1):
+        due_between = [*([Invoice.due_date >= ends[k - 1]] if k else []),
+                       *([Invoice.due_date < ends[k]] if k < len(ends) else [])]  # fmt: skip
+        parts.append(
+            select(literal("open"), literal(-1), literal(k), func.sum(Invoice.open_cents)).where(
+                Invoice.open_cents > literal_column("0"), *due_between, Invoice.currency == currency,
+                Invoice.issue_date <= as_of,
+            )
+        )  # fmt: skip
     return parts
 
 
