@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import streamlit as st
 
-from data_access import db
+from data_access import clock, db
 from data_access.permissions import Actor
 from data_access.subjects import function_name, reads_of
 from ui.session_keys import READ_FLOOR
@@ -64,14 +64,17 @@ def _stored(
 def cached(function: Callable[P, R]) -> Callable[P, R]:
     """`function` read through the cache: keyed on the version of the subjects it reads as this run sees them
     (every subject's when it is not declared), the function, and every argument, the actor (username and roles)
-    included. Exceptions (PermissionDenied...) are never cached."""
+    included, and today's date: what a function works out from "today" without taking it as an argument (days
+    past due, the month to date) is read again on a new day even when nothing was written overnight. Exceptions
+    (PermissionDenied...) are never cached."""
     name = function_name(function)
     subjects = reads_of(function)
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         arguments = key_of((args, kwargs))
         version = db.cache_version() if subjects is None else db.subjects_version(subjects)
-        return _stored(name, version, arguments, function, args, kwargs)  # type: ignore[no-any-return]
+        key = (clock.today(), arguments)
+        return _stored(name, version, key, function, args, kwargs)  # type: ignore[no-any-return]
 
     return call
 
