@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
@@ -97,28 +97,29 @@ def _history(
     promises: dict[int, list[policy.Promise]] = defaultdict(list)
     activities: dict[int, list[policy.Activity]] = defaultdict(list)
     payments: dict[int, list[policy.Payment]] = defaultdict(list)
+    # Plain columns, not ORM objects: building an object per activity cost most of an assessment's time.
     rows = session.execute(
-        select(CollectionsActivity)
-        .where(CollectionsActivity.customer_id.in_(ids))
-        .order_by(CollectionsActivity.occurred_at)
-    ).scalars()
-    for activity in rows:
-        on = activity.occurred_at.date()
-        if on > as_of:
-            continue
-        stage = (activity.details or {}).get("stage")
-        activities[activity.customer_id].append(policy.Activity(kind=activity.kind, on=on, stage_name=stage))
-        if (
-            activity.kind == ActivityKind.PROMISE_TO_PAY
-            and activity.promised_amount_cents
-            and activity.promised_for is not None
-        ):
-            promises[activity.customer_id].append(
-                policy.Promise(
-                    amount_cents=activity.promised_amount_cents,
-                    promised_for=activity.promised_for,
-                    made_on=on,
-                )
+        select(
+            CollectionsActivity.customer_id,
+            CollectionsActivity.occurred_at,
+            CollectionsActivity.kind,
+            CollectionsActivity.details,
+            CollectionsActivity.promised_amount_cents,
+            CollectionsActivity.promised_for,
+        )
+        .where(
+            CollectionsActivity.customer_id.in_(ids),
+            CollectionsActivity.occurred_at < datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC),
+        )
+        .order_by(CollectionsActivity.occurred_at, CollectionsActivity.id)
+    )
+    for customer_id, occurred_at, kind, details, promised_cents, promised_for in rows:
+        on = occurred_at.date()
+        stage = (details or {}).get("stage")
+        activities[customer_id].append(policy.Activity(kind=kind, on=on, stage_name=stage))
+        if kind == ActivityKind.PROMISE_TO_PAY and promised_cents and promised_for is not None:
+            promises[customer_id].append(
+                policy.Promise(amount_cents=promised_cents, promised_for=promised_for, made_on=on)
             )
     # Payments serve only to judge promises, and only those received between a promise and its date can keep
     # it: read just those customers' payments since their first promise, not every payment ever received.

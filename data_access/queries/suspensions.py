@@ -147,7 +147,11 @@ def suspended_subscriptions(actor: Actor, *, as_of: date) -> pd.DataFrame:
             .where(Subscription.status == SubscriptionStatus.SUSPENDED.value)
         ).all()
         customers = {customer.id: customer for _, customer in found}
-        accounts = {a.customer_id: a for a in assess_customers(session, list(customers.values()), as_of)}
+        suspended = select(Subscription.customer_id).where(
+            Subscription.status == SubscriptionStatus.SUSPENDED.value
+        )
+        assessed = assess_customers(session, list(customers.values()), as_of, chosen_by=suspended.distinct())
+        accounts = {a.customer_id: a for a in assessed}
         for subscription, customer in found:
             assessment = accounts[customer.external_id].assessment
             since = subscription.suspended_at
