@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, union, update
@@ -116,17 +116,27 @@ def refresh(session: Session, customer_ids: Iterable[int] | None, *, as_of: date
     return _refresh(session, customer_ids, as_of=as_of, because=because).stage_changes
 
 
-def full_refresh(session: Session, *, as_of: date, by: str, because: str = DAILY_RUN) -> Refreshed:
+def full_refresh(
+    session: Session,
+    *,
+    as_of: date,
+    by: str,
+    because: str = DAILY_RUN,
+    at: datetime | None = None,
+    host: str | None = None,
+) -> Refreshed:
     """Under the run's lock, everybody reassessed at the as-of date and recorded as a finished collections run by
-    `by` (added to the session, not yet committed); customers a write holds meanwhile are skipped and named."""
+    `by` on this host (added to the session, not yet committed); customers a write holds meanwhile are skipped and
+    named. `at` and `host` stand for now and this machine (the demo's replayed runs give its own)."""
     hold_lock(session, LOCK)
-    row = CollectionsRun(as_of=as_of, started_at=utcnow(), host=socket.gethostname()[:200], actor=by)
+    started = at or utcnow()
+    row = CollectionsRun(as_of=as_of, started_at=started, host=(host or socket.gethostname())[:200], actor=by)
     session.add(row)
-    outcome = _refresh(session, None, as_of=as_of, because=because, skip_held=True)
+    outcome = _refresh(session, None, as_of=as_of, because=because, skip_held=True, at=at)
     row.customers_assessed = outcome.assessed
     row.stage_changes = outcome.stage_changes
     row.messages_queued = row.messages_sent = row.messages_failed = 0
-    row.finished_at = utcnow()
+    row.finished_at = at or utcnow()
     session.flush()
     return Refreshed(run=row, held=outcome.held)
 
@@ -293,6 +303,7 @@ def _refresh(
     as_of: date,
     because: str,
     skip_held: bool = False,
+    at: datetime | None = None,
 ) -> _Outcome:
     postgres = session.get_bind().dialect.name == "postgresql"
     if customer_ids is None:
@@ -315,7 +326,7 @@ def _refresh(
             batch = [customer_id for customer_id in batch if customer_id in locked]
         if batch:
             assessed += len(batch)
-            changes += _refresh_batch(session, batch, as_of=as_of, because=because)
+            changes += _refresh_batch(session, batch, as_of=as_of, because=because, now=at or utcnow())
     return _Outcome(assessed, changes, tuple(held))
 
 
@@ -323,7 +334,7 @@ def _locking(ids: Sequence[int]) -> Select[int]:
     return select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id)
 
 
-def _refresh_batch(session: Session, ids: list[int], *, as_of: date, because: str) -> int:
+def _refresh_batch(session: Session, ids: list[int], *, as_of: date, because: str, now: datetime) -> int:
     customers = list(session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)))
     chosen = select(Customer.id).where(Customer.id.in_(ids))
     assessed = assessments.assess_customers(session, customers, as_of, chosen_by=chosen)
@@ -336,7 +347,6 @@ def _refresh_batch(session: Session, ids: list[int], *, as_of: date, because: st
             .where(CollectionStageChange.customer_id.in_(ids), CollectionStageChange.left_on.is_(None))
         )
     }  # fmt: skip
-    now = utcnow()
     added: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     gone: list[int] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
@@ -17,6 +17,8 @@ from data_access.models import Customer
 
 DEMO_RUNS = (28, 21, 14, 7, 0)
 """Days before the demo's today of the collections runs it replays, so the stored state has a stage history."""
+RUN_TIME = time(6, 0)
+"""When (UTC) the replayed runs ran: the same rows for the same seed and day."""
 
 
 def _holds_customers(session: Session) -> bool:
@@ -34,6 +36,18 @@ def _reset_sequences(session: Session, tables: list[str]) -> None:
     for table in tables:
         session.execute(
             text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), (SELECT MAX(id) FROM {table}))"),
+            {"table": table},
+        )
+
+
+def _restart_sequences(session: Session, tables: list[str]) -> None:
+    """The next id of each table right after its highest (1 in an empty table)."""
+    for table in tables:
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence(:table, 'id'), (SELECT COALESCE(MAX(id), 0) + 1 "
+                f"FROM {table}), false)"
+            ),
             {"table": table},
         )
 
@@ -65,7 +79,11 @@ def seed_demo(
         if postgres:
             _reset_sequences(session, [model.__tablename__ for model, rows in tables.items() if rows])
         report("Replaying the last four weeks' collections runs")
+        if postgres:  # the same rows every time: numbered from 1 in an empty database
+            _restart_sequences(session, ["collections_runs", "collection_stage_changes"])
         for days in DEMO_RUNS:
-            full_refresh(session, as_of=day - timedelta(days=days), by="demo")
+            run_day = day - timedelta(days=days)
+            at = datetime.combine(run_day, RUN_TIME, tzinfo=UTC)
+            full_refresh(session, as_of=run_day, by="demo", at=at, host="demo")
     analyze()
     return {model.__tablename__: len(rows) for model, rows in tables.items()}
