@@ -28,6 +28,7 @@ from ui.signin import current_actor
 
 BLUE, RED, GREY = "#0F6CBD", "#C50F1F", "#8A8886"
 HEIGHT = 320
+CREDIT_ROWS = 100
 PAGES = Path(__file__).resolve().parent
 
 
@@ -195,11 +196,11 @@ if sees_receivables:
         )  # fmt: skip
         with left:
             link("receivables.py", "Receivables aging by customer", "receivables.view")
-        credit = cached(unapplied_credit)(actor)
-        credit = credit[credit.currency == currency]
+        credit = cached(unapplied_credit)(actor, currency=currency, limit=CREDIT_ROWS)
         if not credit.empty:
             with right:
-                st.markdown("**Unapplied credit on account**")
+                largest = f" (the {CREDIT_ROWS} largest)" if len(credit) == CREDIT_ROWS else ""
+                st.markdown(f"**Unapplied credit on account{largest}**")
                 st.dataframe(credit, hide_index=True, width="stretch", height=180,
                              column_config={"customer_id": "Customer", "customer_name": "Name", "currency": None,
                                             "unapplied": st.column_config.NumberColumn(format="accounting")})  # fmt: skip

@@ -12,8 +12,11 @@ from data_access.permissions import Actor, requires
 
 
 @requires("receivables.view")
-def unapplied_credit(actor: Actor, *, customer_ids: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Money received that no open invoice absorbed: it stays on the customer's account, per currency."""
+def unapplied_credit(
+    actor: Actor, *, customer_ids: tuple[str, ...] = (), currency: str | None = None, limit: int | None = None
+) -> pd.DataFrame:
+    """Money received that no open invoice absorbed: it stays on the customer's account, per currency, largest
+    first (in one currency, and only the first `limit` rows, when asked)."""
     query = (
         select(
             Customer.external_id.label("customer_id"),
@@ -24,10 +27,13 @@ def unapplied_credit(actor: Actor, *, customer_ids: tuple[str, ...] = ()) -> pd.
         .join(Customer, Customer.id == Payment.customer_id)
         .where(Payment.unapplied_cents > literal_column("0"))
         .group_by(Customer.external_id, Customer.name, Payment.currency)
-        .order_by(func.sum(Payment.unapplied_cents).desc())
+        .order_by(func.sum(Payment.unapplied_cents).desc(), Customer.external_id, Payment.currency)
+        .limit(limit)
     )
     if customer_ids:
         query = query.where(Customer.external_id.in_(customer_ids))
+    if currency:
+        query = query.where(Payment.currency == currency)
     with read_session() as session:
         rows = [
             {"customer_id": r.customer_id, "customer_name": r.customer_name, "currency": r.currency,

@@ -23,6 +23,7 @@ from data_access.money import from_cents
 from data_access.permissions import PermissionDenied
 from data_access.queries import receivables
 from data_access.queries.aging import AgingFilter, CustomerRows, aging_summary
+from data_access.queries.payments import unapplied_credit
 from data_access.rules.buckets import bucket_labels
 from tests.support import factories, pages
 from tests.support.actors import BILLING, HELPDESK
@@ -214,3 +215,24 @@ def test_the_page_shows_the_first_rows_and_the_download_holds_every_row(
     assert set(app.dataframe[0].value["Customer ID"]) == {"c-5", "C-6"} & {
         row["customer_id"] for row in expected
     }
+
+
+def test_the_overviews_unapplied_credit_is_one_currency_largest_first_and_cut(database: str) -> None:
+    owed = {
+        "C-1": ("USD", 500),
+        "C-2": ("USD", 900),
+        "C-3": ("EUR", 700),
+        "C-4": ("USD", 900),
+        "C-5": ("USD", 100),
+    }
+    for external_id, (currency, cents) in owed.items():
+        factories.customer(external_id, currency=currency)
+        factories.invoice(external_id, f"I-{external_id}", issued=TODAY - timedelta(days=5), cents=1_000)
+        factories.payment(external_id, cents=1_000 + cents, received_on=TODAY)
+    expected = sorted(
+        ((-cents, external_id) for external_id, (currency, cents) in owed.items() if currency == "USD")
+    )
+    usd = unapplied_credit(BILLING, currency="USD", limit=3)
+    assert list(usd.customer_id) == [external_id for _, external_id in expected[:3]] == ["C-2", "C-4", "C-1"]
+    assert list(usd.unapplied) == [Decimal("9.00"), Decimal("9.00"), Decimal("5.00")]
+    assert set(unapplied_credit(BILLING).customer_id) == set(owed)
