@@ -320,3 +320,26 @@ def test_after_each_write_the_stored_state_still_gives_what_the_assessment_gives
         "C-F": (500, 0, 50),
     }
     assert worklist_view(stored["worklist"]) == expected
+
+
+def test_a_customer_shows_the_stages_they_went_through_newest_first(accounts: str) -> None:
+    collections_run.run(BILLING)
+    held = stages.customer_standing(BILLING, customer_id="C-H", as_of=TODAY)
+    assert held is not None and (held.stage, held.promise_cents, held.promise_until) == (
+        "Final notice",
+        10_000,
+        TODAY + timedelta(days=5),
+    )
+    # The promise held the final notice back from 30 days past due (10 days ago) to the day after its date.
+    before = stages.stage_history(BILLING, customer_id="C-I")
+    assert before[["stage", "entered_on", "left_on"]].to_dict("records") == [
+        {"stage": "Final notice", "entered_on": TODAY - timedelta(days=4), "left_on": None}
+    ]
+    factories.credit_note("I-1", cents=25_000, issued_on=TODAY, reason="write-off")
+    after = stages.stage_history(BILLING, customer_id="C-I")
+    assert (
+        list(after.stage.isna()) == [True, False] and after.stage.iloc[1] == "Final notice"
+    )  # out of every stage
+    assert after.left_on.iloc[1] == TODAY and pd.isna(after.left_on.iloc[0])
+    assert after.entered_because.iloc[0] and after.left_because.iloc[1]
+    assert stages.stage_history(BILLING, customer_id="C-L").empty
