@@ -16,13 +16,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Select,
     SQLColumnExpression,
     and_,
     case,
+    cast,
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     union_all,
@@ -132,55 +135,75 @@ def main_currency() -> str | None:
     return found
 
 
-def _open_and_overdue(as_of: date, currency: str) -> Select[tuple[Any, Any]]:
-    """Cents open at the end of the as-of date, and of those the overdue (due before it): what is open now plus
+Receivables = tuple[Decimal, Decimal, Decimal, Decimal]  # total, overdue, DSO days, collected this month
+
+
+def _open_and_overdue(dates: Sequence[date], currency: str) -> Select[Any]:
+    """For each date, the cents open at its end and of those the overdue (due before it): what is open now plus
     the payments and credit notes dated after it, on invoices issued by then, as `ledger.open_at` reads it, but
-    summed straight from the three indexes without first summing each invoice (the figures need no count)."""
+    summed straight from the three indexes without first summing each invoice (the figures need no count), every
+    date from one read of what is open now and of the payments and credit notes since the first date."""
+    first, last = min(dates), max(dates)
     parts = union_all(
-        select(Invoice.due_date.label("due_date"), Invoice.open_cents.label("cents")).where(
-            Invoice.open_cents > literal_column("0"),
-            Invoice.issue_date <= as_of,
-            Invoice.currency == currency,
-        ),
-        select(PaymentAllocation.due_date, PaymentAllocation.amount_cents).where(
-            PaymentAllocation.applied_on > as_of,
-            PaymentAllocation.issue_date <= as_of,
+        select(
+            Invoice.issue_date.label("issue_date"),
+            Invoice.due_date.label("due_date"),
+            cast(null(), Date).label("day"),
+            Invoice.open_cents.label("cents"),
+        ).where(Invoice.open_cents > literal_column("0"), Invoice.issue_date <= last, Invoice.currency == currency),
+        select(PaymentAllocation.issue_date, PaymentAllocation.due_date, PaymentAllocation.applied_on,
+               PaymentAllocation.amount_cents).where(
+            PaymentAllocation.applied_on > first, PaymentAllocation.issue_date <= last,
             PaymentAllocation.currency == currency,
         ),
-        select(CreditNote.due_date, CreditNote.amount_cents).where(
-            CreditNote.issued_on > as_of, CreditNote.issue_date <= as_of, CreditNote.currency == currency
+        select(CreditNote.issue_date, CreditNote.due_date, CreditNote.issued_on, CreditNote.amount_cents).where(
+            CreditNote.issued_on > first, CreditNote.issue_date <= last, CreditNote.currency == currency
         ),
-    ).subquery("open_parts")
-    overdue = case((parts.c.due_date < as_of, parts.c.cents), else_=literal_column("0"))
-    return select(func.coalesce(func.sum(parts.c.cents), 0), func.coalesce(func.sum(overdue), 0))
+    ).subquery("open_parts")  # fmt: skip
+    sums = []
+    for day in dates:
+        still_open = or_(parts.c.day.is_(None), parts.c.day > day)
+        sums += [
+            func.coalesce(func.sum(case((and_(still_open, parts.c.issue_date <= day), parts.c.cents))), 0),
+            func.coalesce(func.sum(case((and_(still_open, parts.c.due_date < day), parts.c.cents))), 0),
+        ]
+    return select(*sums)
 
 
-def _receivables(as_of: date, currency: str) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-    """Total, overdue, DSO and collected this month, each an indexed sum."""
-    invoiced = select(func.coalesce(func.sum(Invoice.amount_cents), 0)).where(
-        Invoice.currency == currency,
-        Invoice.issue_date > as_of - timedelta(days=90),
-        Invoice.issue_date <= as_of,
-    )
-    month_start = as_of.replace(day=1)
-    collected = select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
-        Payment.currency == currency,
-        Payment.received_on >= month_start,
-        Payment.received_on <= as_of,
-    )
-    # A payment reversed (returned by the bank) is money given back on the day of the reversal.
-    returned = select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
-        Payment.currency == currency,
-        Payment.reversed_on >= month_start,
-        Payment.reversed_on <= as_of,
-    )
-    sums = select(invoiced.scalar_subquery(), collected.scalar_subquery(), returned.scalar_subquery())
+def _receivables(dates: Sequence[date], currency: str) -> dict[date, Receivables]:
+    """Total, overdue, DSO and collected this month at each date, each an indexed sum."""
+    sums = []
+    for as_of in dates:
+        invoiced = select(func.coalesce(func.sum(Invoice.amount_cents), 0)).where(
+            Invoice.currency == currency,
+            Invoice.issue_date > as_of - timedelta(days=90),
+            Invoice.issue_date <= as_of,
+        )
+        month_start = as_of.replace(day=1)
+        collected = select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+            Payment.currency == currency,
+            Payment.received_on >= month_start,
+            Payment.received_on <= as_of,
+        )
+        # A payment reversed (returned by the bank) is money given back on the day of the reversal.
+        returned = select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(
+            Payment.currency == currency,
+            Payment.reversed_on >= month_start,
+            Payment.reversed_on <= as_of,
+        )
+        sums += [invoiced.scalar_subquery(), collected.scalar_subquery(), returned.scalar_subquery()]
     with read_session() as session:
-        open_cents, overdue_cents = session.execute(_open_and_overdue(as_of, currency)).one()
-        invoiced_cents, collected_cents, returned_cents = session.execute(sums).one()
-    total, invoiced_amount = from_cents(open_cents), from_cents(invoiced_cents)
-    dso = (total / invoiced_amount * 90).quantize(Decimal("0.1")) if invoiced_amount else Decimal("0.0")
-    return total, from_cents(overdue_cents), dso, from_cents(collected_cents) - from_cents(returned_cents)
+        open_sums = session.execute(_open_and_overdue(dates, currency)).one()
+        other_sums = session.execute(select(*sums)).one()
+    found = {}
+    for n, as_of in enumerate(dates):
+        open_cents, overdue_cents = open_sums[2 * n : 2 * n + 2]
+        invoiced_cents, collected_cents, returned_cents = other_sums[3 * n : 3 * n + 3]
+        total, invoiced_amount = from_cents(open_cents), from_cents(invoiced_cents)
+        dso = (total / invoiced_amount * 90).quantize(Decimal("0.1")) if invoiced_amount else Decimal("0.0")
+        collected_then = from_cents(collected_cents) - from_cents(returned_cents)
+        found[as_of] = (total, from_cents(overdue_cents), dso, collected_then)
+    return found
 
 
 def _moment(as_of: date) -> datetime:
@@ -218,12 +241,15 @@ def _suspended(as_of: date) -> int:
         return len(suspended_at_end_of(session, as_of))
 
 
-def figures_at(actor: Actor, as_of: date, currency: str | None) -> Figures:
-    """Every headline figure the actor may see, at one date, in one currency."""
+def figures_at(
+    actor: Actor, as_of: date, currency: str | None, *, receivables_then: Receivables | None = None
+) -> Figures:
+    """Every headline figure the actor may see, at one date, in one currency (`receivables_then`: its receivables
+    figures, when already read with another date's)."""
     receivables = allowed(actor, "receivables.view") and currency is not None
-    total, overdue, dso, collected = (
-        _receivables(as_of, currency) if receivables and currency else (None,) * 4
-    )
+    if receivables and currency and receivables_then is None:
+        receivables_then = _receivables([as_of], currency)[as_of]
+    total, overdue, dso, collected = receivables_then if receivables and receivables_then else (None,) * 4
     share = (overdue / total).quantize(Decimal("0.0001")) if total and overdue is not None else Decimal("0")
     return Figures(
         as_of=as_of,
@@ -249,8 +275,11 @@ def figures_at(actor: Actor, as_of: date, currency: str | None) -> Figures:
 def overview(actor: Actor, *, as_of: date, currency: str | None = None) -> Overview:
     """Headline figures at the as-of date and the same day a month earlier, for the change since last month."""
     chosen = currency or main_currency()
+    before = month_earlier(as_of)
+    both = _receivables([before, as_of], chosen) if chosen and allowed(actor, "receivables.view") else {}
     return Overview(
-        now=figures_at(actor, as_of, chosen), last_month=figures_at(actor, month_earlier(as_of), chosen)
+        now=figures_at(actor, as_of, chosen, receivables_then=both.get(as_of)),
+        last_month=figures_at(actor, before, chosen, receivables_then=both.get(before)),
     )
 
 
