@@ -362,6 +362,72 @@ class TicketReopened(Event):
     resolved_at_before: datetime | None
 
 
+# Support by e-mail (the fetch of the support mailbox acts under ticket.create)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCreatedFromEmail(Event):
+    """A customer's e-mail became a ticket; customer_id None: nobody matched the sender (a triage ticket)."""
+
+    permission = "ticket.create"
+    action: str = field(default="create from e-mail", init=False)
+    customer_id: str | None
+    matched_by: str
+    title: str
+    sender: str | None
+    message_id: str
+    attachments: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerReplyAdded(Event):
+    """A customer's e-mail added to the ticket it answers (pending customer or resolved: open again)."""
+
+    permission = "ticket.create"
+    action: str = field(default="customer reply", init=False)
+    sender: str | None
+    message_id: str
+    attachments: int
+    status_before: str
+    status_after: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailRefused(Event):
+    """An e-mail from the support mailbox that became no ticket, and why (it is flagged in the mailbox)."""
+
+    permission = "ticket.create"
+    action: str = field(default="refuse e-mail", init=False)
+    message_id: str
+    sender: str | None
+    subject: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentReplyQueued(Event):
+    """An agent's reply, queued in the outbox with the ticket's reference in its subject."""
+
+    permission = "ticket.update"
+    action: str = field(default="reply by e-mail", init=False)
+    outbox_message: int
+    to: str
+    subject: str
+    first_response_at: datetime | None
+    status_before: str
+    status_after: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCustomerSet(Event):
+    """A ticket from an unknown sender given its customer."""
+
+    permission = "ticket.update"
+    action: str = field(default="set customer", init=False)
+    customer_id: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class EscalationCreated(Event):
     permission = "ticket.escalate"

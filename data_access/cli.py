@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--send", action="store_true", help="queue the reminders due and deliver the outbox (default neither)"
     )
     _money_commands(commands)
+    mail = commands.add_parser("mail", help="the support mailbox and the outbox")
+    mail_actions = mail.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    fetch = mail_actions.add_parser("fetch", help="make the mailbox's unread e-mail tickets and replies")
+    send = mail_actions.add_parser("send", help="deliver the outbox's e-mail that is due (replies, retries)")
+    for mail_command in (fetch, send):
+        mail_command.add_argument("--limit", type=_positive, default=None, help="at most this many messages")
     return parser
 
 
@@ -356,9 +362,25 @@ def _money(args: argparse.Namespace) -> str:
     return f"Credit note {args.number} reversed by {reversal}.\n"
 
 
+def _mail(args: argparse.Namespace) -> str:
+    from data_access.actions.ticket_mail import fetch_mail
+    from data_access.config import InvalidSetting
+    from data_access.mail import outbox
+    from data_access.mail.imap import MailboxError
+
+    try:
+        if args.action == "fetch":
+            return fetch_mail(_cli_actor(), limit=args.limit).line() + "\n"
+        return "Outbox: " + outbox.deliver_due(limit=args.limit).sentence() + "\n"
+    except (InvalidSetting, MailboxError) as problem:
+        raise InvalidAction(str(problem)) from None
+
+
 def run(args: argparse.Namespace) -> str:
     if args.command in ("payments", "credit-notes", "credit"):
         return _money(args)
+    if args.command == "mail":
+        return _mail(args)
     if args.command == "init":
         return _init()
     if args.command == "seed":

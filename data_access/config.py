@@ -16,6 +16,9 @@
 | BILLING_DESK_SMTP_URL | smtp_url | none: e-mail is written as .eml files to the outbox folder (mail/smtp.py parses it) |
 | BILLING_DESK_MAIL_FROM | mail_from | none: the partner profile's contact e-mail |
 | BILLING_DESK_OUTBOX_DIR | outbox_dir | var/outbox in the project folder |
+| BILLING_DESK_IMAP_URL | imap_url | none: `mail fetch` says it is not set (mail/imap.py parses it) |
+| BILLING_DESK_ATTACHMENTS_DIR | attachments_dir | none: e-mail attachments are kept in the database |
+| BILLING_DESK_MAIL_MAX_MB | mail_max_mb | 10: a larger e-mail keeps its text, not its attachments |
 
 An empty variable counts as unset. A value that cannot be used raises InvalidSetting naming the variable.
 """
@@ -54,6 +57,9 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str | None = None
     outbox_dir: Path = PROJECT_ROOT / "var" / "outbox"
+    imap_url: str | None = None
+    attachments_dir: Path | None = None
+    mail_max_mb: int = 10
 
 
 def default_database_url() -> str:
@@ -81,11 +87,24 @@ def settings() -> Settings:
         smtp_url=_text("BILLING_DESK_SMTP_URL"),
         mail_from=_text("BILLING_DESK_MAIL_FROM"),
         outbox_dir=Path(_text("BILLING_DESK_OUTBOX_DIR") or PROJECT_ROOT / "var" / "outbox"),
+        imap_url=_text("BILLING_DESK_IMAP_URL"),
+        attachments_dir=_folder("BILLING_DESK_ATTACHMENTS_DIR"),
+        mail_max_mb=_whole("BILLING_DESK_MAIL_MAX_MB", 10, "megabytes"),
     )
 
 
 def _text(name: str) -> str | None:
     return os.environ.get(name) or None
+
+
+def _folder(name: str) -> Path | None:
+    raw = _text(name)
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise InvalidSetting(f"{name} is {raw!r}; set it to an absolute path, like /srv/billing-desk/mail.")
+    return path
 
 
 def _whole(name: str, default: int, unit: str) -> int:

@@ -414,7 +414,7 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)  # None: triage
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(30))
@@ -678,8 +678,80 @@ class OutboxMessage(Base):
     delivered_via: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)  # a reply's In-Reply-To, References
 
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
+
+
+class TicketMessage(Base):
+    """One e-mail of a ticket's conversation: the customer's, taken from the support mailbox (direction "in"), or
+    an agent's reply, queued in the outbox in the same transaction (direction "out", `outbox_message_id`)."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    reference_ids: Mapped[str | None] = mapped_column(Text)  # References: Message-IDs, space-separated
+    sender: Mapped[str | None] = mapped_column(String(500))
+    reply_to: Mapped[str | None] = mapped_column(String(500))
+    recipients: Mapped[str] = mapped_column(String(2000))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)  # what could not be read or kept
+    dated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the Date header of an incoming message
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author: Mapped[str | None] = mapped_column(String(100))  # the agent who wrote a reply
+    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"), unique=True)
+
+    __table_args__ = (
+        CheckConstraint("direction IN ('in', 'out')", name="direction_known"),
+        CheckConstraint(
+            "(direction = 'out') = (outbox_message_id IS NOT NULL)", name="replies_go_through_the_outbox"
+        ),
+    )
+
+
+class TicketAttachment(Base):
+    """A file that came with a customer's e-mail: its content in the database, or in BILLING_DESK_ATTACHMENTS_DIR
+    under `path` (named by its SHA-256, so a file written twice is one file)."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        CheckConstraint("(content IS NULL) <> (path IS NULL)", name="content_or_path"),
+        CheckConstraint("size_bytes >= 0", name="size_not_negative"),
+    )
+
+
+class ReceivedMail(Base):
+    """Every message taken from the support mailbox, once per Message-ID (a second fetch, or a copy delivered
+    twice, finds it here and creates nothing): what became of it (a new ticket, a reply on one, or refused, and
+    why)."""
+
+    __tablename__ = "received_mail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    sender: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("outcome IN ('ticket', 'reply', 'refused')", name="outcome_known"),)

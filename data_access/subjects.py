@@ -38,7 +38,8 @@ TABLES: dict[str, frozenset[str]] = {
         }
     ),
     SUSPENSIONS: frozenset({"subscriptions"}),
-    TICKETS: frozenset({"tickets", "escalations"}),
+    # A ticket's e-mail conversation with its attachments, and the messages taken from the support mailbox.
+    TICKETS: frozenset({"tickets", "escalations", "ticket_messages", "ticket_attachments", "received_mail"}),
     # The partner's own settings: the collections policy, the support offering (hours, targets, holidays) and the
     # partner profile. They change rarely, and every page that shows one of them names this subject.
     POLICIES: frozenset(
@@ -96,6 +97,8 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.suspensions.suspension_history": frozenset({SUSPENSIONS}),
     "data_access.queries.tickets": _SUPPORT,
     "data_access.queries.escalations": _SUPPORT,
+    # A reply's delivery state is its outbox message's (outbox_messages is a collections table).
+    "data_access.queries.ticket_messages": frozenset({CUSTOMERS, TICKETS, COLLECTIONS}),
     "data_access.queries.escalations.available_vehicles": frozenset({POLICIES}),
     "data_access.queries.overview": _STANDING | {SUSPENSIONS, TICKETS, PAYABLES},
     "data_access.queries.overview.overview": frozenset(

@@ -24,7 +24,7 @@ import hashlib
 import re
 import smtplib
 import ssl
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email import policy
@@ -157,10 +157,12 @@ def queue(
     activity_id: int | None = None,
     stage: str | None = None,
     stage_entered_on: date | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> int | None:
     """An e-mail put in the outbox in the caller's transaction, due now, at most once per key: its id, or None
     when a message with this key is there already. Two servers queuing one key at the same moment write it once:
-    on PostgreSQL the second insert waits for the first's commit, then does nothing."""
+    on PostgreSQL the second insert waits for the first's commit, then does nothing. `headers` are sent as given
+    (a ticket reply's In-Reply-To, References and Reply-To; "Auto-Submitted: no" for a message a person wrote)."""
     now = _now()
     row = {
         "key": key, "kind": kind, "customer_id": customer_id, "ticket_id": ticket_id, "activity_id": activity_id,
@@ -170,6 +172,7 @@ def queue(
         "attachment_type": attachment.content_type if attachment else None,
         "attachment": attachment.data if attachment else None,
         "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now, "created_by": created_by,
+        "headers": dict(headers) if headers else None,
     }  # fmt: skip
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     added = session.scalar(
@@ -367,7 +370,11 @@ def email_of(message: OutboxMessage) -> EmailMessage:
     email["From"] = message.sender
     email["To"] = message.recipients
     email["Subject"] = message.subject
-    email["Auto-Submitted"] = "auto-generated"
+    extra = message.headers or {}
+    email["Auto-Submitted"] = extra.get("Auto-Submitted", "auto-generated")
+    for name, value in extra.items():
+        if name != "Auto-Submitted":
+            email[name] = value
     email.set_content(message.body)
     if message.attachment is not None and message.attachment_name:
         maintype, _, subtype = (message.attachment_type or "application/octet-stream").partition("/")

@@ -18,6 +18,7 @@ from data_access.db import read_session
 from data_access.enums import EscalationKind, EscalationStatus, SupportVehicle
 from data_access.models import Customer, Escalation, SupportOffering, Ticket
 from data_access.permissions import Actor, requires
+from data_access.queries.tickets import UNKNOWN_SENDER
 
 COMMERCIAL = "Commercial"
 
@@ -66,7 +67,7 @@ def board(
     query = (
         select(Escalation, Ticket.external_id, Ticket.title, Customer.external_id, Customer.name)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
-        .join(Customer, Customer.id == Ticket.customer_id)
+        .outerjoin(Customer, Customer.id == Ticket.customer_id)  # a triage ticket has none yet
         .order_by(Escalation.submitted_at, Escalation.id)
     )
     if vehicle == COMMERCIAL:
@@ -86,14 +87,14 @@ def board(
 
 
 def _board_row(
-    escalation: Escalation, ticket: str, title: str, customer_id: str, name: str, now: datetime
+    escalation: Escalation, ticket: str, title: str, customer_id: str | None, name: str | None, now: datetime
 ) -> dict[str, Any]:
     return {
         "id": escalation.id,
         "ticket": ticket,
         "ticket_title": title,
         "customer_id": customer_id,
-        "customer": name,
+        "customer": name if customer_id is not None else UNKNOWN_SENDER,
         "kind": escalation.kind,
         "vehicle": escalation.vehicle or COMMERCIAL,
         "case_number": escalation.microsoft_case_number,

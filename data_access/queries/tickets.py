@@ -70,6 +70,10 @@ ATTRIBUTES = ("category", "severity", "channel")
 NO_CHANNEL = "(none)"
 
 
+UNKNOWN_SENDER = "Unknown sender (triage)"
+"""The customer shown for a ticket whose e-mail matched no customer, until an agent names one."""
+
+
 TICKET_COLUMNS = [
     "ticket_id",
     "customer_id",
@@ -184,7 +188,7 @@ def tickets(
     now = _aware(now)
     query = (
         select(Ticket, Customer.external_id.label("customer"), Customer.name.label("customer_name"))
-        .join(Customer, Customer.id == Ticket.customer_id)
+        .outerjoin(Customer, Customer.id == Ticket.customer_id)  # a ticket from an unknown sender has none
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(limit)
     )
@@ -207,7 +211,7 @@ def tickets(
         rows.append({
             "ticket_id": ticket.external_id,
             "customer_id": customer,
-            "customer_name": customer_name,
+            "customer_name": customer_name if customer is not None else UNKNOWN_SENDER,
             "title": ticket.title,
             "description": ticket.description,
             "category": ticket.category,
