@@ -16,6 +16,7 @@ when the caller says it is safely stored, so one the fetch died on is read again
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import re
 import socket
@@ -144,9 +145,14 @@ def connected(server: ImapServer) -> Iterator[imaplib.IMAP4]:
             f"The mailbox at {where} could not be reached: {_reason(error, server)}."
         ) from None
     try:
-        try:
-            if server.security == "starttls":
+        if server.security == "starttls":
+            try:
                 client.starttls(ssl_context=context)
+            except ImapError as error:
+                raise MailboxError(
+                    f"STARTTLS with the mailbox at {where} failed: {_reason(error, server)}."
+                ) from None
+        try:
             client.login(server.username, server.password)
         except ImapError as error:
             raise MailboxError(
@@ -162,7 +168,8 @@ def connected(server: ImapServer) -> Iterator[imaplib.IMAP4]:
         try:
             client.logout()
         except ImapError:
-            client.shutdown()
+            with contextlib.suppress(OSError):
+                client.shutdown()
 
 
 def _quiet(command: Callable[[], tuple[str, list[Any]]]) -> tuple[str, list[Any]]:

@@ -444,7 +444,7 @@ class _HtmlText(HTMLParser):
             shown = "".join(self.out[start:]).strip()
             if href and href.startswith(("http://", "https://", "mailto:")) and shown not in (href, href[7:]):
                 self.out.append(f" ({href})")
-        if tag in self.BLOCKS:
+        if tag in self.BLOCKS and tag not in ("li", "br"):
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:

@@ -77,6 +77,14 @@ class ImapServer:
             status, reply = client.append(folder, "", imaplib.Time2Internaldate(time.time()), data)
             assert status == "OK", reply
 
+    def clear(self) -> None:
+        """Empty the mailbox (between tests that share the server)."""
+        with self.client() as client:
+            status, data = client.search(None, "ALL")
+            if status == "OK" and data and data[0]:
+                client.store("1:*", "+FLAGS", "(\\Deleted)")
+                client.expunge()
+
     def flags(self) -> list[set[str]]:
         """Each message's flags, in mailbox order."""
         with self.client() as client:
