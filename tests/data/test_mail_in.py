@@ -31,6 +31,7 @@ from data_access.config import InvalidSetting
 from data_access.db import read_session
 from data_access.mail import imap
 from data_access.mail.imap import MailboxError, parse_imap_url
+from data_access.mail.inbox import Fetched
 from data_access.models import AuditEvent, Customer, ReceivedMail, Ticket, TicketAttachment, TicketMessage
 from data_access.permissions import PermissionDenied
 from data_access.queries.ticket_messages import attachment_file, conversation
@@ -297,9 +298,9 @@ def test_two_fetches_at_once_take_each_message_once(mailbox: ImapServer) -> None
     for n in range(total):
         mailbox.deliver(customer_mail(subject=f"Race {n}", message_id=f"<race-{n}@contoso.example>"))
     start = threading.Barrier(2)
-    results: list[ticket_mail.Fetched] = []
+    results: list[Fetched] = []
 
-    def fetch() -> ticket_mail.Fetched:
+    def fetch() -> Fetched:
         start.wait()
         return ticket_mail.fetch_mail(HELPDESK)
 
