@@ -201,13 +201,12 @@ def _answered(session: Session, incoming: Incoming) -> tuple[Ticket | None, str 
     """The ticket the message answers, and a note when it names one its sender has no part in."""
     threads = incoming.threads()
     if threads:
-        found = dict(
-            session.execute(
-                select(TicketMessage.message_id, TicketMessage.ticket_id).where(
-                    TicketMessage.message_id.in_(threads)
-                )
-            ).tuples()
+        rows = session.execute(
+            select(TicketMessage.message_id, TicketMessage.ticket_id).where(
+                TicketMessage.message_id.in_(threads)
+            )
         )
+        found = {message_id: ticket_id for message_id, ticket_id in rows}
         for message_id in threads:
             if message_id in found:
                 ticket = session.get_one(Ticket, found[message_id])
@@ -322,7 +321,7 @@ def _keep(
         reply_to=incoming.reply_to,
         recipients=incoming.recipients,
         subject=incoming.subject[:300],
-        body=incoming.text,
+        body=incoming.text.strip(),
         notes="\n".join(notes) or None,
         dated_at=incoming.dated_at,
         recorded_at=now,
