@@ -311,4 +311,3 @@ def test_a_triage_ticket_is_given_its_customer(mailbox: ImapServer) -> None:
     with pytest.raises(InvalidAction, match="already the ticket of Contoso"):
         ticket_mail.set_customer(ADMIN, ticket_id=ticket.external_id, customer_id="C-CONTOSO")
     assert only_ticket().customer_id is not None
-
