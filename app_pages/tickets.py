@@ -1,12 +1,15 @@
 """Tickets: volumes, backlog and SLA attainment, the filterable list with each ticket's SLA clocks, and what an
-agent does on a ticket."""
+agent does on a ticket: its e-mail conversation, a reply to the customer, the actions on it."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from data_access.actions.ticket_mail import send_reply, set_customer
 from data_access.actions.tickets import (
     TRANSITIONS,
     assign,
@@ -19,7 +22,15 @@ from data_access.actions.tickets import (
 from data_access.documents.exports import chart_text, plain
 from data_access.enums import Severity, TicketCategory, TicketStatus
 from data_access.errors import InvalidAction
+from data_access.money import moment
 from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.queries.ticket_messages import (
+    ConversationMessage,
+    attachment_file,
+    conversation,
+    reference,
+    reply_target,
+)
 from data_access.queries.tickets import (
     AGE_BUCKETS,
     ATTRIBUTES,
@@ -33,7 +44,8 @@ from data_access.queries.tickets import (
 )
 from data_access.text import plural, readable
 from ui.cache import cached
-from ui.flash import flash, show_flash
+from ui.flash import Note, flash, show_flash
+from ui.session_keys import TICKETS_REPLY_TOKEN
 from ui.signin import current_actor
 
 ALL = "All"
@@ -42,6 +54,8 @@ CHANNELS = ("email", "phone", "web", "chat")
 BILLING_CATEGORIES = (TicketCategory.BILLING_QUESTION.value, TicketCategory.INVOICE_DISPUTE.value)
 STATE_TEXT = {"breached": "🔴 breached", "at risk": "🟠 at risk", "met": "met", "on track": "on track"}
 RANGES = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timedelta(days=365)}
+# Attachments are offered for download with their own type only when a browser will not run them.
+DOWNLOAD_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain", "text/csv"}
 
 
 def share(value: float | None) -> str:
@@ -107,6 +121,96 @@ def act(actor: Actor, row: pd.Series) -> None:
             flash(f"Ticket {ticket_id} reopened.")
     except (PermissionDenied, InvalidAction) as exc:
         st.error(plain(exc))
+
+
+def email_message(actor: Actor, message: ConversationMessage, zone: str) -> None:
+    """One e-mail of the conversation, as plain text, with its attachments to download."""
+    customer = message.direction == "in"
+    with st.chat_message("user" if customer else "assistant", avatar=":material/mail:" if customer else None):
+        who = message.sender or "Unknown sender"
+        byline = f"{who} → {message.recipients} · {moment(message.recorded_at, zone)}"
+        if message.author:
+            byline += f" · by {message.author}"
+        st.caption(plain(byline))
+        if message.delivery:
+            delivered = message.delivery_status == "sent"
+            (st.caption if delivered else st.warning)(plain(f"E-mail {message.delivery}"))
+        st.text(message.body or "(no text)")
+        if message.notes:
+            st.caption(plain(message.notes))
+        for file in message.attachments:
+            st.download_button(
+                plain(f"{file.name} ({file.size_bytes / 1024:,.0f} KB)"),
+                partial(download, actor, file.id),
+                file_name=file.name,
+                mime=file.content_type if file.content_type in DOWNLOAD_TYPES else "application/octet-stream",
+                icon=":material/attach_file:",
+                key=f"tickets_attachment_{file.id}",
+                on_click="ignore",
+            )
+
+
+def download(actor: Actor, attachment_id: int) -> bytes:
+    return attachment_file(actor, attachment_id=attachment_id).data
+
+
+def reply_form(actor: Actor, ticket_id: str) -> None:
+    """The agent's reply by e-mail, sent at once through the outbox; once per form (a double submit sends it
+    once)."""
+    target = cached(reply_target)(actor, ticket_id=ticket_id)
+    with st.form("tickets_reply_form", clear_on_submit=True):
+        if target is None:
+            st.caption("No e-mail address is known for this ticket, so it cannot be answered by e-mail.")
+        else:
+            st.caption(plain(f"Reply by e-mail to {target}; the subject carries {reference(ticket_id)}."))
+        text = st.text_area("Reply", key="tickets_reply_text", height=160, disabled=target is None)
+        wait = st.checkbox("Then wait for the customer's answer", key="tickets_reply_pending")
+        if st.form_submit_button(
+            "Send reply", type="primary", key="tickets_reply_submit", disabled=target is None
+        ):
+            send(actor, ticket_id, text, wait=wait)
+
+
+def send(actor: Actor, ticket_id: str, text: str, *, wait: bool) -> None:
+    token = st.session_state.setdefault(TICKETS_REPLY_TOKEN, uuid.uuid4().hex)
+    try:
+        sent = send_reply(actor, ticket_id=ticket_id, text=text, pending_customer=wait, submission=token)
+    except (PermissionDenied, InvalidAction) as exc:
+        st.error(plain(exc))
+        return
+    st.session_state.pop(TICKETS_REPLY_TOKEN, None)
+    said = f"Reply on ticket {ticket_id}: {sent.sentence()}"
+    flash(Note(said, "success" if sent.state.status == "sent" and not sent.problem else "warning"))
+
+
+def triage_form(actor: Actor, ticket_id: str) -> None:
+    with st.form("tickets_triage_form", clear_on_submit=True):
+        st.caption("This e-mail came from a sender no customer matched. Name the customer it belongs to.")
+        customer_id = st.text_input("Customer ID", key="tickets_triage_customer")
+        if st.form_submit_button("Set customer", key="tickets_triage_submit"):
+            try:
+                set_customer(actor, ticket_id=ticket_id, customer_id=customer_id)
+            except (PermissionDenied, InvalidAction) as exc:
+                st.error(plain(exc))
+            else:
+                flash(f"Ticket {ticket_id} is now the ticket of customer {customer_id.strip()}.")
+
+
+def conversation_section(
+    actor: Actor, row: pd.Series, messages: tuple[ConversationMessage, ...], zone: str, *, may_update: bool
+) -> None:
+    ticket_id = str(row.ticket_id)
+    st.subheader("Conversation")
+    if not messages:
+        st.caption("No e-mail on this ticket yet.")
+    for message in messages:
+        email_message(actor, message, zone)
+    if not may_update:
+        return
+    if pd.isna(row.customer_id):
+        triage_form(actor, ticket_id)
+    if row.status != TicketStatus.CLOSED.value:
+        reply_form(actor, ticket_id)
 
 
 actor = current_actor()
@@ -242,18 +346,22 @@ picked = st.selectbox(
 if picked is None:
     st.stop()
 row = listed[listed.ticket_id == picked].iloc[0]
+known = pd.notna(row.customer_id)
+customer_label = plain(f"{row.customer_name} ({row.customer_id})" if known else row.customer_name)
 st.markdown(
-    f"**{plain(row.title)}** · {plain(row.customer_name)} ({plain(row.customer_id)}) · {row.category} · "
-    f"{row.severity} · **{row.status}** · assigned to {plain(row.assignee) if pd.notna(row.assignee) else 'nobody'}"
+    f"**{plain(row.title)}** · {customer_label} · {row.category} · {row.severity} · **{row.status}** · "
+    f"assigned to {plain(row.assignee) if pd.notna(row.assignee) else 'nobody'}"
 )
-if pd.notna(row.description) and row.description:
+messages = cached(conversation)(actor, ticket_id=str(picked))
+if pd.notna(row.description) and row.description and not messages:  # an e-mail's text is in the conversation
     st.text(row.description)
-if row.category in BILLING_CATEGORIES and allowed(actor, "customers.view"):
+if known and row.category in BILLING_CATEGORIES and allowed(actor, "customers.view"):
     st.page_link(
         "app_pages/customers.py",
         label=f"See the invoices of {plain(row.customer_name)} (customer {plain(row.customer_id)}) on the "
         "Customers page",
         icon=":material/receipt:",
     )
+conversation_section(actor, row, messages, zone, may_update=may_update)
 if may_update:
     act(actor, row)

@@ -168,6 +168,12 @@ def pick_first_row(app: AppTest) -> None:
     app.session_state[key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
 
 
+def pick_open_ticket(app: AppTest) -> None:
+    """A ticket not closed, so its conversation and the reply box's address are read."""
+    listed = app.dataframe[0].value
+    app.selectbox(key="tickets_picked").set_value(listed[listed.status != "closed"].ticket_id.iloc[0])
+
+
 def test_every_cached_read_of_every_page_touches_only_tables_of_its_subjects(
     sqlite_database: str, reads: Reads
 ) -> None:
@@ -176,6 +182,7 @@ def test_every_cached_read_of_every_page_touches_only_tables_of_its_subjects(
                  "policies", "audit_log"):  # fmt: skip
         visit(page)
     visit("receivables", pick_first_row)
+    visit("tickets", pick_open_ticket)
     stage = visit("receivables").selectbox(key="receivables_stage")
     visit("receivables", lambda app: app.selectbox(key="receivables_stage").set_value(stage.options[1]))
     collections = collections_page.open_page("admin")
