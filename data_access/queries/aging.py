@@ -97,7 +97,11 @@ def _open_rows(flt: AgingFilter, customers: Select[int] | None = None) -> Subque
     rows = query.subquery("open_at_rows")
     basis_date = rows.c.due_date if flt.basis == "due" else rows.c.issue_date
     return select(
-        rows.c.customer_id, rows.c.currency, _bucket_index(basis_date, flt).label("bucket"), rows.c.open_cents
+        rows.c.customer_id,
+        rows.c.currency,
+        basis_date.label("basis_date"),
+        _bucket_index(basis_date, flt).label("bucket"),
+        rows.c.open_cents,
     ).subquery("aged")
 
 
@@ -176,63 +180,101 @@ def _search_filter(flt: AgingFilter, search: str) -> Select[int] | None:
     return (customers if customers is not None else select(Customer.id)).where(found)
 
 
-def _customer_rows(
-    flt: AgingFilter, *, largest_overdue_first: bool, limit: int | None = None, search: str = ""
-) -> CustomerRows:
-    """Each bucket's cents per customer and currency summed in SQL (one conditional sum per bucket), joined to
-    the customer, ordered and cut in SQL; the row count of the whole table comes along as a window count."""
-    rows = _open_rows(flt, _search_filter(flt, search))
-    labels = flt.labels
+def _per_customer(flt: AgingFilter, customers: Select[int] | None) -> Subquery:
+    """Each bucket's cents (b0, b1, ...), the total and the overdue (total minus current) per customer pk and
+    currency, one conditional sum per bucket."""
+    rows = _open_rows(flt, customers)
     per_bucket = [
         func.sum(case((rows.c.bucket == index, rows.c.open_cents), else_=literal_column("0"))).label(
             f"b{index}"
         )
-        for index in range(len(labels))
+        for index in range(len(flt.labels))
     ]
     total = func.sum(rows.c.open_cents)
-    per_customer = (
-        select(
-            rows.c.customer_id,
-            rows.c.currency,
-            *per_bucket,
-            total.label("total"),
-            (total - per_bucket[0]).label("overdue"),
-        )
+    return (
+        select(rows.c.customer_id, rows.c.currency, *per_bucket, total.label("total"),
+               (total - per_bucket[0]).label("overdue"))
         .group_by(rows.c.customer_id, rows.c.currency)
         .subquery("per_customer")
+    )  # fmt: skip
+
+
+def _by_code_point(session: Session, column: Any) -> Any:
+    """The column ordered as Python orders text (code points): SQLite compares bytes, PostgreSQL's "C" collation
+    too."""
+    return column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
+
+
+def _largest_overdue(
+    session: Session, flt: AgingFilter, customers: Select[int] | None, limit: int
+) -> tuple[list[tuple[int, str]], int]:
+    """The first `limit` (customer pk, currency) of the table, largest overdue first, and how many rows it has:
+    only the total and the overdue are summed for every customer here (two sums instead of one per bucket)."""
+    rows = _open_rows(flt, customers)
+    current = cutoffs(flt.as_of, flt.buckets)[0]
+    overdue = func.sum(case((rows.c.basis_date < current, rows.c.open_cents), else_=literal_column("0")))
+    totals = (
+        select(rows.c.customer_id, rows.c.currency, overdue.label("overdue"))
+        .group_by(rows.c.customer_id, rows.c.currency)
+        .subquery("totals")
     )
+    query = (
+        select(totals.c.customer_id, totals.c.currency, func.count().over().label("matching"))
+        .join(Customer, Customer.id == totals.c.customer_id)
+        .order_by(
+            totals.c.overdue.desc(),
+            _by_code_point(session, Customer.external_id),
+            _by_code_point(session, totals.c.currency),
+        )
+        .limit(limit)
+    )
+    found = session.execute(query).all()
+    return [(row.customer_id, row.currency) for row in found], int(found[0].matching) if found else 0
+
+
+def _customer_rows(
+    flt: AgingFilter, *, largest_overdue_first: bool, limit: int | None = None, search: str = ""
+) -> CustomerRows:
+    """Each bucket's cents per customer and currency summed in SQL, joined to the customer and ordered in SQL. A
+    first screen (a limit, largest overdue first) picks its rows by their overdue alone, then sums the buckets
+    of those customers only; the whole table carries its row count as a window count."""
+    customers = _search_filter(flt, search)
+    columns = ["customer_id", "customer_name", "currency", *flt.labels, "total", "overdue"]
     with _aging_session() as session:
-        # Python's order of text (code points) on both: SQLite compares bytes, PostgreSQL's "C" collation too.
-        binary = session.get_bind().dialect.name == "postgresql"
-        customer_id = Customer.external_id.collate("C") if binary else Customer.external_id
-        currency = per_customer.c.currency.collate("C") if binary else per_customer.c.currency
-        order: list[Any] = [customer_id, currency]
+        chosen: list[tuple[int, str]] | None = None
+        if largest_overdue_first and limit is not None:
+            chosen, matching = _largest_overdue(session, flt, customers, limit)
+            if not chosen:
+                return CustomerRows(pd.DataFrame([], columns=columns), matching)
+            customers = select(Customer.id).where(Customer.id.in_(sorted({pk for pk, _ in chosen})))
+        per_customer = _per_customer(flt, customers)
+        order: list[Any] = [
+            _by_code_point(session, Customer.external_id),
+            _by_code_point(session, per_customer.c.currency),
+        ]
         if largest_overdue_first:
             order.insert(0, per_customer.c.overdue.desc())
         query = (
             select(
+                per_customer.c.customer_id,
                 Customer.external_id,
                 Customer.name,
                 per_customer.c.currency,
-                *(per_customer.c[f"b{index}"] for index in range(len(labels))),
+                *(per_customer.c[f"b{index}"] for index in range(len(flt.labels))),
                 per_customer.c.total,
                 per_customer.c.overdue,
-                func.count().over().label("matching"),
             )
             .join(per_customer, per_customer.c.customer_id == Customer.id)
             .order_by(*order)
-            .limit(limit)
         )
         found = session.execute(query).all()
-    columns = ["customer_id", "customer_name", "currency", *labels, "total", "overdue"]
-    records = [
-        [
-            row.external_id,
-            row.name,
-            row.currency,
-            *(from_cents(cents) for cents in row[3 : 3 + len(labels) + 2]),
-        ]
+    records = {
+        (row.customer_id, row.currency): [row.external_id, row.name, row.currency,
+                                          *(from_cents(cents) for cents in row[4 : 4 + len(flt.labels) + 2])]
         for row in found
-    ]
-    matching = int(found[0].matching) if found else 0
-    return CustomerRows(pd.DataFrame(records, columns=columns), matching)
+    }  # fmt: skip
+    if chosen is None:
+        return CustomerRows(pd.DataFrame(list(records.values()), columns=columns), len(records))
+    # A key gone between the two reads (a payment committed in between) is left out rather than shown stale.
+    shown = [records[key] for key in chosen if key in records]
+    return CustomerRows(pd.DataFrame(shown, columns=columns), matching)
