@@ -371,7 +371,10 @@ def _mail(args: argparse.Namespace) -> str:
     try:
         if args.action == "fetch":
             return fetch_mail(_cli_actor(), limit=args.limit).line() + "\n"
-        return "Outbox: " + outbox.deliver_due(limit=args.limit).sentence() + "\n"
+        done = outbox.deliver_due(limit=args.limit)
+        if not (done.sent or done.retrying or done.failed or done.left):
+            return "Outbox: nothing due.\n"
+        return f"Outbox: {done.sentence()}\n"
     except (InvalidSetting, MailboxError) as problem:
         raise InvalidAction(str(problem)) from None
 

@@ -450,6 +450,8 @@ def test_mail_fetch_from_the_command_line(database: str, mailbox: ImapServer) ->
         f"Mail from support at 127.0.0.1:{mailbox.port} (STARTTLS), folder INBOX: 1 new ticket, 0 replies on "
         "tickets.\n"
     )
+    idle = cli("mail", "send", database_url=database)
+    assert (idle.returncode, idle.stdout) == (0, "Outbox: nothing due.\n")
     refused = subprocess.run([sys.executable, "-m", "data_access", "mail", "fetch"], cwd=ROOT, text=True,
                              capture_output=True, env={**os.environ, "DATABASE_URL": database,
                                                        "BILLING_DESK_IMAP_URL": "imap://u:p@host/INBOX"})  # fmt: skip

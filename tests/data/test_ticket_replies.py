@@ -27,6 +27,7 @@ from data_access.permissions import PermissionDenied
 from data_access.queries.ticket_messages import conversation, reply_target
 from tests.support import factories
 from tests.support.actors import ADMIN, BILLING, HELPDESK, SALES
+from tests.support.cli import cli
 from tests.support.imap import ImapServer, customer_mail, dovecot_server
 from tests.support.mail import MailServer, closed_port, smtp_server
 
@@ -278,7 +279,7 @@ def test_one_submission_is_queued_once(mailbox: ImapServer) -> None:
 
 
 def test_an_unreachable_smtp_server_leaves_the_reply_queued_and_mail_send_delivers_it_later(
-    mailbox: ImapServer, monkeypatch: pytest.MonkeyPatch
+    database: str, mailbox: ImapServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mailbox.deliver(customer_mail())
     ticket_mail.fetch_mail(HELPDESK)
@@ -296,7 +297,8 @@ def test_an_unreachable_smtp_server_leaves_the_reply_queued_and_mail_send_delive
             session.execute(
                 update(OutboxMessage).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
             )
-        assert outbox.deliver_due().sent == 1
+        sent = cli("mail", "send", database_url=database)
+        assert (sent.returncode, sent.stdout, sent.stderr) == (0, "Outbox: 1 sent.\n", "")
         assert [r.email["Subject"] for r in server.received] == [
             f"Re: Question about invoice INV-1001 [{ticket.external_id}]"
         ]
