@@ -7,14 +7,13 @@ is given through the caller's session (so the caller's uncommitted writes count)
 changed, deletes the row of a customer with nothing overdue or disputed left, and keeps the stage history: when a
 customer's stage changes, the open history row is closed and a new one opened, each saying why.
 
-Who waits for whom (PostgreSQL; on SQLite a write transaction holds the whole database). A refresh of named
-customers locks their rows (FOR UPDATE, in id order), as every money write locks its customer's, so writes on one
-customer and their refreshes take turns. A refresh of everybody holds the run's named lock (`db.hold_lock`), so
-runs, a policy save and the first reader of the day take turns, and locks each batch of customers FOR KEY SHARE
-before reading it: from then until it commits no write on those customers can start, and whatever committed
-before is read. The run and the first reader skip a customer that a write holds at that moment (that write
-refreshes it itself) and reassess it on its own once their transaction has committed, so they never wait for a
-write while holding locks a write may wait for. A run that finds everybody current changes nothing.
+Who waits for whom (PostgreSQL; on SQLite a write transaction holds the whole database). A refresh of a few named
+customers, at the end of a write, locks their rows FOR NO KEY UPDATE (a money write holds its customer FOR UPDATE
+already; a note only refers to it) and then holds the run's named lock shared: refreshes of one customer take
+turns, each reading what the one before committed. A refresh of many or of everybody (the run, the first reader of
+the day, a policy save, a big import) holds the run's lock alone, so no refresh commits meanwhile, and never waits
+for a row: a customer that a write holds (and will refresh once the run is over) is skipped and reassessed on its
+own after the commit. A transaction takes the run's lock after every customer lock it will need, never before.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, bindparam, delete, func, insert, select, union, update
+from sqlalchemy import Select, Table, bindparam, delete, event, func, insert, select, text, union, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -43,6 +42,9 @@ from data_access.queries.collections_state import STATE_FIELDS, has_state, is_cu
 from data_access.rules.policy import Assessment
 
 LOCK = "collections run"
+FEW = 100
+"""A refresh of at most this many named customers runs beside others (a write's, an import's); more, or everybody,
+takes the run's lock alone."""
 DAILY_RUN = "daily run"
 FIRST_READER = "app (first reader of the day)"
 BATCH = 2000
@@ -112,8 +114,13 @@ class _Outcome:
 def refresh(session: Session, customer_ids: Iterable[int] | None, *, as_of: date, because: str) -> int:
     """Reassess the customers given (their Customer.id; None: everybody overdue at the as-of date and everybody
     with a stored row) inside the caller's write transaction, store what changed and record each stage change,
-    saying `because` and the clock's reason. Returns the number of stage changes."""
-    return _refresh(session, customer_ids, as_of=as_of, because=because).stage_changes
+    saying `because` and the clock's reason. Returns the number of stage changes. A customer another write holds
+    during a refresh of many is reassessed once the caller's transaction has committed."""
+    outcome = _refresh(session, customer_ids, as_of=as_of, because=because)
+    if outcome.held:
+        held, day = outcome.held, as_of
+        event.listen(session, "after_commit", lambda _: _catch_up(held, day, because=because), once=True)
+    return outcome.stage_changes
 
 
 def full_refresh(
@@ -132,7 +139,7 @@ def full_refresh(
     started = at or utcnow()
     row = CollectionsRun(as_of=as_of, started_at=started, host=(host or socket.gethostname())[:200], actor=by)
     session.add(row)
-    outcome = _refresh(session, None, as_of=as_of, because=because, skip_held=True, at=at)
+    outcome = _refresh(session, None, as_of=as_of, because=because, at=at)
     row.customers_assessed = outcome.assessed
     row.stage_changes = outcome.stage_changes
     row.messages_queued = row.messages_sent = row.messages_failed = 0
@@ -170,8 +177,10 @@ def run(actor: Actor, *, as_of: date | None = None, send: bool = False) -> RunSu
             return done.run.id, done.run.customers_assessed, done.run.stage_changes, done.held
 
     run_id, assessed, changes, held = _waiting_for_sqlite(assess)
-    caught_up, more_changes = _catch_up(held, day, run_id)
-    assessed, changes = assessed + caught_up, changes + more_changes
+    if held and day == today:
+        more_changes = _catch_up(held, day)
+        _count_caught_up(run_id, len(held), more_changes)
+        assessed, changes = assessed + len(held), changes + more_changes
     queued = sent = retrying = failed = left = 0
     if send:
         queued = _waiting_for_sqlite(lambda: _queue_reminders(actor, day, run_id))
@@ -229,43 +238,54 @@ def ensure_current(as_of: date) -> bool:
             return True, done.held, done.run.id
 
     current, held, run_id = _waiting_for_sqlite(bring_up_to_date)
-    _catch_up(held, as_of, run_id)
+    if held:
+        _count_caught_up(run_id, len(held), _catch_up(held, as_of))
     return current
 
 
 def _queue_reminders(actor: Actor, day: date, run_id: int) -> int:
-    """The reminders and final notices due, queued under the run's lock (one run queues at a time)."""
-    from data_access.mail.reminders import queue_due_reminders  # it refreshes through this module
+    """The reminders and final notices due, queued a customer at a time (`mail.reminders.queue_reminder`, the
+    customer's activity, audit event and refreshed state in one short transaction each, as "send all due" does):
+    a long transaction over every due customer would hold each one reminded until the last statement PDF is drawn.
+    Each is queued once (the outbox's key); one another run queues at the same moment is left to it."""
+    from data_access.mail.reminders import due_customer_ids, queue_reminder  # (they refresh through here)
 
+    with transaction(versioned=False) as session:
+        due = due_customer_ids(session, day)
+    queued = 0
+    for customer_id in due:
+        with transaction() as session:
+            customer = session.get_one(Customer, customer_id)
+            queued += queue_reminder(session, actor, customer, as_of=day) is not None
     with transaction() as session:
-        hold_lock(session, LOCK)
-        queued = queue_due_reminders(session, actor, as_of=day)
         session.execute(
             update(CollectionsRun).where(CollectionsRun.id == run_id).values(messages_queued=queued)
         )
-        return queued
+    return queued
 
 
-def _catch_up(held: Sequence[int], day: date, run_id: int) -> tuple[int, int]:
-    """Customers a write held during a full refresh, reassessed one at a time now that it is over (that write has
-    refreshed them already unless it failed), and counted in the run: (customers, stage changes). Nothing when the
-    refresh was for another day than today."""
+def _catch_up(held: Sequence[int], day: date, *, because: str = DAILY_RUN) -> int:
+    """Customers a write held during a refresh of many, reassessed one at a time now that it is over (that write
+    has refreshed them already unless it failed); their stage changes. Nothing for another day than today."""
     if not held or day != clock.today():
-        return 0, 0
+        return 0
     changes = 0
     for customer_id in held:
         with transaction() as session:
-            changes += refresh(session, [customer_id], as_of=day, because=DAILY_RUN)
+            changes += refresh(session, [customer_id], as_of=day, because=because)
+    return changes
+
+
+def _count_caught_up(run_id: int, customers: int, changes: int) -> None:
     with transaction() as session:
         session.execute(
             update(CollectionsRun)
             .where(CollectionsRun.id == run_id)
             .values(
-                customers_assessed=CollectionsRun.customers_assessed + len(held),
+                customers_assessed=CollectionsRun.customers_assessed + customers,
                 stage_changes=CollectionsRun.stage_changes + changes,
             )
         )
-    return len(held), changes
 
 
 def _waiting_for_sqlite(work: Callable[[], T]) -> T:
@@ -302,32 +322,55 @@ def _refresh(
     *,
     as_of: date,
     because: str,
-    skip_held: bool = False,
     at: datetime | None = None,
 ) -> _Outcome:
     postgres = session.get_bind().dialect.name == "postgresql"
-    if customer_ids is None:
-        hold_lock(session, LOCK)
-        everybody = union(assessments.overdue_ids(as_of), select(CollectionState.customer_id))
-        ids = sorted(session.scalars(select(everybody.subquery().c[0])))
-    else:
-        ids = sorted(set(customer_ids))
+    ids = None if customer_ids is None else sorted(set(customer_ids))
+    alone = ids is not None and len(ids) <= FEW
+    if ids is not None and alone:
+        lock_customers(session, ids)
         if postgres:
-            for start in range(0, len(ids), BATCH):
-                session.execute(_locking(ids[start : start + BATCH]).with_for_update())
+            _hold_shared(session)
+    else:
+        hold_lock(session, LOCK)
+        if ids is None:
+            everybody = union(assessments.overdue_ids(as_of), select(CollectionState.customer_id))
+            ids = sorted(session.scalars(select(everybody.subquery().c[0])))
     assessed = changes = 0
     held: list[int] = []
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
-        if customer_ids is None and postgres:
-            locking = _locking(batch).with_for_update(read=True, key_share=True, skip_locked=skip_held)
-            locked = set(session.scalars(locking))
+        if postgres and not alone:
+            # Never wait for a write holding a customer (it may be waiting for this lock to refresh them itself):
+            # skip it. The rest are held FOR KEY SHARE, which the rows written here need for their foreign key.
+            locked = set(
+                session.scalars(_locking(batch).with_for_update(read=True, key_share=True, skip_locked=True))
+            )
             held += [customer_id for customer_id in batch if customer_id not in locked]
             batch = [customer_id for customer_id in batch if customer_id in locked]
         if batch:
             assessed += len(batch)
             changes += _refresh_batch(session, batch, as_of=as_of, because=because, now=at or utcnow())
     return _Outcome(assessed, changes, tuple(held))
+
+
+def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
+    """Lock the customers' rows, in id order, for a write that will refresh them (FOR NO KEY UPDATE: it waits for a
+    money write on them, which locks its customer FOR UPDATE, and for another refresh of them, but not for rows that
+    merely refer to them). A no-op on SQLite, whose write transaction holds the whole database."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), BATCH):
+        session.execute(_locking(ids[start : start + BATCH]).with_for_update(key_share=True))
+
+
+def _hold_shared(session: Session) -> None:
+    """The run's lock, shared: refreshes of a few customers run side by side and wait for a run (or a refresh of
+    many), which holds it alone (`db.hold_lock`) and writes nothing a waiting write holds."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock_shared(hashtext(:name))"), {"name": f"billing_desk:{LOCK}"}
+    )
 
 
 def _locking(ids: Sequence[int]) -> Select[int]:

@@ -107,6 +107,8 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
             planned, errors = kind.plan(session, chunk.rows, context)
             if errors or chunk.errors:
                 raise RowRefused([*chunk.errors, *errors])
+            if kind_name in REASSESSING:  # customers before their invoices, as a payment locks them
+                collections_run.lock_customers(session, _touched(planned, context))
             try:
                 kind.write(session, planned, context)
                 session.flush()
