@@ -85,15 +85,19 @@ class RunSummary:
 
     def line(self) -> str:
         mail = (
-            f"{self.messages_queued} reminders queued; outbox: {self.messages_sent} sent, "
+            f"{_count(self.messages_queued, 'reminder')} queued; outbox: {self.messages_sent} sent, "
             f"{self.messages_retrying} to be retried, {self.messages_failed} failed, {self.messages_left} left"
             if self.sent
             else "nothing queued or sent (no --send)"
         )
         return (
-            f"Collections run for {iso_day(self.as_of)}: {self.customers_assessed} customers assessed, "
-            f"{self.stage_changes} stage changes, {mail} ({self.seconds:.1f} s)."
+            f"Collections run for {iso_day(self.as_of)}: {_count(self.customers_assessed, 'customer')} assessed, "
+            f"{_count(self.stage_changes, 'stage change')}, {mail} ({self.seconds:.1f} s)."
         )
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
 
 
 @dataclass(frozen=True)
