@@ -250,7 +250,7 @@ def test_a_failed_write_leaves_the_stored_state_as_it_was(accounts: dict[str, in
     assert stored_states() == before and len(history()) == rows
 
 
-def test_the_first_reader_of_the_day_brings_the_state_up_to_date_once(database: str) -> None:
+def test_the_first_reader_of_each_day_brings_the_state_up_to_date_once(database: str) -> None:
     factories.policy()
     factories.customer("C-1")
     factories.invoice("C-1", "I-1", issued=TODAY - timedelta(days=62), cents=120_000)
@@ -265,6 +265,16 @@ def test_the_first_reader_of_the_day_brings_the_state_up_to_date_once(database: 
         ).all()
     assert [(day, actor) for day, actor, _ in runs] == [(TODAY, "app (first reader of the day)")]
     assert runs[0].finished_at is not None
+    tomorrow = TODAY + timedelta(days=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clock, "today", lambda: tomorrow)
+        assert collections_run.ensure_current(tomorrow) and collections_run.ensure_current(tomorrow)
+        assert state_problems(tomorrow) == []
+    with read_session() as session:
+        assert session.scalars(select(CollectionsRun.as_of).order_by(CollectionsRun.id)).all() == [
+            TODAY,
+            tomorrow,
+        ]
 
 
 def test_a_run_for_yesterday_is_not_current_today(database: str) -> None:
