@@ -58,6 +58,7 @@ from data_access.errors import InvalidAction
 from data_access.mail import inbox, outbox
 from data_access.mail.inbox import Attachment, Fetched, Incoming, Outcome
 from data_access.mail.reminders import sender as desk_sender
+from data_access.mail.smtp import mail_from
 from data_access.models import (
     Customer,
     OutboxMessage,
@@ -91,22 +92,24 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg|sv|vs|antw|tr)\s*(\[\d+\])?\s*:
 @requires("ticket.create")
 def fetch_mail(actor: Actor, *, limit: int | None = None) -> Fetched:
     """Every unread message of the support mailbox (BILLING_DESK_IMAP_URL) taken, oldest first, and marked read
-    once stored; InvalidSetting or MailboxError (sentences) when the mailbox cannot be used."""
+    once stored; InvalidSetting or MailboxError (sentences) when the mailbox, or a setting the fetch needs, cannot
+    be used: then the message in hand and the rest stay unread."""
+    mail_from()  # a bad BILLING_DESK_MAIL_FROM is refused before any message is touched
     return inbox.fetch_new(lambda incoming: take(actor, incoming), limit=limit)
 
 
 @requires("ticket.create")
 def take(actor: Actor, incoming: Incoming) -> Outcome:
     """The message stored as a new ticket or a reply on one, or refused with its reason; "duplicate" when its
-    Message-ID was taken before. Database trouble (not a refusal of this message) is raised: nothing was written
-    and the message stays unread."""
+    Message-ID was taken before. Database trouble or a setting that cannot be used (not a fault of this message)
+    is raised: nothing was written and the message stays unread."""
     problem = "it could not be stored"
     for _ in range(ATTEMPTS):
         try:
             return _take(actor, incoming)
         except DatabaseRefused as refused:  # e.g. a ticket number taken at the same moment: try again
             problem = str(refused)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, InvalidSetting):
             raise
         except Exception as error:  # whatever this one message trips on must not hold up the mailbox
             problem = f"it could not be stored ({type(error).__name__}: {error})"
@@ -348,11 +351,17 @@ def _attachment(message_id: int, attachment: Attachment, folder: Path | None) ->
         return row
     relative = f"{digest[:2]}/{digest}"
     target = folder / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f"{digest}.{os.getpid()}.partial")
-        partial.write_bytes(attachment.data)
-        partial.replace(target)
+    try:
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f"{digest}.{os.getpid()}.partial")
+            partial.write_bytes(attachment.data)
+            partial.replace(target)
+    except OSError as error:
+        raise InvalidSetting(
+            f"BILLING_DESK_ATTACHMENTS_DIR is {str(folder)!r}, where attachments cannot be written "
+            f"({error.strerror or error}); make it a folder the app may write to."
+        ) from None
     row.path = relative
     return row
 

@@ -320,7 +320,7 @@ def _header_text(text: str) -> str:
 
 
 def _ids(text: str) -> list[str]:
-    return [found for found in _ID.findall(text) if len(found) <= 300]
+    return [found for found in _ID.findall(_clean(text)) if len(found) <= 300]
 
 
 def _message_id(text: str) -> str | None:

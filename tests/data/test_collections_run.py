@@ -315,3 +315,12 @@ def test_writes_at_once_on_one_customer_never_deadlock_and_leave_the_state_fresh
     for round_number, (first, second) in enumerate(pairs * 2):
         assert at_once(first, second) == [], round_number
         assert state_problems(TODAY) == [], round_number
+
+
+def test_first_readers_on_several_servers_at_once_run_once(database: str) -> None:
+    book(copies=2)
+    assert at_once(*[lambda: collections_run.ensure_current(TODAY)] * 3) == []
+    assert [(r.as_of, r.actor, r.stage_changes) for r in runs()] == [
+        (TODAY, collections_run.FIRST_READER, 2 * STAGED)
+    ]
+    assert state_problems(TODAY) == []

@@ -405,6 +405,26 @@ def test_a_message_that_cannot_be_stored_is_refused_flagged_and_does_not_block_t
     assert ticket_mail.fetch_mail(HELPDESK).refused == 0  # taken once: never tried again
 
 
+def test_settings_the_fetch_cannot_use_stop_it_and_leave_the_mail_unread(
+    mailbox: ImapServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox.deliver(customer_mail(attachments=(("a.pdf", "application/pdf", b"%PDF"),)))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("BILLING_DESK_ATTACHMENTS_DIR", str(blocked))
+    with pytest.raises(
+        InvalidSetting, match=r"BILLING_DESK_ATTACHMENTS_DIR is .* where attachments cannot be written"
+    ):
+        ticket_mail.fetch_mail(HELPDESK)
+    monkeypatch.delenv("BILLING_DESK_ATTACHMENTS_DIR")
+    monkeypatch.setenv("BILLING_DESK_MAIL_FROM", "not an address")
+    with pytest.raises(InvalidSetting, match="BILLING_DESK_MAIL_FROM"):
+        ticket_mail.fetch_mail(HELPDESK)
+    assert (stored_tickets(), count(ReceivedMail), mailbox.unseen()) == ([], 0, 1)
+    monkeypatch.setenv("BILLING_DESK_MAIL_FROM", DESK)
+    assert ticket_mail.fetch_mail(HELPDESK).tickets == 1
+
+
 def test_mail_from_the_desks_own_address_is_refused(mailbox: ImapServer) -> None:
     mailbox.deliver(customer_mail(sender=DESK, subject="Loop?"))
     assert ticket_mail.fetch_mail(HELPDESK).refused == 1
