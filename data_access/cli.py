@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -120,8 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     tickets_report.add_argument(
         "--by",
         choices=("day", "week", "month", "category", "severity", "channel"),
-        default="week",
+        default=None,
         help="period or grouping (default week)",
+    )
+    tickets_report.add_argument(
+        "--detail",
+        action="store_true",
+        help="one row per ticket created in the range, with its SLA due times and states",
     )
     tickets_report.add_argument("--format", choices=FORMATS, default="table")
 
@@ -313,11 +318,15 @@ def _report_overview(args: argparse.Namespace) -> str:
 
 
 def _report_tickets(args: argparse.Namespace) -> str:
-    from data_access.queries.tickets import tickets_report
+    from data_access.queries.tickets import tickets_detail, tickets_report
 
     if args.end < args.start:
         raise InvalidAction(f"--to {args.end} is before --from {args.start}.")
-    return render(tickets_report(_cli_actor(), start=args.start, end=args.end, by=args.by), args.format)
+    if args.detail:
+        frame = tickets_detail(_cli_actor(), start=args.start, end=args.end, now=datetime.now(UTC))
+        return render(frame, args.format)
+    by = args.by or "week"
+    return render(tickets_report(_cli_actor(), start=args.start, end=args.end, by=by), args.format)
 
 
 def _report_collections(args: argparse.Namespace) -> str:
@@ -408,6 +417,10 @@ def run(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "report", None) == "tickets" and args.detail and args.by is not None:
+        parser.exit(
+            2, f"{parser.prog}: error: --by groups the summary; --detail lists each ticket, ungrouped\n"
+        )
     try:
         sys.stdout.write(run(args))
     except (InvalidAction, PermissionDenied) as exc:

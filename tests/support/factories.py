@@ -301,7 +301,7 @@ def support_offering(
 
 
 def ticket(
-    customer_id: str,
+    customer_id: str | None,
     external_id: str = "T-1",
     *,
     created_at: datetime | None = None,
@@ -312,12 +312,14 @@ def ticket(
     **columns: Any,
 ) -> str:
     """A ticket opened at any moment (default now); other Ticket columns (channel, assignee, resolved_at,
-    first_response_at, description) by keyword."""
+    first_response_at, description) by keyword; no customer is a triage ticket."""
     with transaction() as session:
         session.add(
             Ticket(
                 external_id=external_id,
-                customer_id=ledger.customer_by_external_id(session, customer_id).id,
+                customer_id=None
+                if customer_id is None
+                else ledger.customer_by_external_id(session, customer_id).id,
                 title=title or f"Question {external_id}",
                 category=category,
                 severity=severity,
