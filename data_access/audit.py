@@ -107,6 +107,17 @@ class EscalationState:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SettledEscalation:
+    """An open escalation as its ticket was resolved or closed: resolved with it, or kept open for a reason."""
+
+    escalation_id: int
+    case_number: str
+    status_before: str
+    status_after: str
+    reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SubscriptionState:
     status: str
     suspension_reason: str | None
@@ -448,6 +459,16 @@ class EscalationStatusChanged(Event):
     notes: str | None
     before: EscalationState
     after: EscalationState
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalationsSettledWithTicket(Event):
+    """The answer to "is Microsoft's case resolved?" given when a ticket with open escalations was resolved or
+    closed (`ticket_status`), recorded with the ticket's own event."""
+
+    permission = "ticket.escalate"
+    ticket_status: str
+    escalations: tuple[SettledEscalation, ...]
 
 
 # Subscriptions

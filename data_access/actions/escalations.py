@@ -1,4 +1,10 @@
-"""Escalating a ticket to Microsoft and following the case's status."""
+"""Escalating a ticket to Microsoft and following the case's status; what becomes of the open cases when their
+ticket is resolved or closed.
+
+A ticket has at most one open escalation unless the agent confirms another case on purpose. An escalation stays
+open under a resolved or closed ticket only with a stated reason: resolving or closing the ticket asks whether
+Microsoft's case is resolved (then it is resolved in the same transaction) or why it stays open (recorded on the
+case and in the audit event)."""
 
 from __future__ import annotations
 
@@ -11,8 +17,10 @@ from sqlalchemy.orm import Session
 from data_access.audit import (
     EscalatedState,
     EscalationCreated,
+    EscalationsSettledWithTicket,
     EscalationState,
     EscalationStatusChanged,
+    SettledEscalation,
     TicketState,
     record_event,
 )
@@ -20,13 +28,16 @@ from data_access.db import transaction
 from data_access.enums import EscalationKind, EscalationStatus, Severity, SupportVehicle, TicketStatus
 from data_access.errors import InvalidAction, NotFound
 from data_access.models import Escalation, Ticket
-from data_access.permissions import Actor, requires
+from data_access.permissions import Actor, require, requires
 from data_access.queries.escalations import STATUSES, entitlements
 
 FINISHED = (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
 
 
 CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+
+
+REASON_LIMIT = 500
 
 
 @requires("ticket.escalate")
@@ -40,9 +51,11 @@ def escalate(
     severity: str,
     notes: str = "",
     now: datetime | None = None,
+    confirm_another: bool = False,
 ) -> int:
     """Open a Microsoft case for an unresolved ticket: commercial without a vehicle, technical through an entitled
-    vehicle; the case number is Microsoft's and used once. The ticket becomes escalated."""
+    vehicle; the case number is Microsoft's and used once. The ticket becomes escalated. A ticket that already has
+    an open escalation gets a second one only with `confirm_another`."""
     when = now or datetime.now(UTC)
     number = case_number.strip()
     chosen = (vehicle or "").strip() or None
@@ -76,6 +89,12 @@ def escalate(
         if chosen is not None:
             _entitled(session, chosen)
         _unused(session, number)
+        still_open = open_escalations(session, ticket.id)
+        if still_open and not confirm_another:
+            raise InvalidAction(
+                f"Ticket {ticket.external_id} already has an open escalation to Microsoft "
+                f"({_cases(still_open)}); confirm that case {number} is a second case before escalating again."
+            )
         before = ticket.status
         escalation = Escalation(
             ticket_id=ticket.id,
@@ -135,6 +154,12 @@ def update_status(
             raise InvalidAction(f"Escalation {case} is closed; open a new escalation instead.")
         if escalation.status == status:
             raise InvalidAction(f"Escalation {case} is already {status}.")
+        ticket = session.get_one(Ticket, escalation.ticket_id)
+        if ticket.status in CLOSED_TICKET and status not in FINISHED and not notes.strip():
+            raise InvalidAction(
+                f"Ticket {ticket.external_id} is {ticket.status}; say in the notes why Microsoft's case {case} "
+                f"is {status} again under it."
+            )
         before = EscalationState(status=escalation.status, resolved_at=escalation.resolved_at)
         escalation.status = status
         escalation.status_changed_at = when
@@ -156,6 +181,84 @@ def update_status(
             ),
             target=f"escalation:{escalation.id}",
         )
+
+
+def open_escalations(session: Session, ticket_id: int) -> list[Escalation]:
+    """A ticket's escalations that are neither resolved nor closed, oldest first, locked for the transaction."""
+    return list(
+        session.scalars(
+            select(Escalation)
+            .where(Escalation.ticket_id == ticket_id, Escalation.status.not_in(FINISHED))
+            .order_by(Escalation.submitted_at, Escalation.id)
+            .with_for_update()
+        )
+    )
+
+
+def settle_with_ticket(
+    session: Session,
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    becoming: str,
+    at: datetime,
+    microsoft_resolved: bool | None,
+    open_reason: str,
+) -> None:
+    """Inside the transaction that resolves or closes `ticket`: its open escalations are resolved with it when
+    Microsoft's case is resolved, or kept open with the reason stated; no answer, or no reason, is refused. Audited
+    as `EscalationsSettledWithTicket` (under ticket.escalate) beside the ticket's own event."""
+    still_open = open_escalations(session, ticket.id)
+    if not still_open:
+        return
+    require(actor, "ticket.escalate")
+    cases = _cases(still_open)
+    if microsoft_resolved is None:
+        raise InvalidAction(
+            f"Ticket {ticket.external_id} has an open escalation to Microsoft ({cases}); say whether Microsoft's "
+            f"case is resolved before the ticket is {becoming}."
+        )
+    reason = " ".join(open_reason.split())
+    if not microsoft_resolved and not reason:
+        raise InvalidAction(
+            f"Say why Microsoft's case {' and '.join(e.microsoft_case_number for e in still_open)} stays open: "
+            f"an escalation stays open under a {becoming} ticket only with a reason."
+        )
+    if len(reason) > REASON_LIMIT:
+        raise InvalidAction(f"Keep the reason to at most {REASON_LIMIT} characters.")
+    settled = []
+    for escalation in still_open:
+        before = escalation.status
+        if microsoft_resolved:
+            escalation.status = EscalationStatus.RESOLVED.value
+            escalation.status_changed_at = at
+            escalation.resolved_at = at
+            line = f"{at:%Y-%m-%d %H:%M} UTC, {actor.username} (resolved): resolved with ticket {ticket.external_id}"
+        else:
+            line = (
+                f"{at:%Y-%m-%d %H:%M} UTC, {actor.username} ({before}): kept open when ticket "
+                f"{ticket.external_id} was {becoming}: {reason}"
+            )
+        escalation.notes = f"{escalation.notes}\n{line}" if escalation.notes else line
+        settled.append(
+            SettledEscalation(
+                escalation_id=escalation.id,
+                case_number=escalation.microsoft_case_number,
+                status_before=before,
+                status_after=escalation.status,
+                reason=None if microsoft_resolved else reason,
+            )
+        )
+    record_event(
+        session,
+        actor,
+        EscalationsSettledWithTicket(ticket_status=becoming, escalations=tuple(settled)),
+        target=f"ticket:{ticket.external_id}",
+    )
+
+
+def _cases(escalations: list[Escalation]) -> str:
+    return "; ".join(f"case {e.microsoft_case_number}, {e.status}" for e in escalations)
 
 
 def _entitled(session: Session, vehicle: str) -> None:

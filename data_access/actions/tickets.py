@@ -1,13 +1,17 @@
-"""What an agent does on a ticket: create, assign, respond, change status, resolve, reopen."""
+"""What an agent does on a ticket: create, assign, respond, change status, resolve, reopen.
+
+Resolving or closing a ticket with an open escalation to Microsoft needs the answer to "is Microsoft's case
+resolved?" (`microsoft_resolved`, and `open_reason` when it is not); see `escalations.settle_with_ticket`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data_access import ledger
+from data_access.actions.escalations import settle_with_ticket
 from data_access.audit import (
     Event,
     TicketAssigned,
@@ -156,8 +160,16 @@ def respond(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> Non
 
 
 @requires("ticket.update")
-def change_status(actor: Actor, *, ticket_id: str, status: str) -> None:
-    """Move the ticket along `TRANSITIONS` (resolve with `resolve`, reopen with `reopen`)."""
+def change_status(
+    actor: Actor,
+    *,
+    ticket_id: str,
+    status: str,
+    microsoft_resolved: bool | None = None,
+    open_reason: str = "",
+) -> None:
+    """Move the ticket along `TRANSITIONS` (resolve with `resolve`, reopen with `reopen`); closing it settles its
+    open escalations as the answer says."""
     wanted = _choice(status, "status", TicketStatus.values())
     with transaction() as session:
         ticket = _ticket(session, ticket_id)
@@ -177,11 +189,22 @@ def change_status(actor: Actor, *, ticket_id: str, status: str) -> None:
         before = ticket.status
         ticket.status = wanted
         _audit(session, actor, ticket, TicketStatusChanged(before=before, after=wanted))
+        if wanted == TicketStatus.CLOSED.value:
+            settle_with_ticket(session, actor, ticket, becoming=wanted, at=datetime.now(UTC),
+                               microsoft_resolved=microsoft_resolved, open_reason=open_reason)  # fmt: skip
 
 
 @requires("ticket.update")
-def resolve(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> None:
-    """Resolve the ticket at now; refused when it is already resolved or closed."""
+def resolve(
+    actor: Actor,
+    *,
+    ticket_id: str,
+    now: datetime | None = None,
+    microsoft_resolved: bool | None = None,
+    open_reason: str = "",
+) -> None:
+    """Resolve the ticket at now; refused when it is already resolved or closed. Its open escalations are
+    resolved with it, or kept open with a reason, as the answer says."""
     at = _aware(now)
     with transaction() as session:
         ticket = _ticket(session, ticket_id)
@@ -197,6 +220,8 @@ def resolve(actor: Actor, *, ticket_id: str, now: datetime | None = None) -> Non
         ticket.resolved_at = at
         ticket.status = TicketStatus.RESOLVED.value
         _audit(session, actor, ticket, TicketResolved(resolved_at=at, status_before=before))
+        settle_with_ticket(session, actor, ticket, becoming=ticket.status, at=at,
+                           microsoft_resolved=microsoft_resolved, open_reason=open_reason)  # fmt: skip
 
 
 @requires("ticket.update")

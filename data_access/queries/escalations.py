@@ -7,6 +7,7 @@ refused with `InvalidAction` before anything is written. Times are UTC; `now` ma
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,50 @@ BOARD_COLUMNS = [
     "time_in_status",
     "waiting_on_partner",
 ]
+
+
+@dataclass(frozen=True)
+class TicketEscalation:
+    """One of a ticket's escalations to Microsoft, as the ticket shows it."""
+
+    id: int
+    case_number: str
+    kind: str
+    vehicle: str
+    severity: str
+    status: str
+    submitted_at: datetime
+    notes: str | None
+
+    @property
+    def open(self) -> bool:
+        """Microsoft's case is neither resolved nor closed."""
+        return self.status not in (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
+
+
+@requires("escalations.view")
+def ticket_escalations(actor: Actor, *, ticket_id: str) -> tuple[TicketEscalation, ...]:
+    """A ticket's escalations to Microsoft, oldest first, whatever their status (none for an unknown ticket)."""
+    query = (
+        select(Escalation)
+        .join(Ticket, Ticket.id == Escalation.ticket_id)
+        .where(Ticket.external_id == ticket_id)
+        .order_by(Escalation.submitted_at, Escalation.id)
+    )
+    with read_session() as session:
+        return tuple(
+            TicketEscalation(
+                id=e.id,
+                case_number=e.microsoft_case_number,
+                kind=e.kind,
+                vehicle=e.vehicle or COMMERCIAL,
+                severity=e.severity,
+                status=e.status,
+                submitted_at=e.submitted_at,
+                notes=e.notes,
+            )
+            for e in session.scalars(query)
+        )
 
 
 def entitlements(session: Session) -> tuple[str, ...]:
