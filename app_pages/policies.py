@@ -1,5 +1,5 @@
-"""Policies: the collections policy (editable by billing and global admins) with the statement customers read,
-and the support offering (read only for now)."""
+"""Policies: the collections policy with the statement customers read, the support offering and the partner profile;
+billing and global admins edit each of them."""
 
 from decimal import Decimal
 from typing import Any
@@ -9,7 +9,7 @@ import streamlit as st
 
 from data_access import clock
 from data_access.actions.partner import MAX_LOGO_BYTES, save_partner_profile
-from data_access.actions.policies import save_policy, save_support_offering
+from data_access.actions.policies import save_offering, save_policy
 from data_access.documents.customer_statements import (
     collections_statement_html,
     collections_statement_markdown,
@@ -18,12 +18,15 @@ from data_access.documents.customer_statements import (
 from data_access.documents.exports import plain
 from data_access.enums import Severity, StageAction, SupportVehicle
 from data_access.errors import InvalidAction
-from data_access.money import from_cents, moment, money
+from data_access.money import from_cents, moment, money, typed_amount
 from data_access.permissions import PermissionDenied, allowed
 from data_access.queries.partner import PartnerDetails, partner_profile
 from data_access.queries.policies import (
     WEEKDAYS,
+    ContactMethod,
+    OfferingSettings,
     PolicyView,
+    PriceRate,
     ResponseTarget,
     SupportOfferingView,
     current_policy,
@@ -234,7 +237,14 @@ def show_offering(offering: SupportOfferingView) -> None:
         )
     else:
         st.caption("None scheduled.")
-    st.caption("Editing the support offering comes with a later release.")
+    if offering.pricing_rates:
+        st.markdown("**Prices**")
+        st.dataframe(
+            pd.DataFrame([(r.item, money(r.amount, r.currency), r.unit) for r in offering.pricing_rates],
+                         columns=["Item", "Price", "Per"]),
+            hide_index=True,
+            key="policies_support_rates",
+        )  # fmt: skip
 
 
 actor = current_actor()
@@ -259,52 +269,109 @@ with collections_tab:
         statement(view)
 
 
-def edit_offering(offering: SupportOfferingView | None) -> None:
-    """Billing and Global admins change hours, targets, entitlements and pricing; contacts and holidays stay."""
+def offering_frames(offering: SupportOfferingView | None) -> dict[str, pd.DataFrame]:
+    """The offering's lists as the form's editors show them; amounts as text so they stay exact."""
     spans = dict(offering.business_hours) if offering else {}
-    hours = pd.DataFrame(
-        [(label, (spans.get(label) or ("", ""))[0], (spans.get(label) or ("", ""))[1])
-         for _, label in WEEKDAYS],
-        columns=["Day", "Opens", "Closes"],
-    )  # fmt: skip
     known = {t.severity: t for t in offering.targets} if offering else {}
-    targets = pd.DataFrame(
-        [(severity, known[severity].first_response_hours if severity in known else 1,
-          known[severity].resolution_hours if severity in known else 8) for severity in Severity.values()],
-        columns=["Severity", "First response (hours)", "Resolution (hours)"],
+    return {
+        "hours": pd.DataFrame(
+            [(label, *(spans.get(label) or ("", ""))) for _, label in WEEKDAYS], columns=["Day", "Opens", "Closes"]
+        ),
+        "targets": pd.DataFrame(
+            [(severity, known[severity].first_response_hours if severity in known else 1,
+              known[severity].resolution_hours if severity in known else 8) for severity in Severity.values()],
+            columns=["Severity", "First response (hours)", "Resolution (hours)"],
+        ),
+        "holidays": pd.DataFrame(
+            [(day, name) for day, name in offering.holidays] if offering else [], columns=["Day", "Holiday"]
+        ),
+        "contacts": pd.DataFrame(
+            [(c.method, c.value, c.availability) for c in offering.contact_methods] if offering else [],
+            columns=["Method", "Contact", "Availability"],
+        ),
+        "rates": pd.DataFrame(
+            [(r.item, r.currency, str(r.amount), r.unit) for r in offering.pricing_rates] if offering else [],
+            columns=["Item", "Currency", "Amount", "Unit"],
+        ),
+    }  # fmt: skip
+
+
+def offering_from_form(
+    name: str, zone: str, edited: dict[str, pd.DataFrame], vehicles: list[str], pricing: str
+) -> OfferingSettings:
+    """The form's values as the settings save_offering checks; a row left without its date or amount is named."""
+    by_label = {label: key for key, label in WEEKDAYS}
+    holidays = []
+    for number, row in enumerate(edited["holidays"].itertuples(index=False), start=1):
+        if not text(row.Holiday) and (row.Day is None or pd.isna(row.Day)):
+            continue
+        if row.Day is None or pd.isna(row.Day):
+            raise InvalidAction(f"Holiday {number} needs a day.")
+        holidays.append((pd.Timestamp(row.Day).date(), text(row.Holiday)))
+    rates = [
+        PriceRate(item=text(row.Item), currency=text(row.Currency).strip().upper(),
+                  amount=typed_amount(text(row.Amount)), unit=text(row.Unit))
+        for row in edited["rates"].itertuples(index=False)
+    ]  # fmt: skip
+    return OfferingSettings(
+        name=name,
+        time_zone=zone.strip(),
+        business_hours={
+            by_label[row.Day]: (text(row.Opens).strip(), text(row.Closes).strip()) if text(row.Opens).strip()
+            else None
+            for row in edited["hours"].itertuples(index=False)
+        },
+        holidays=tuple(holidays),
+        targets=tuple(ResponseTarget(str(row[0]), whole_days(row[1]), whole_days(row[2]))
+                      for row in edited["targets"].itertuples(index=False)),
+        entitlements=tuple(vehicles),
+        contact_methods=tuple(ContactMethod(text(row.Method), text(row.Contact), text(row.Availability))
+                              for row in edited["contacts"].itertuples(index=False)),
+        pricing=pricing,
+        pricing_rates=tuple(rates),
     )  # fmt: skip
+
+
+def edit_offering(offering: SupportOfferingView | None) -> None:
+    """Billing and Global admins change the whole offering; save_offering checks it as `offering set` does."""
+    frames = offering_frames(offering)
+    version = offering.updated_at.isoformat() if offering and offering.updated_at else "new"
     with st.form("policies_support_form"):
         st.markdown("**Change the support offering** (empty opening and closing mean closed that day)")
+        name = st.text_input("Name", value=offering.name if offering else "Support offering", max_chars=200,
+                             key=f"policies_support_name_{version}")  # fmt: skip
         zone = st.text_input("Time zone (IANA, e.g. America/New_York)", value=offering.time_zone if offering else
-                             "UTC", key="policies_support_zone")  # fmt: skip
-        new_hours = st.data_editor(
-            hours, hide_index=True, disabled=["Day"], key="policies_support_hours_edit"
-        )
-        new_targets = st.data_editor(targets, hide_index=True, disabled=["Severity"],
-                                     key="policies_support_targets_edit")  # fmt: skip
+                             "UTC", key=f"policies_support_zone_{version}")  # fmt: skip
+        edited = {
+            "hours": st.data_editor(frames["hours"], hide_index=True, disabled=["Day"],
+                                    key=f"policies_support_hours_edit_{version}"),
+            "targets": st.data_editor(frames["targets"], hide_index=True, disabled=["Severity"],
+                                      key=f"policies_support_targets_edit_{version}"),
+        }  # fmt: skip
+        st.markdown("Holidays (no business hours that day)")
+        edited["holidays"] = st.data_editor(
+            frames["holidays"], hide_index=True, num_rows="dynamic", key=f"policies_support_holidays_edit_{version}",
+            column_config={"Day": st.column_config.DateColumn("Day", format="YYYY-MM-DD"),
+                           "Holiday": st.column_config.TextColumn("Holiday", max_chars=200)},
+        )  # fmt: skip
+        st.markdown("Contact methods")
+        edited["contacts"] = st.data_editor(frames["contacts"], hide_index=True, num_rows="dynamic",
+                                            key=f"policies_support_contacts_edit_{version}")  # fmt: skip
         vehicles = st.multiselect("Technical escalation entitlements", SupportVehicle.values(),
                                   default=list(offering.entitlements) if offering else [],
-                                  key="policies_support_entitlements")  # fmt: skip
+                                  key=f"policies_support_entitlements_{version}")  # fmt: skip
         pricing = st.text_area(
-            "Pricing", value=offering.pricing if offering else "", key="policies_support_pricing"
+            "Pricing", value=offering.pricing if offering else "", key=f"policies_support_pricing_{version}"
         )
-        if st.form_submit_button("Save support offering", type="primary"):
-            by_label = {label: key for key, label in WEEKDAYS}
+        st.markdown("Prices (amounts exact to the cent, e.g. 150.00)")
+        edited["rates"] = st.data_editor(
+            frames["rates"], hide_index=True, num_rows="dynamic", key=f"policies_support_rates_edit_{version}",
+            column_config={"Amount": st.column_config.TextColumn("Amount")},
+        )  # fmt: skip
+        if st.form_submit_button("Save support offering", type="primary", key="policies_support_save"):
             try:
-                save_support_offering(
-                    actor,
-                    time_zone=zone.strip(),
-                    business_hours={
-                        by_label[row.Day]: (str(row.Opens).strip(), str(row.Closes).strip())
-                        if str(row.Opens or "").strip() else None
-                        for row in new_hours.itertuples()
-                    },
-                    targets=[ResponseTarget(str(row[1]), int(row[2]), int(row[3]))
-                             for row in new_targets.itertuples()],
-                    entitlements=vehicles,
-                    pricing=pricing,
-                )  # fmt: skip
-            except (InvalidAction, PermissionDenied, ValueError) as exc:
+                save_offering(actor, offering_from_form(name, zone, edited, vehicles, pricing))
+            except (InvalidAction, PermissionDenied) as exc:
                 st.error(plain(exc))
             else:
                 flash("Support offering saved.")
@@ -313,7 +380,11 @@ def edit_offering(offering: SupportOfferingView | None) -> None:
 with support_tab:
     offering = cached(support_offering)(actor)
     if offering is None:
-        st.info("No support offering yet. It comes with the demo data or a later import.")
+        st.info(
+            "No support offering yet: the SLA clocks count every hour. "
+            + ("Set it up below, or with `python -m data_access offering set`." if can_edit else
+               "A billing admin can set it up.")
+        )  # fmt: skip
     else:
         show_offering(offering)
         support_text = support_statement_markdown(actor)

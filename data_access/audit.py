@@ -176,6 +176,42 @@ class OfferingRecord:
     targets: tuple[TargetRecord, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class HolidayRecord:
+    day: date
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactRecord:
+    method: str
+    value: str
+    availability: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceRecord:
+    item: str
+    currency: str
+    amount: Decimal
+    unit: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupportOfferingRecord:
+    """The whole support offering as saved (the file `offering set` takes holds the same)."""
+
+    name: str
+    time_zone: str
+    business_hours: dict[str, tuple[str, ...] | None]
+    holidays: tuple[HolidayRecord, ...]
+    targets: tuple[TargetRecord, ...]
+    entitlements: tuple[str, ...]
+    contact_methods: tuple[ContactRecord, ...]
+    pricing: str
+    pricing_rates: tuple[PriceRecord, ...]
+
+
 # Money
 
 
@@ -517,6 +553,16 @@ class OfferingSaved(Event):
     permission = "policies.edit"
     before: OfferingSummary | None
     after: OfferingRecord
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupportOfferingSaved(Event):
+    """The support offering replaced whole (hours, holidays, targets, entitlements, contacts, pricing)."""
+
+    permission = "policies.edit"
+    kind: str = field(default="support_offering", init=False)
+    before: SupportOfferingRecord | None
+    after: SupportOfferingRecord
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from data_access import clock
 from data_access.config import settings
 from data_access.csv_import.kinds import KINDS
 from data_access.documents.exports import FORMATS, render, to_json
+from data_access.documents.settings_files import SettingsFileRefused
 from data_access.errors import InvalidAction
 from data_access.permissions import GLOBAL_ADMIN, ROLES, Actor, PermissionDenied
 from data_access.queries import aging
@@ -182,7 +183,23 @@ def build_parser() -> argparse.ArgumentParser:
     send = mail_actions.add_parser("send", help="deliver the outbox's e-mail that is due (replies, retries)")
     for mail_command in (fetch, send):
         mail_command.add_argument("--limit", type=_positive, default=None, help="at most this many messages")
+    _settings_commands(commands)
     return parser
+
+
+def _settings_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    for name, what in (("offering", "the support offering"), ("policy", "the collections policy")):
+        command = commands.add_parser(name, help=f"show {what}, or set it from a JSON file")
+        actions = command.add_subparsers(dest="action", required=True, parser_class=_Parser)
+        show = actions.add_parser("show", help=f"print {what} (--format json: the file `{name} set` takes)")
+        show.add_argument(
+            "--format", choices=("table", "json"), default="table", help="readable tables (default) or json"
+        )
+        setting = actions.add_parser(
+            "set",
+            help=f"replace {what} with a JSON file's (checked as the Policies page checks; all or nothing)",
+        )
+        setting.add_argument("file", type=Path, help="the JSON file, as `show --format json` prints it")
 
 
 def _money_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -388,7 +405,47 @@ def _mail(args: argparse.Namespace) -> str:
         raise InvalidAction(str(problem)) from None
 
 
+def _settings(args: argparse.Namespace) -> str:
+    from data_access.actions.policies import save_offering, save_policy
+    from data_access.documents import settings_files
+    from data_access.queries.policies import current_policy, support_offering
+
+    actor = _cli_actor()
+    offering = args.command == "offering"
+    if args.action == "show":
+        if offering:
+            found = support_offering(actor)
+            shown = None if found is None else settings_files.show_offering(found, args.format)
+        else:
+            policy = current_policy(actor)
+            shown = None if policy is None else settings_files.show_policy(policy, args.format)
+        if shown is None:
+            raise InvalidAction(
+                f"There is no {'support offering' if offering else 'collections policy'} yet."
+            )
+        return shown
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SettingsFileRefused(f"There is no file {str(args.file)!r}.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        raise SettingsFileRefused(f"{args.file.name} could not be read ({reason}).") from None
+    try:
+        if offering:
+            save_offering(actor, settings_files.read_offering(text))
+        else:
+            read = settings_files.read_policy(text)
+            save_policy(actor, stages=read.stages, minimum_overdue=read.minimum_overdue, grace_days=read.grace_days,
+                        disputes_stop_clock=read.disputes_stop_clock, statement_intro=read.statement_intro)  # fmt: skip
+    except InvalidAction as exc:
+        raise SettingsFileRefused(f"{args.file.name} was not saved: {exc}") from None
+    return f"{'Support offering' if offering else 'Collections policy'} saved from {args.file.name}.\n"
+
+
 def run(args: argparse.Namespace) -> str:
+    if args.command in ("offering", "policy"):
+        return _settings(args)
     if args.command in ("payments", "credit-notes", "credit"):
         return _money(args)
     if args.command == "mail":
@@ -425,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(run(args))
     except (InvalidAction, PermissionDenied) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, SettingsFileRefused) else 1
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         print(

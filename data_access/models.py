@@ -380,6 +380,8 @@ class SupportOffering(Base):
     business_hours: Mapped[dict[str, Any]] = mapped_column(JSON)
     contact_methods: Mapped[list[Any]] = mapped_column(JSON)
     pricing: Mapped[str | None] = mapped_column(Text)
+    # [{"item": ..., "currency": "USD", "amount": "150.00", "unit": "hour"}]: amounts as exact decimal strings.
+    pricing_rates: Mapped[list[Any] | None] = mapped_column(JSON)
     entitlements: Mapped[list[Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(100))

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from data_access import clock
 from data_access.actions import collections_run
 from data_access.audit import (
-    OfferingRecord,
-    OfferingSaved,
-    OfferingSummary,
+    ContactRecord,
+    HolidayRecord,
     PolicyRecord,
     PolicySaved,
+    PriceRecord,
     StageRecord,
+    SupportOfferingRecord,
+    SupportOfferingSaved,
     TargetRecord,
     record_event,
 )
+from data_access.checks import CURRENCIES, clean_text, control_characters
 from data_access.db import transaction
 from data_access.enums import Severity, SupportVehicle
 from data_access.errors import InvalidAction
-from data_access.models import CollectionsPolicy, PolicyStage, SupportOffering, SupportTarget, utcnow
+from data_access.models import CollectionsPolicy, Holiday, PolicyStage, SupportOffering, SupportTarget, utcnow
 from data_access.money import InvalidAmount, from_cents, to_cents
 from data_access.permissions import Actor, requires
 from data_access.queries.assessments import load_policy
-from data_access.queries.policies import WEEKDAYS, ResponseTarget, _offering
+from data_access.queries.policies import WEEKDAYS, ContactMethod, OfferingSettings, PriceRate, ResponseTarget
 from data_access.rules import policy
 from data_access.rules.sla import Calendar
 
@@ -34,6 +39,9 @@ DEFAULT_POLICY_NAME = "Collections policy"
 
 
 STAGE_NAME_LENGTH = 100
+INTRO_LENGTH = 5_000
+MAX_STAGE_DAYS = 3_650
+"""The latest day past due a stage may start on, and the most grace days: ten years."""
 
 
 def _snapshot(rules: policy.Policy, statement_intro: str) -> PolicyRecord:
@@ -96,6 +104,18 @@ def _checked(
         for number, s in enumerate(tidy, start=1)
         if len(s.name) > STAGE_NAME_LENGTH
     ]
+    problems += [
+        f"Stage {number} starts at {s.days_past_due:,} days past due; the latest a stage may start is "
+        f"{MAX_STAGE_DAYS:,} days."
+        for number, s in enumerate(tidy, start=1)
+        if s.days_past_due > MAX_STAGE_DAYS
+    ]
+    if grace_days > MAX_STAGE_DAYS:
+        problems.append(f"{grace_days:,} grace days is more than the {MAX_STAGE_DAYS:,} days allowed.")
+    for number, s in enumerate(tidy, start=1):
+        for what, value, multiline in (("name", s.name, False), ("message", s.message_template, True)):
+            if bad := control_characters(value, multiline=multiline):
+                problems.append(f"Stage {number}'s {what} contains control characters ({', '.join(bad)}).")
     if problems:
         raise InvalidAction(" ".join(problems))
     return rules.validated()
@@ -114,7 +134,7 @@ def save_policy(
     """Replace the policy's settings and stages, all or nothing, with an audit event holding before and after;
     creates the policy when there is none. Refused with sentences, and nothing written, when it is invalid."""
     rules = _checked(stages, minimum_overdue, grace_days, disputes_stop_clock)
-    intro = statement_intro.strip()
+    intro = clean_text(statement_intro, "The statement introduction", INTRO_LENGTH, multiline=True) or ""
     with transaction() as session:
         row = session.scalar(
             select(CollectionsPolicy).order_by(CollectionsPolicy.id).limit(1).with_for_update()
@@ -148,75 +168,230 @@ def save_policy(
         collections_run.refresh(session, None, as_of=clock.today(), because="policy changed")
 
 
-@requires("policies.edit")
-def save_support_offering(
-    actor: Actor,
-    *,
-    time_zone: str,
-    business_hours: Mapping[str, tuple[str, str] | None],
-    targets: Sequence[ResponseTarget],
-    entitlements: Sequence[str],
-    pricing: str,
-) -> None:
-    """Hours must form a valid business calendar in a known time zone; each severity needs positive targets with
-    the first response no later than the resolution; entitlements are Microsoft's three support vehicles."""
-    problems: list[str] = []
-    hours_json: dict[str, list[str] | None] = {}
-    for key, _ in WEEKDAYS:
-        opening = business_hours.get(key)
-        hours_json[key] = list(opening) if opening else None
+MAX_TARGET_HOURS = 8_760
+"""The longest first-response or resolution target: a year of business hours."""
+MAX_HOLIDAYS = 1_000
+MAX_CONTACTS = 20
+MAX_RATES = 50
+PRICING_LENGTH = 5_000
+
+
+def _text(problems: list[str], value: str, what: str, length: int, *, required: bool = True) -> str:
+    """The trimmed text, or "" with a sentence added to problems (control characters, too long, missing)."""
     try:
-        Calendar.from_offering(time_zone, hours_json, ())
+        cleaned = clean_text(value, what, length) or ""
     except InvalidAction as exc:
         problems.append(str(exc))
-    seen = set()
-    for target in targets:
+        return ""
+    if required and not cleaned:
+        problems.append(f"{what} is empty; fill it in.")
+    return cleaned
+
+
+def _offering_problems(settings: OfferingSettings) -> list[str]:
+    problems: list[str] = []
+    _text(problems, settings.name, "The offering's name", 200)
+    hours_json = {key: list(span) if span else None for key, span in settings.business_hours.items()}
+    try:
+        Calendar.from_offering(settings.time_zone, hours_json, ())
+    except InvalidAction as exc:
+        problems.append(str(exc))
+    if len(settings.holidays) > MAX_HOLIDAYS:
+        problems.append(
+            f"There are {len(settings.holidays)} holidays; the most the offering keeps is {MAX_HOLIDAYS}."
+        )
+    days: set[date] = set()
+    for day, name in settings.holidays:
+        _text(problems, name, f"The holiday on {day.isoformat()}'s name", 200)
+        if day in days:
+            problems.append(f"{day.isoformat()} is listed as a holiday twice; keep one.")
+        days.add(day)
+    seen: set[str] = set()
+    for target in settings.targets:
         if target.severity not in Severity.values():
             problems.append(f"{target.severity!r} is not a severity; use {', '.join(Severity.values())}.")
-        if target.first_response_hours <= 0 or target.resolution_hours <= 0:
+        elif target.severity in seen:
+            problems.append(f"The {target.severity} targets are given twice; give them once.")
+        hours = (target.first_response_hours, target.resolution_hours)
+        if any(h <= 0 for h in hours):
             problems.append(f"The {target.severity} targets must be positive numbers of business hours.")
+        elif any(h > MAX_TARGET_HOURS for h in hours):
+            problems.append(
+                f"The {target.severity} targets are more than {MAX_TARGET_HOURS:,} business hours."
+            )
         elif target.first_response_hours > target.resolution_hours:
             problems.append(f"The {target.severity} first response cannot come after its resolution.")
         seen.add(target.severity)
     missing = [severity for severity in Severity.values() if severity not in seen]
     if missing:
         problems.append(f"Give targets for every severity (missing: {', '.join(missing)}).")
-    unknown = [vehicle for vehicle in entitlements if vehicle not in SupportVehicle.values()]
+    unknown = [vehicle for vehicle in settings.entitlements if vehicle not in SupportVehicle.values()]
     if unknown:
-        problems.append(f"{', '.join(unknown)} is not a Microsoft support vehicle.")
+        problems.append(
+            f"{', '.join(map(repr, unknown))} is not a Microsoft support vehicle; use "
+            f"{', '.join(SupportVehicle.values())}."
+        )
+    if len(settings.contact_methods) > MAX_CONTACTS:
+        problems.append(
+            f"There are {len(settings.contact_methods)} contact methods; the most is {MAX_CONTACTS}."
+        )
+    for number, contact in enumerate(settings.contact_methods, start=1):
+        _text(problems, contact.method, f"Contact method {number}'s kind", 50)
+        _text(problems, contact.value, f"Contact method {number}'s address or number", 300)
+        _text(problems, contact.availability, f"Contact method {number}'s availability", 200, required=False)
+    try:
+        clean_text(settings.pricing, "The pricing text", PRICING_LENGTH, multiline=True)
+    except InvalidAction as exc:
+        problems.append(str(exc))
+    if len(settings.pricing_rates) > MAX_RATES:
+        problems.append(f"There are {len(settings.pricing_rates)} prices; the most is {MAX_RATES}.")
+    for number, rate in enumerate(settings.pricing_rates, start=1):
+        _text(problems, rate.item, f"Price {number}'s item", 200)
+        _text(problems, rate.unit, f"Price {number}'s unit", 50)
+        if rate.currency not in CURRENCIES:
+            problems.append(
+                f"Price {number}'s currency {rate.currency!r} is not a currency code such as USD."
+            )
+        try:
+            if to_cents(rate.amount) < 0:
+                problems.append(f"Price {number}'s amount cannot be negative.")
+        except InvalidAmount as exc:
+            problems.append(f"Price {number}'s amount: {exc}")
+    return problems
+
+
+def _offering_record(settings: OfferingSettings) -> SupportOfferingRecord:
+    return SupportOfferingRecord(
+        name=settings.name,
+        time_zone=settings.time_zone,
+        business_hours={
+            key: None if span is None else tuple(span) for key, span in settings.business_hours.items()
+        },
+        holidays=tuple(HolidayRecord(day=day, name=name) for day, name in settings.holidays),
+        targets=_targets(settings.targets),
+        entitlements=settings.entitlements,
+        contact_methods=tuple(
+            ContactRecord(method=c.method, value=c.value, availability=c.availability)
+            for c in settings.contact_methods
+        ),
+        pricing=settings.pricing,
+        pricing_rates=tuple(
+            PriceRecord(item=r.item, currency=r.currency, amount=r.amount, unit=r.unit)
+            for r in settings.pricing_rates
+        ),
+    )
+
+
+def _tidy(settings: OfferingSettings) -> OfferingSettings:
+    """Text trimmed, weekdays in order (closed when missing), holidays by date, amounts to the cent."""
+    return OfferingSettings(
+        name=settings.name.strip(),
+        time_zone=settings.time_zone.strip(),
+        business_hours={key: settings.business_hours.get(key) or None for key, _ in WEEKDAYS},
+        holidays=tuple(sorted((day, name.strip()) for day, name in settings.holidays)),
+        targets=tuple(sorted(settings.targets, key=lambda t: Severity.values().index(t.severity))),
+        entitlements=tuple(dict.fromkeys(settings.entitlements)),
+        contact_methods=tuple(
+            ContactMethod(method=c.method.strip(), value=c.value.strip(), availability=c.availability.strip())
+            for c in settings.contact_methods
+        ),
+        pricing=settings.pricing.replace("\r\n", "\n").strip(),
+        pricing_rates=tuple(
+            PriceRate(
+                item=r.item.strip(),
+                currency=r.currency,
+                amount=from_cents(to_cents(r.amount)),
+                unit=r.unit.strip(),
+            )
+            for r in settings.pricing_rates
+        ),
+    )
+
+
+@requires("policies.edit")
+def save_offering(actor: Actor, settings: OfferingSettings) -> None:
+    """Replace the support offering whole (hours, holidays, targets, entitlements, contacts, pricing), with an audit
+    event holding before and after. Hours must form a valid business calendar in a known time zone; each severity
+    needs positive targets with the first response no later than the resolution; entitlements are Microsoft's three
+    support vehicles; prices are exact amounts. Refused with sentences, and nothing written, when invalid."""
+    problems = _offering_problems(settings)
     if problems:
         raise InvalidAction(" ".join(problems))
-    before = _offering()
+    tidy = _tidy(settings)
     with transaction() as session:
         row = session.scalar(select(SupportOffering).order_by(SupportOffering.id).limit(1).with_for_update())
+        before = None if row is None else _offering_in(session, row)
         if row is None:
-            row = SupportOffering(name="Support offering", time_zone=time_zone, business_hours=hours_json,
+            row = SupportOffering(name=tidy.name, time_zone=tidy.time_zone, business_hours={},
                                   contact_methods=[], entitlements=[])  # fmt: skip
             session.add(row)
             session.flush()
-        row.time_zone, row.business_hours, row.pricing = time_zone, hours_json, pricing
-        row.entitlements = list(dict.fromkeys(entitlements))
+        row.name, row.time_zone = tidy.name, tidy.time_zone
+        row.business_hours = {key: list(span) if span else None for key, span in tidy.business_hours.items()}
+        row.contact_methods = [
+            {"method": c.method, "value": c.value, "availability": c.availability}
+            for c in tidy.contact_methods
+        ]
+        row.pricing = tidy.pricing
+        row.pricing_rates = [
+            {"item": r.item, "currency": r.currency, "amount": str(r.amount), "unit": r.unit}
+            for r in tidy.pricing_rates
+        ]
+        row.entitlements = list(tidy.entitlements)
         row.updated_at, row.updated_by = utcnow(), actor.username
         session.execute(delete(SupportTarget).where(SupportTarget.offering_id == row.id))
+        session.execute(delete(Holiday).where(Holiday.offering_id == row.id))
         session.add_all(
             SupportTarget(offering_id=row.id, severity=t.severity, first_response_hours=t.first_response_hours,
                           resolution_hours=t.resolution_hours)
-            for t in targets
+            for t in tidy.targets
         )  # fmt: skip
-        was = None
-        if before is not None:
-            was = OfferingSummary(
-                time_zone=before.time_zone, entitlements=before.entitlements, targets=_targets(before.targets)
-            )
-        saved = OfferingSaved(
-            before=was,
-            after=OfferingRecord(
-                time_zone=time_zone,
-                business_hours={
-                    day: None if hours is None else tuple(hours) for day, hours in hours_json.items()
-                },
-                entitlements=tuple(entitlements),
-                targets=_targets(targets),
-            ),
-        )
+        session.add_all(Holiday(offering_id=row.id, day=day, name=name) for day, name in tidy.holidays)
+        saved = SupportOfferingSaved(before=before, after=_offering_record(tidy))
         record_event(session, actor, saved, target="support-offering")
+
+
+def _offering_in(session: Session, row: SupportOffering) -> SupportOfferingRecord:
+    """The stored offering as the audit event records it, read inside the saving transaction."""
+    targets = session.scalars(select(SupportTarget).where(SupportTarget.offering_id == row.id)).all()
+    holidays = session.execute(
+        select(Holiday.day, Holiday.name).where(Holiday.offering_id == row.id).order_by(Holiday.day)
+    ).all()
+    order = Severity.values()
+    return SupportOfferingRecord(
+        name=row.name,
+        time_zone=row.time_zone,
+        business_hours={
+            key: tuple(map(str, span)) if span else None for key, span in (row.business_hours or {}).items()
+        },
+        holidays=tuple(HolidayRecord(day=day, name=name) for day, name in holidays),
+        targets=tuple(
+            TargetRecord(
+                severity=t.severity,
+                first_response_hours=t.first_response_hours,
+                resolution_hours=t.resolution_hours,
+            )
+            for t in sorted(
+                targets, key=lambda t: order.index(t.severity) if t.severity in order else len(order)
+            )
+        ),
+        entitlements=tuple(str(e) for e in row.entitlements or []),
+        contact_methods=tuple(
+            ContactRecord(
+                method=str(c.get("method", "")),
+                value=str(c.get("value", "")),
+                availability=str(c.get("availability") or ""),
+            )
+            for c in row.contact_methods or []
+        ),
+        pricing=row.pricing or "",
+        pricing_rates=tuple(
+            PriceRecord(
+                item=str(r.get("item", "")),
+                currency=str(r.get("currency", "")),
+                amount=Decimal(str(r.get("amount", "0"))),
+                unit=str(r.get("unit") or ""),
+            )
+            for r in row.pricing_rates or []
+        ),
+    )

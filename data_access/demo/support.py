@@ -38,6 +38,14 @@ def support_offering(draw: Draw) -> Row:
             "support in business hours is included; critical incidents outside business hours are billed at "
             "USD 150.00 per hour. Escalations to Microsoft carry no extra charge."
         ),
+        "pricing_rates": [
+            {
+                "item": "Critical incident outside business hours",
+                "currency": "USD",
+                "amount": "150.00",
+                "unit": "hour",
+            }
+        ],
         "entitlements": [
             SupportVehicle.ADVANCED.value,
             SupportVehicle.PREMIER.value,

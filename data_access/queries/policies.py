@@ -1,5 +1,5 @@
 """The collections policy as stored data: read it, save an edit of it, and render the statement customers read;
-and the support offering, read only.
+and the support offering.
 
 Saving replaces the policy's stages in one transaction with its audit event, after the engine's validation
 (`policy.validate_policy`) and the money rules (`money.to_cents`) both pass; a refused edit writes nothing.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +61,32 @@ class ResponseTarget:
 
 
 @dataclass(frozen=True)
+class PriceRate:
+    """One price of the offering: an exact amount in a currency for a unit ("hour", "incident")."""
+
+    item: str
+    currency: str
+    amount: Decimal
+    unit: str
+
+
+@dataclass(frozen=True)
+class OfferingSettings:
+    """Everything a billing admin sets in the support offering; `business_hours` maps each weekday key ("mon") to
+    (opening, closing) or None when closed."""
+
+    name: str
+    time_zone: str
+    business_hours: dict[str, tuple[str, str] | None]
+    holidays: tuple[tuple[date, str], ...]
+    targets: tuple[ResponseTarget, ...]
+    entitlements: tuple[str, ...]
+    contact_methods: tuple[ContactMethod, ...]
+    pricing: str
+    pricing_rates: tuple[PriceRate, ...]
+
+
+@dataclass(frozen=True)
 class SupportOfferingView:
     """The support offering; `business_hours` lists every weekday, with (start, end) or None when closed."""
 
@@ -73,6 +100,22 @@ class SupportOfferingView:
     entitlements: tuple[str, ...]
     updated_at: datetime | None
     updated_by: str | None
+    pricing_rates: tuple[PriceRate, ...] = ()
+
+    def settings(self) -> OfferingSettings:
+        """The offering as it would be saved again unchanged."""
+        by_label = {label: key for key, label in WEEKDAYS}
+        return OfferingSettings(
+            name=self.name,
+            time_zone=self.time_zone,
+            business_hours={by_label[label]: span for label, span in self.business_hours},
+            holidays=self.holidays,
+            targets=self.targets,
+            entitlements=self.entitlements,
+            contact_methods=self.contact_methods,
+            pricing=self.pricing,
+            pricing_rates=self.pricing_rates,
+        )
 
 
 def _policy_row(session: Session) -> CollectionsPolicy | None:
@@ -133,10 +176,19 @@ def _offering() -> SupportOfferingView | None:
             entitlements=tuple(str(e) for e in row.entitlements or []),
             updated_at=row.updated_at,
             updated_by=row.updated_by,
+            pricing_rates=tuple(
+                PriceRate(
+                    item=str(r.get("item", "")),
+                    currency=str(r.get("currency", "")),
+                    amount=Decimal(str(r.get("amount", "0"))),
+                    unit=str(r.get("unit") or ""),
+                )
+                for r in row.pricing_rates or []
+            ),
         )
 
 
 @requires("policies.view")
 def support_offering(actor: Actor) -> SupportOfferingView | None:
-    """The partner's support offering (hours, holidays, contacts, pricing, targets, entitlements), read only."""
+    """The partner's support offering (hours, holidays, contacts, pricing, targets, entitlements)."""
     return _offering()

@@ -59,7 +59,7 @@ KINDS = sorted(event_kinds(), key=lambda kind: kind.__name__)
 
 
 def test_there_is_a_kind_for_every_event_the_app_writes() -> None:
-    assert len(KINDS) == 48
+    assert len(KINDS) == 49
     assert len({kind.__name__ for kind in KINDS}) == len(KINDS)
     assert all(kind.__dataclass_params__.frozen for kind in KINDS)  # type: ignore[attr-defined]
 
@@ -117,8 +117,10 @@ def test_kinds_sharing_a_permission_are_told_apart() -> None:
     ) == audit.CallLogged(activity_id=3, notes="n")
     policy = example(audit.PolicySaved, 0)
     offering = example(audit.OfferingSaved, 0)
+    whole_offering = example(audit.SupportOfferingSaved, 0)
     assert parse_event("policies.edit", policy.to_details()) == policy
     assert parse_event("policies.edit", offering.to_details()) == offering
+    assert parse_event("policies.edit", whole_offering.to_details()) == whole_offering
 
 
 def test_the_actions_write_events_that_read_back_as_their_kinds(database: str, tmp_path: Any) -> None:

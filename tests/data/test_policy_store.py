@@ -190,29 +190,30 @@ def test_the_support_offering_reads_the_demo_offering(database: str) -> None:
 
 
 def test_the_support_offering_is_edited_with_validation_and_audited(database: str) -> None:
-    from data_access.actions.policies import save_support_offering
+    from dataclasses import replace
+
+    from data_access.actions.policies import save_offering
     from data_access.models import AuditEvent
-    from data_access.queries.policies import ResponseTarget, support_offering
+    from data_access.queries.policies import OfferingSettings, ResponseTarget, support_offering
 
     editor = BILLING
     hours = {"mon": ("08:00", "18:00"), "tue": ("08:00", "18:00"), "wed": None, "thu": ("09:00", "17:00"),
              "fri": ("08:00", "12:00"), "sat": None, "sun": None}  # fmt: skip
-    targets = [
+    targets = (
         ResponseTarget("critical", 1, 8),
         ResponseTarget("moderate", 4, 24),
         ResponseTarget("minimal", 8, 40),
-    ]
+    )
+    settings = OfferingSettings(name="Support", time_zone="Europe/London", business_hours=hours, holidays=(),
+                                targets=targets, entitlements=("Premier Support for Partners",),
+                                contact_methods=(), pricing="Included", pricing_rates=())  # fmt: skip
     with pytest.raises(InvalidAction, match="first response cannot come after"):
-        save_support_offering(editor, time_zone="Europe/London", business_hours=hours,
-                              targets=[ResponseTarget("critical", 9, 8), *targets[1:]], entitlements=[], pricing="")  # fmt: skip
+        save_offering(editor, replace(settings, targets=(ResponseTarget("critical", 9, 8), *targets[1:])))
     with pytest.raises(InvalidAction):
-        save_support_offering(editor, time_zone="Mars/Olympus", business_hours=hours, targets=targets,
-                              entitlements=["Gold support"], pricing="")  # fmt: skip
+        save_offering(editor, replace(settings, time_zone="Mars/Olympus", entitlements=("Gold support",)))
     with pytest.raises(PermissionDenied):
-        save_support_offering(SALES, time_zone="UTC", business_hours=hours,
-                              targets=targets, entitlements=[], pricing="")  # fmt: skip
-    save_support_offering(editor, time_zone="Europe/London", business_hours=hours, targets=targets,
-                          entitlements=["Premier Support for Partners"], pricing="Included")  # fmt: skip
+        save_offering(SALES, settings)
+    save_offering(editor, settings)
     saved = support_offering(editor)
     assert saved is not None and saved.time_zone == "Europe/London"
     assert dict(saved.business_hours)["Wednesday"] is None and dict(saved.business_hours)["Thursday"] == (

@@ -4,12 +4,13 @@ invalid edit shows sentences and saves nothing, and an empty database shows the 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access.demo import seed_demo
-from data_access.queries.policies import current_policy
+from data_access.queries.policies import current_policy, support_offering
 from tests.support import factories
 from tests.support.actors import BILLING
 from tests.support.environment import ROOT
@@ -98,3 +99,64 @@ def test_a_saved_minimum_shows_in_the_statement(database: str) -> None:
     app = open_page("helpdesk")
     shown = markdown(app)
     assert "3 days past due" in shown and "25.50" in shown
+
+
+def support_input(app: AppTest, prefix: str) -> Any:
+    [found] = [t for t in [*app.text_input, *app.text_area] if str(t.key).startswith(prefix)]
+    return found
+
+
+def test_a_valid_support_offering_is_saved_whole(demo: str) -> None:
+    before = support_offering(BILLING)
+    assert before is not None and before.holidays and before.pricing_rates
+    app = open_page("billing")
+    support_input(app, "policies_support_name_").set_value("Contoso support desk")
+    support_input(app, "policies_support_zone_").set_value("Europe/London")
+    app.button(key="policies_support_save").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert [s.value for s in app.success] == ["Support offering saved."]
+    saved = support_offering(BILLING)
+    assert saved is not None
+    assert (saved.name, saved.time_zone) == ("Contoso support desk", "Europe/London")
+    # What the form did not touch comes back as it was: holidays, contacts, targets, entitlements and exact prices.
+    assert (saved.holidays, saved.contact_methods, saved.targets) == (
+        before.holidays,
+        before.contact_methods,
+        before.targets,
+    )
+    assert (saved.entitlements, saved.pricing_rates, saved.business_hours) == (
+        before.entitlements,
+        before.pricing_rates,
+        before.business_hours,
+    )
+    assert "Contoso support desk" in str([s.value for s in app.subheader])
+
+
+@pytest.mark.parametrize(
+    ("prefix", "value", "sentence"),
+    [
+        ("policies_support_zone_", "Mars/Olympus", "The time zone 'Mars/Olympus' is not known"),
+        ("policies_support_name_", "Contoso\u202esupport", "control characters (U+202E)"),
+        ("policies_support_name_", "   ", "The offering's name is empty"),
+    ],
+)
+def test_a_bad_support_offering_is_refused_with_a_sentence(
+    demo: str, prefix: str, value: str, sentence: str
+) -> None:
+    before = support_offering(BILLING)
+    app = open_page("admin")
+    support_input(app, prefix).set_value(value)
+    app.button(key="policies_support_save").click().run()
+    assert not app.exception, app.exception
+    assert any(sentence in e.value for e in app.error), [e.value for e in app.error]
+    assert not app.success
+    assert support_offering(BILLING) == before
+
+
+@pytest.mark.parametrize("username", ["sales", "helpdesk"])
+def test_sales_and_helpdesk_read_the_offering_without_a_form(demo: str, username: str) -> None:
+    app = open_page(username)
+    keys = " ".join(str(w.key) for w in [*app.text_input, *app.text_area, *app.button])
+    assert "policies_support_" not in keys
+    assert any("USD 150.00" in str(frame.value.to_dict()) for frame in app.dataframe)
