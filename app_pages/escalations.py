@@ -16,6 +16,7 @@ from data_access.queries.time_zone import partner_time_zone
 from data_access.text import plural, readable
 from ui.cache import cached
 from ui.flash import flash, show_flash
+from ui.severity import severity_badge
 from ui.signin import current_actor
 
 ALL = "All"
@@ -42,7 +43,8 @@ TABLE_COLUMNS = {
 
 def card(row: pd.Series) -> None:
     lines = (
-        f"**{plain(row.case_number)}** · {row.severity}  \n{plain(row.customer)} ({plain(row.customer_id)})  \n"
+        f"**{plain(row.case_number)}** · {severity_badge(row.severity)}  \n"
+        f"{plain(row.customer)} ({plain(row.customer_id)})  \n"
         f"{plain(row.vehicle)}  \n"
         f"Age {duration(row.age)} · in status {duration(row.time_in_status)}"
     )
@@ -84,6 +86,9 @@ def escalate_form(actor: Actor) -> None:
         vehicle = right.selectbox("Support vehicle", [NO_VEHICLE, *vehicles], key="escalations_vehicle")
         severity = left.selectbox("Severity", Severity.values(), index=1, key="escalations_severity")
         notes = st.text_area("Notes", key="escalations_notes")
+        another = st.checkbox(
+            "The ticket has an open case already: open a second one", key="escalations_confirm_another"
+        )
         if st.form_submit_button("Escalate", key="escalations_escalate_submit"):
             escalate(
                 actor,
@@ -93,6 +98,7 @@ def escalate_form(actor: Actor) -> None:
                 case_number=case_number,
                 severity=str(severity),
                 notes=notes,
+                confirm_another=another,
             )
             flash(f"Ticket {ticket_id.strip()} escalated to Microsoft as case {case_number.strip()}.")
 

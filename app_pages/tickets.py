@@ -1,5 +1,6 @@
 """Tickets: volumes, backlog and SLA attainment, the filterable list with each ticket's SLA clocks, and what an
-agent does on a ticket: its e-mail conversation, a reply to the customer, the actions on it."""
+agent does on a ticket: its e-mail conversation, a reply to the customer, its escalations to Microsoft, the actions
+on it (resolving or closing one with an open escalation asks whether Microsoft's case is resolved)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from data_access.actions.escalations import escalate
 from data_access.actions.ticket_mail import send_reply, set_customer
 from data_access.actions.tickets import (
     TRANSITIONS,
@@ -20,10 +22,11 @@ from data_access.actions.tickets import (
     respond,
 )
 from data_access.documents.exports import chart_text, plain
-from data_access.enums import Severity, TicketCategory, TicketStatus
+from data_access.enums import EscalationKind, Severity, TicketCategory, TicketStatus
 from data_access.errors import InvalidAction
 from data_access.money import moment
 from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.queries.escalations import TicketEscalation, available_vehicles, ticket_escalations
 from data_access.queries.ticket_messages import (
     ConversationMessage,
     attachment_file,
@@ -46,6 +49,7 @@ from data_access.text import plural, readable
 from ui.cache import cached
 from ui.flash import Note, flash, show_flash
 from ui.session_keys import TICKETS_REPLY_TOKEN
+from ui.severity import SEVERITY_COLOURS, SEVERITY_ORDER, severity_badge
 from ui.signin import current_actor
 
 ALL = "All"
@@ -56,6 +60,8 @@ STATE_TEXT = {"breached": "🔴 breached", "at risk": "🟠 at risk", "met": "me
 RANGES = {"day": timedelta(days=30), "week": timedelta(weeks=26), "month": timedelta(days=365)}
 # Attachments are offered for download with their own type only when a browser will not run them.
 DOWNLOAD_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain", "text/csv"}
+NO_VEHICLE = "None (commercial)"
+MICROSOFT_ANSWERS = {"resolved": "Yes: resolve it with the ticket", "open": "No: it stays open"}
 
 
 def share(value: float | None) -> str:
@@ -88,10 +94,35 @@ def create_form(actor: Actor) -> None:
                 flash(f"Ticket {created} created.")
 
 
-def act(actor: Actor, row: pd.Series) -> None:
+def microsoft_question(ticket_id: str, still_open: list[TicketEscalation]) -> tuple[bool | None, str]:
+    """Whether Microsoft's open case is resolved, asked before the ticket is resolved or closed; the answer and
+    the reason a case stays open go with Resolve and with closing."""
+    cases = " and ".join(case.case_number for case in still_open)
+    st.markdown(
+        plain(f"Microsoft's case {cases} is still open. Before this ticket is resolved or closed, say:")
+    )
+    answer = st.radio(
+        "Is Microsoft's case resolved?",
+        list(MICROSOFT_ANSWERS),
+        format_func=MICROSOFT_ANSWERS.__getitem__,
+        index=None,
+        horizontal=True,
+        key=f"tickets_microsoft_answer_{ticket_id}",
+    )
+    reason = st.text_input("Why the case stays open", key=f"tickets_microsoft_reason_{ticket_id}")
+    return (None if answer is None else answer == "resolved"), reason
+
+
+def act(actor: Actor, row: pd.Series, cases: tuple[TicketEscalation, ...]) -> None:
     """The actions on one ticket; each refuses with the action's own sentence."""
     ticket_id, status = str(row.ticket_id), str(row.status)
+    still_open = [case for case in cases if case.open]
     try:
+        microsoft_resolved, open_reason = (
+            microsoft_question(ticket_id, still_open)
+            if still_open and status != TicketStatus.CLOSED.value
+            else (None, "")
+        )
         assign_col, status_col = st.columns(2)
         with assign_col, st.form("tickets_assign_form", clear_on_submit=True):
             assignee = st.text_input("Assign to (username)", key="tickets_assignee")
@@ -102,8 +133,18 @@ def act(actor: Actor, row: pd.Series) -> None:
             options = list(TRANSITIONS[status])
             chosen = st.selectbox("New status", options, key="tickets_new_status", disabled=not options)
             if st.form_submit_button("Change status", key="tickets_status_submit", disabled=not options):
-                change_status(actor, ticket_id=ticket_id, status=str(chosen))
-                flash(f"Ticket {ticket_id} is now {chosen}.")
+                change_status(
+                    actor,
+                    ticket_id=ticket_id,
+                    status=str(chosen),
+                    microsoft_resolved=microsoft_resolved,
+                    open_reason=open_reason,
+                )
+                closing = chosen == TicketStatus.CLOSED.value
+                flash(
+                    f"Ticket {ticket_id} is now {chosen}."
+                    + (settled(still_open, microsoft_resolved) if closing else "")
+                )
         respond_col, resolve_col, reopen_col = st.columns(3)
         finished = status in DONE
         if respond_col.button(
@@ -114,13 +155,85 @@ def act(actor: Actor, row: pd.Series) -> None:
             respond(actor, ticket_id=ticket_id)
             flash(f"First response recorded on ticket {ticket_id}.")
         if resolve_col.button("Resolve", key="tickets_resolve", type="primary", disabled=finished):
-            resolve(actor, ticket_id=ticket_id)
-            flash(f"Ticket {ticket_id} resolved.")
+            resolve(
+                actor, ticket_id=ticket_id, microsoft_resolved=microsoft_resolved, open_reason=open_reason
+            )
+            flash(f"Ticket {ticket_id} resolved." + settled(still_open, microsoft_resolved))
         if reopen_col.button("Reopen", key="tickets_reopen", disabled=not finished):
             reopen(actor, ticket_id=ticket_id)
             flash(f"Ticket {ticket_id} reopened.")
     except (PermissionDenied, InvalidAction) as exc:
         st.error(plain(exc))
+
+
+def settled(still_open: list[TicketEscalation], microsoft_resolved: bool | None) -> str:
+    if not still_open:
+        return ""
+    cases = " and ".join(case.case_number for case in still_open)
+    return f" Microsoft's case {cases} " + ("resolved with it." if microsoft_resolved else "stays open.")
+
+
+def escalations_section(actor: Actor, row: pd.Series, cases: tuple[TicketEscalation, ...], zone: str) -> None:
+    """The ticket's Microsoft cases, and escalating it from here (a second open case only when confirmed)."""
+    st.subheader("Escalations to Microsoft")
+    if not cases:
+        st.caption("Not escalated to Microsoft.")
+    for case in cases:
+        st.markdown(
+            f"**{plain(case.case_number)}** · {plain(case.vehicle)} · {severity_badge(case.severity)} · "
+            f"**{case.status}** · submitted {moment(case.submitted_at, zone)}"
+        )
+        if case.notes:
+            st.text(case.notes)
+    if allowed(actor, "ticket.escalate") and row.status not in DONE:
+        escalate_form(actor, row, [case for case in cases if case.open])
+
+
+def escalate_form(actor: Actor, row: pd.Series, still_open: list[TicketEscalation]) -> None:
+    ticket_id = str(row.ticket_id)
+    vehicles = cached(available_vehicles)(actor)
+    with st.expander("Escalate to Microsoft"), st.form("tickets_escalate_form", clear_on_submit=True):
+        st.caption(
+            "Commercial escalations are open to every CSP partner; technical ones go through a support vehicle "
+            f"the partner holds ({plain(', '.join(vehicles)) or 'none set up'})."
+        )
+        left, right = st.columns(2)
+        kind = left.selectbox(
+            "Kind", EscalationKind.values(), format_func=str.capitalize, key="tickets_escalate_kind"
+        )
+        case_number = right.text_input("Microsoft case number", key="tickets_escalate_case")
+        severities = Severity.values()
+        severity = left.selectbox(
+            "Severity",
+            severities,
+            index=severities.index(row.severity) if row.severity in severities else 1,
+            key="tickets_escalate_severity",
+        )
+        vehicle = right.selectbox("Support vehicle", [NO_VEHICLE, *vehicles], key="tickets_escalate_vehicle")
+        notes = st.text_area("Notes", key="tickets_escalate_notes")
+        another = False
+        if still_open:
+            cases = " and ".join(case.case_number for case in still_open)
+            another = st.checkbox(
+                plain(f"Open a second case although case {cases} is still open"),
+                key="tickets_escalate_confirm",
+            )
+        if st.form_submit_button("Escalate", key="tickets_escalate_submit"):
+            try:
+                escalate(
+                    actor,
+                    ticket_id=ticket_id,
+                    kind=str(kind),
+                    vehicle=None if vehicle == NO_VEHICLE else vehicle,
+                    case_number=case_number,
+                    severity=str(severity),
+                    notes=notes,
+                    confirm_another=another,
+                )
+            except (PermissionDenied, InvalidAction) as exc:
+                st.error(plain(exc))
+            else:
+                flash(f"Ticket {ticket_id} escalated to Microsoft as case {case_number.strip()}.")
 
 
 def email_message(actor: Actor, message: ConversationMessage, zone: str) -> None:
@@ -259,6 +372,8 @@ with volume_col:
             x="period",
             y="opened",
             color=colour,
+            color_discrete_map=SEVERITY_COLOURS if colour == "severity" else None,
+            category_orders={"severity": SEVERITY_ORDER},
             labels={"period": period.capitalize(), "opened": "Opened"},
         )
         st.plotly_chart(figure, key="tickets_volume_chart")
@@ -273,7 +388,8 @@ with backlog_col:
             x="age",
             y="tickets",
             color="severity",
-            category_orders={"age": [name for name, _ in AGE_BUCKETS], "severity": Severity.values()},
+            color_discrete_map=SEVERITY_COLOURS,
+            category_orders={"age": [name for name, _ in AGE_BUCKETS], "severity": SEVERITY_ORDER},
             labels={"age": "Age", "tickets": "Open tickets"},
         )
         st.plotly_chart(figure, key="tickets_backlog_chart")
@@ -349,7 +465,7 @@ row = listed[listed.ticket_id == picked].iloc[0]
 known = pd.notna(row.customer_id)
 customer_label = plain(f"{row.customer_name} ({row.customer_id})" if known else row.customer_name)
 st.markdown(
-    f"**{plain(row.title)}** · {customer_label} · {row.category} · {row.severity} · **{row.status}** · "
+    f"**{plain(row.title)}** · {customer_label} · {row.category} · {severity_badge(row.severity)} · **{row.status}** · "
     f"assigned to {plain(row.assignee) if pd.notna(row.assignee) else 'nobody'}"
 )
 messages = cached(conversation)(actor, ticket_id=str(picked))
@@ -363,5 +479,8 @@ if known and row.category in BILLING_CATEGORIES and allowed(actor, "customers.vi
         icon=":material/receipt:",
     )
 conversation_section(actor, row, messages, zone, may_update=may_update)
+cases = cached(ticket_escalations)(actor, ticket_id=str(picked)) if allowed(actor, "escalations.view") else ()
+if allowed(actor, "escalations.view"):
+    escalations_section(actor, row, cases, zone)
 if may_update:
-    act(actor, row)
+    act(actor, row, cases)
