@@ -310,6 +310,10 @@ def _parse(text: str) -> Any:
         return json.loads(
             text, parse_int=whole, parse_float=no_float, parse_constant=no_constant, object_pairs_hook=unique
         )
+    except RecursionError:
+        raise SettingsFileRefused(
+            "The file nests lists or objects too deeply to be a settings file."
+        ) from None
     except json.JSONDecodeError as exc:
         raise SettingsFileRefused(
             f"The file is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."

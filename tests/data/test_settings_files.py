@@ -177,6 +177,8 @@ BAD_OFFERINGS = [
                  id="control-contact"),
     pytest.param('{"name": "a", "name": "b"}', "given twice", id="duplicate-key"),
     pytest.param('{"name": NaN}', "not a number", id="nan"),
+    pytest.param("[" * 100_000, "nests", id="deep"),
+    pytest.param(" " * 1_000_001, "larger than 1,000,000 bytes", id="huge-file"),
 ]  # fmt: skip
 
 
@@ -267,6 +269,14 @@ def test_the_sla_clock_runs_on_the_offering_a_file_set(database: str, tmp_path: 
     row = tickets(HELPDESK, now=datetime(2026, 12, 26, tzinfo=UTC)).iloc[0]
     assert row["first_response_due"] == datetime(2026, 12, 29, 12, 30, tzinfo=UTC)
     assert row["resolution_due"] == datetime(2026, 12, 31, 16, 30, tzinfo=UTC)
+    detail = cli("report", "tickets", "--detail", "--from", "2026-12-25", "--to", "2026-12-25", "--format", "json",
+                 database_url=database)  # fmt: skip
+    assert detail.returncode == 0, detail.stderr
+    [reported] = json.loads(detail.stdout)
+    assert (reported["first_response_due"], reported["resolution_due"]) == (
+        "2026-12-29T12:30:00+00:00",
+        "2026-12-31T16:30:00+00:00",
+    )
     moved = changed(OFFERING, "holidays", [])
     assert cli("offering", "set", write(tmp_path, moved), database_url=database).returncode == 0
     row = tickets(HELPDESK, now=datetime(2026, 12, 26, tzinfo=UTC)).iloc[0]
