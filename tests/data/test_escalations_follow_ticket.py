@@ -4,6 +4,8 @@ open; never an open case under a finished ticket without a reason; the Overview 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -220,3 +222,48 @@ def test_a_case_reopened_under_a_finished_ticket_needs_a_reason(db: str) -> None
         HELPDESK, escalation_id=escalation_id, status="in progress", notes="Microsoft reopened the case"
     )
     assert state()[0]["CASE-1"][0] == "in progress"
+
+
+def _at_once(*actions: Callable[[], object]) -> list[str]:
+    """Run the actions in threads released together; each comes back "ok" or its refusal's sentence."""
+    barrier = threading.Barrier(len(actions))
+    results: list[str] = [""] * len(actions)
+
+    def run(position: int, action: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            action()
+        except InvalidAction as refused:
+            results[position] = str(refused)
+        else:
+            results[position] = "ok"
+
+    threads = [threading.Thread(target=run, args=(k, a)) for k, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_escalating_and_resolving_at_once_never_leave_a_case_open_without_an_answer(db: str) -> None:
+    for round_number in range(6):
+        ticket_id = f"R-{round_number}"
+        factories.ticket("C-001", ticket_id, status="open", created_at=NOW - timedelta(days=1))
+        results = _at_once(
+            lambda t=ticket_id, n=round_number: escalate(f"A-{n}", ticket_id=t),
+            lambda t=ticket_id, n=round_number: escalate(f"B-{n}", ticket_id=t),
+            lambda t=ticket_id: ticket_actions.resolve(BILLING, ticket_id=t, now=LATER),
+        )
+        assert results.count("ok") == 1, results  # whichever came first; the others are refused
+        assert all(r == "ok" or "already has an open escalation" in r or "say whether" in r
+                   or "reopen it before escalating" in r for r in results), results  # fmt: skip
+        with read_session() as session:
+            status = session.scalar(select(Ticket.status).where(Ticket.external_id == ticket_id))
+            still_open = session.scalars(
+                select(Escalation.microsoft_case_number)
+                .join(Ticket, Ticket.id == Escalation.ticket_id)
+                .where(Ticket.external_id == ticket_id, Escalation.status.not_in(["resolved", "closed"]))
+            ).all()
+        assert len(still_open) <= 1, still_open
+        assert (status, len(still_open)) in (("escalated", 1), ("resolved", 0)), (status, still_open)
