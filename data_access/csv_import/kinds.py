@@ -3,14 +3,25 @@ credit notes) live in `money_kinds`, since they change balances through the ledg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from data_access.csv_import import fields as f
 from data_access.csv_import.base import ADD, SKIP, UPDATE, Context, Kind, Planned, RowRefused, load_customers
 from data_access.csv_import.money_kinds import CreditNotes, Invoices, Payments
 from data_access.csv_import.reader import Column, Row
-from data_access.enums import BillingCycle, Severity, SubscriptionStatus, TicketCategory, TicketStatus
-from data_access.models import Customer, MicrosoftInvoice, Subscription, Ticket
+from data_access.enums import (
+    BillingCycle,
+    EscalationStatus,
+    Severity,
+    SubscriptionStatus,
+    TicketCategory,
+    TicketStatus,
+)
+from data_access.models import Customer, Escalation, MicrosoftInvoice, Subscription, Ticket
 
 __all__ = ["ADD", "KINDS", "SKIP", "UPDATE", "Context", "Kind", "Planned", "RowRefused", "load_customers"]
 
@@ -95,6 +106,27 @@ class Tickets(Kind):
             if created and row.values.get(later) and row.values[later] < created:
                 reasons.append(f"{later} is before created_at")
         return reasons
+
+    def judge(self, session: Session, planned: Sequence[Planned], context: Context) -> None:
+        """An update may not finish a ticket whose escalation to Microsoft is open: the Tickets page asks whether
+        Microsoft's case is resolved, or why it stays open."""
+        finished = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+        finishing = {p.row.values["ticket_id"]: p for p in planned
+                     if p.action == UPDATE and p.row.values.get("status") in finished}  # fmt: skip
+        if not finishing:
+            return
+        done = (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
+        query = (
+            select(Ticket.external_id, Escalation.microsoft_case_number)
+            .join(Escalation, Escalation.ticket_id == Ticket.id)
+            .where(Ticket.external_id.in_(finishing), Escalation.status.not_in(done))
+            .order_by(Escalation.id)
+        )
+        for ticket_id, case_number in session.execute(query):
+            finishing[ticket_id].reasons.append(
+                f"ticket {ticket_id} has an open escalation to Microsoft (case {case_number}); resolve or close it "
+                "on the Tickets page, which asks whether Microsoft's case is resolved"
+            )
 
 
 class MicrosoftInvoices(Kind):

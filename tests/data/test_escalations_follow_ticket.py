@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from data_access.audit import (
     TicketStatusChanged,
     parse_event,
 )
+from data_access.csv_import import import_csv
 from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, Escalation, Ticket
@@ -267,3 +269,25 @@ def test_escalating_and_resolving_at_once_never_leave_a_case_open_without_an_ans
             ).all()
         assert len(still_open) <= 1, still_open
         assert (status, len(still_open)) in (("escalated", 1), ("resolved", 0)), (status, still_open)
+
+
+def test_an_import_update_does_not_close_a_ticket_under_an_open_case(db: str, tmp_path: Path) -> None:
+    escalate("CASE-1")
+    escalate("CASE-2", ticket_id="T-2")
+    escalations_actions.update_status(HELPDESK, escalation_id=escalate("CASE-3", ticket_id="T-2",
+                                      confirm_another=True), status="resolved", now=NOW)  # fmt: skip
+    first = state()
+    file = tmp_path / "tickets.csv"
+    file.write_text("ticket_id,customer_id,title,category,severity,status,created_at\n"
+                    "T-1,C-001,Seats,technical,moderate,closed,2026-11-19T15:30:00Z\n"
+                    "T-2,C-001,Seats,technical,moderate,open,2026-11-19T15:30:00Z\n", encoding="utf-8")  # fmt: skip
+    report = import_csv(BILLING, "tickets", file, update=True)
+    assert not report.ok
+    assert [str(error) for error in report.errors] == [
+        "line 2: ticket T-1 has an open escalation to Microsoft (case CASE-1); resolve or close it on the Tickets "
+        "page, which asks whether Microsoft's case is resolved"
+    ]
+    assert state() == first
+    file.write_text("ticket_id,customer_id,title,category,severity,status,created_at\n"
+                    "T-2,C-001,Seats,technical,moderate,open,2026-11-19T15:30:00Z\n", encoding="utf-8")  # fmt: skip
+    assert import_csv(BILLING, "tickets", file, update=True).ok
