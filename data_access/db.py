@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     TextClause,
     create_engine,
+    delete,
     event,
     inspect,
     literal,
@@ -43,7 +45,7 @@ from sqlalchemy.orm.attributes import get_history
 from data_access.checks import control_characters
 from data_access.config import settings
 from data_access.errors import InvalidAction
-from data_access.models import DataVersion, SubjectVersion
+from data_access.models import DataVersion, ReceivablesMonthEnd, SubjectVersion
 from data_access.subjects import written_subjects
 
 # What a page catches when the database fails it (unreachable, dropped connection, cancelled statement).
@@ -295,12 +297,69 @@ def _written(session: Session) -> set[str]:
     return tables
 
 
+# The stored month ends (ReceivablesMonthEnd) a write makes untrue: each ledger table's date from which a row changes
+# what was open, and the columns whose change alone moves nothing on any date (the open balance moves with the
+# allocation or credit note that carries the date; a credit note's reversal is a line of its own).
+_LEDGER_DATE = {"invoices": "issue_date", "payment_allocations": "applied_on", "credit_notes": "issued_on"}
+_DATELESS = {
+    "invoices": frozenset({"open_cents", "disputed"}),
+    "payment_allocations": frozenset[str](),
+    "credit_notes": frozenset({"reversed_on", "reversed_by"}),
+}
+_LEDGER_FROM = "billing_desk_ledger_changed_from"
+
+
+def _ledger_changed_from(session: Session, day: date) -> None:
+    """This transaction changes what was open at every date from `day` on (date.min: from any date)."""
+    known = session.info.get(_LEDGER_FROM)
+    session.info[_LEDGER_FROM] = day if known is None else min(known, day)
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.min
+
+
+def _flushed_ledger_dates(session: Session, instance: object, table: str, *, changed: bool) -> None:
+    column = _LEDGER_DATE[table]
+    if not changed:
+        _ledger_changed_from(session, _as_date(getattr(instance, column, None)))
+        return
+    state = inspect(instance)
+    moved = {attr.key for attr in state.attrs if attr.history.has_changes()}
+    if moved <= _DATELESS[table]:
+        return
+    history = state.attrs[column].history
+    days = [*history.added, *history.unchanged, *history.deleted]
+    _ledger_changed_from(session, min((_as_date(d) for d in days), default=date.min))
+
+
+def _statement_ledger_dates(state: ORMExecuteState, table: str) -> None:
+    """A bulk INSERT dates its rows; an UPDATE or DELETE of other than dateless columns may touch any date."""
+    statement: Any = state.statement
+    if state.is_insert:
+        rows = state.parameters
+        listed = rows if isinstance(rows, list) else [rows] if isinstance(rows, dict) else []
+        days = [_as_date(row.get(_LEDGER_DATE[table])) for row in listed if isinstance(row, dict)]
+        _ledger_changed_from(state.session, min(days) if days else date.min)
+        return
+    if state.is_update:
+        values = getattr(statement, "_values", None) or {}
+        keys = {getattr(key, "key", key) for key in values}
+        if keys and keys <= _DATELESS[table]:
+            return
+    _ledger_changed_from(state.session, date.min)
+
+
 @event.listens_for(Session, "after_flush")
 def _remember_flushed_tables(session: Session, _flush: UOWTransaction) -> None:
-    """The tables of the objects this flush inserted, changed or deleted."""
+    """The tables of the objects this flush inserted, changed or deleted (and, for the ledger's, their dates)."""
     changed = [i for i in session.dirty if session.is_modified(i, include_collections=False)]
     for instance in [*session.new, *session.deleted, *changed]:
-        _written(session).update(table.name for table in inspect(instance).mapper.tables)
+        tables = [table.name for table in inspect(instance).mapper.tables]
+        _written(session).update(tables)
+        for table in tables:
+            if table in _LEDGER_DATE:
+                _flushed_ledger_dates(session, instance, table, changed=instance in changed)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -312,8 +371,13 @@ def _remember_statement_tables(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         name = getattr(getattr(statement, "table", None), "name", None)
         _written(state.session).add(name if isinstance(name, str) else _UNKNOWN_TABLE)
+        if not isinstance(name, str):
+            _ledger_changed_from(state.session, date.min)
+        elif name in _LEDGER_DATE:
+            _statement_ledger_dates(state, name)
     elif isinstance(statement, TextClause) and _raw_sql_writes(statement.text):
         _written(state.session).add(_UNKNOWN_TABLE)
+        _ledger_changed_from(state.session, date.min)
 
 
 def _mark_subjects(session: Session, version: int) -> frozenset[str]:
@@ -330,10 +394,20 @@ def _mark_subjects(session: Session, version: int) -> frozenset[str]:
 
 
 def _bump_versions(session: Session) -> tuple[int, frozenset[str]]:
-    """The data version bumped, and the subjects this transaction wrote set to it."""
+    """The data version bumped, the subjects this transaction wrote set to it, and the stored month ends its
+    ledger writes made untrue deleted: after the bump, whose row lock a reader storing month ends takes first
+    (month_ends.keep), so this delete sees every row stored before this transaction's version."""
     session.flush()  # what is still pending is written now, so its tables are known
     version = _bump_version(session)
-    return version, _mark_subjects(session, version)
+    subjects = _mark_subjects(session, version)
+    _forget_month_ends(session)
+    return version, subjects
+
+
+def _forget_month_ends(session: Session) -> None:
+    changed_from = session.info.pop(_LEDGER_FROM, None)
+    if changed_from is not None:
+        session.execute(delete(ReceivablesMonthEnd).where(ReceivablesMonthEnd.month_end >= changed_from))
 
 
 _CHANGES_READS = "billing_desk_changes_reads"
@@ -364,6 +438,9 @@ def transaction(*, versioned: bool = True) -> Iterator[Session]:
                 yield session
                 bump = versioned or session.info.get(_CHANGES_READS, False)
                 version, subjects = _bump_versions(session) if bump else (None, frozenset[str]())
+                if not bump:
+                    session.flush()
+                    _forget_month_ends(session)
         except DBAPIError as error:
             refused = refusal(error)
             if refused is None:

@@ -564,6 +564,21 @@ class SubjectVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ReceivablesMonthEnd(Base):
+    """What was open at the end of one month in one currency, and of it what was overdue (due before that day), as
+    `ledger.open_at` reads it: the Overview's trend, kept so that a year of payments is not summed again on every
+    read. A row holds only while nothing dated on or before its month end changes: every transaction that writes
+    invoices, payment allocations or credit notes deletes the rows from its earliest date on, in that transaction
+    (data_access.db), and a reader stores rows only when no such write committed since it read (month_ends.keep)."""
+
+    __tablename__ = "receivables_month_ends"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    month_end: Mapped[date] = mapped_column(Date, primary_key=True)
+    open_cents: Mapped[int] = mapped_column(BigInteger)
+    overdue_cents: Mapped[int] = mapped_column(BigInteger)
+
+
 class CollectionState(Base):
     """A customer's standing under the collections policy as the engine (`rules.policy.assess`) last judged it,
     for the day `as_of`: one row per customer with an overdue or disputed balance. Kept up to date by the daily

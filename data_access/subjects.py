@@ -27,7 +27,9 @@ AUDIT = "audit"
 
 TABLES: dict[str, frozenset[str]] = {
     CUSTOMERS: frozenset({"customers"}),
-    RECEIVABLES: frozenset({"invoices", "payments", "payment_allocations", "credit_notes"}),
+    RECEIVABLES: frozenset(
+        {"invoices", "payments", "payment_allocations", "credit_notes", "receivables_month_ends"}
+    ),
     COLLECTIONS: frozenset(
         {
             "collections_activities",

@@ -16,22 +16,20 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import (
     ColumnElement,
-    Date,
-    Select,
     SQLColumnExpression,
     and_,
     case,
-    cast,
     func,
     literal,
     literal_column,
-    null,
     or_,
     select,
     union_all,
 )
 from sqlalchemy.orm import Session
 
+from data_access import clock
+from data_access import month_ends as month_ends_kept
 from data_access.db import read_session
 from data_access.enums import TicketStatus
 from data_access.models import (
@@ -138,40 +136,8 @@ def main_currency() -> str | None:
 Receivables = tuple[Decimal, Decimal, Decimal, Decimal]  # total, overdue, DSO days, collected this month
 
 
-def _open_and_overdue(dates: Sequence[date], currency: str) -> Select[Any]:
-    """For each date, the cents open at its end and of those the overdue (due before it): what is open now plus
-    the payments and credit notes dated after it, on invoices issued by then, as `ledger.open_at` reads it, but
-    summed straight from the three indexes without first summing each invoice (the figures need no count), every
-    date from one read of what is open now and of the payments and credit notes since the first date."""
-    first, last = min(dates), max(dates)
-    parts = union_all(
-        select(
-            Invoice.issue_date.label("issue_date"),
-            Invoice.due_date.label("due_date"),
-            cast(null(), Date).label("day"),
-            Invoice.open_cents.label("cents"),
-        ).where(Invoice.open_cents > literal_column("0"), Invoice.issue_date <= last, Invoice.currency == currency),
-        select(PaymentAllocation.issue_date, PaymentAllocation.due_date, PaymentAllocation.applied_on,
-               PaymentAllocation.amount_cents).where(
-            PaymentAllocation.applied_on > first, PaymentAllocation.issue_date <= last,
-            PaymentAllocation.currency == currency,
-        ),
-        select(CreditNote.issue_date, CreditNote.due_date, CreditNote.issued_on, CreditNote.amount_cents).where(
-            CreditNote.issued_on > first, CreditNote.issue_date <= last, CreditNote.currency == currency
-        ),
-    ).subquery("open_parts")  # fmt: skip
-    sums = []
-    for day in dates:
-        still_open = or_(parts.c.day.is_(None), parts.c.day > day)
-        sums += [
-            func.coalesce(func.sum(case((and_(still_open, parts.c.issue_date <= day), parts.c.cents))), 0),
-            func.coalesce(func.sum(case((and_(still_open, parts.c.due_date < day), parts.c.cents))), 0),
-        ]
-    return select(*sums)
-
-
 def _receivables(dates: Sequence[date], currency: str) -> dict[date, Receivables]:
-    """Total, overdue, DSO and collected this month at each date, each an indexed sum."""
+    """Total, overdue, DSO and collected this month at each date, each a sum over an index range."""
     sums = []
     for as_of in dates:
         invoiced = select(func.coalesce(func.sum(Invoice.amount_cents), 0)).where(
@@ -192,12 +158,14 @@ def _receivables(dates: Sequence[date], currency: str) -> dict[date, Receivables
             Payment.reversed_on <= as_of,
         )
         sums += [invoiced.scalar_subquery(), collected.scalar_subquery(), returned.scalar_subquery()]
+    ends = sorted(set(dates))
     with read_session() as session:
-        open_sums = session.execute(_open_and_overdue(dates, currency)).one()
+        # What was open and overdue at each date: the trend's index-range sums, at these dates as month ends.
+        open_sums = dict(zip(ends, _trend_by_ranges(session, ends[-1], currency, ends), strict=True))
         other_sums = session.execute(select(*sums)).one()
     found = {}
     for n, as_of in enumerate(dates):
-        open_cents, overdue_cents = open_sums[2 * n : 2 * n + 2]
+        open_cents, overdue_cents = open_sums[as_of]
         invoiced_cents, collected_cents, returned_cents = other_sums[3 * n : 3 * n + 3]
         total, invoiced_amount = from_cents(open_cents), from_cents(invoiced_cents)
         dso = (total / invoiced_amount * 90).quantize(Decimal("0.1")) if invoiced_amount else Decimal("0.0")
@@ -432,18 +400,28 @@ def _trend_by_ranges(
 def receivables_trend(
     actor: Actor, *, as_of: date, currency: str, months: int = TREND_MONTHS
 ) -> pd.DataFrame:
-    """Receivables and overdue at each month end (what was open then, as aging reads it): what is open now plus
-    the payments and credit notes dated after each end. PostgreSQL groups them in one pass (it groups by hashing:
-    measured fastest there); SQLite groups by sorting every row, so it sums index ranges instead (twice as fast
-    there, a third slower on PostgreSQL at 5M invoices)."""
+    """Receivables and overdue at each month end (what was open then, as aging reads it), then at as_of. Past
+    month ends come from those kept in `receivables_month_ends` (data_access.month_ends); the others are what is
+    open now plus the payments and credit notes dated after each end, and the past ones are kept for the next
+    reader. PostgreSQL groups them in one pass (it groups by hashing: measured fastest there); SQLite groups by
+    sorting every row, so it sums index ranges instead (twice as fast there, a third slower on PostgreSQL)."""
     ends = month_ends(as_of, months)
+    keepable = [end for end in ends[:-1] if end < clock.today()]
     with read_session() as session:
+        read_at = month_ends_kept.ledger_version(session)  # before what is summed: a later write stops keep()
+        found = month_ends_kept.stored(session, currency, keepable)
+        missing = [end for end in ends if end not in found]
         grouped = session.get_bind().dialect.name == "postgresql"
-        points = (_trend_grouped if grouped else _trend_by_ranges)(session, as_of, currency, ends)
+        computed = dict(
+            zip(missing, (_trend_grouped if grouped else _trend_by_ranges)(session, as_of, currency, missing),
+                strict=True)
+        )  # fmt: skip
+    month_ends_kept.keep(currency, {end: computed[end] for end in keepable if end in computed}, read_at)
+    points = {**found, **computed}
     records = [
-        {"month_end": end, "currency": currency, "receivables": from_cents(open_cents),
-         "overdue": from_cents(overdue_cents)}
-        for end, (open_cents, overdue_cents) in zip(ends, points, strict=True)
+        {"month_end": end, "currency": currency, "receivables": from_cents(points[end][0]),
+         "overdue": from_cents(points[end][1])}
+        for end in ends
     ]  # fmt: skip
     return pd.DataFrame(records, columns=["month_end", "currency", "receivables", "overdue"])
 

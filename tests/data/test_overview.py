@@ -6,11 +6,17 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from data_access.actions.credit_notes import issue_credit_note
-from data_access.actions.payments import record_payment
+from data_access.actions.credit_notes import issue_credit_note, reverse_credit_note
+from data_access.actions.invoices import correct_invoice, void_invoice
+from data_access.actions.payments import record_payment, reverse_payment
+from data_access.csv_import import import_csv
+from data_access.db import read_session
+from data_access.models import ReceivablesMonthEnd
 from data_access.money import from_cents
 from data_access.permissions import Actor, PermissionDenied
 from data_access.queries.aging import AgingFilter, aging_summary
@@ -184,3 +190,77 @@ def test_roles_see_only_their_figures(database: str) -> None:
     assert sales.suspended_subscriptions is None and sales.open_escalations is None
     with pytest.raises(PermissionDenied):
         overview(Actor.of("u", ["User management admin"]), as_of=TODAY)
+
+
+def _kept(currency: str) -> dict[date, tuple[int, int]]:
+    with read_session() as session:
+        rows = session.execute(
+            select(ReceivablesMonthEnd).where(ReceivablesMonthEnd.currency == currency)
+        ).scalars()
+        return {row.month_end: (row.open_cents, row.overdue_cents) for row in rows}
+
+
+def _fresh(end: date, currency: str) -> tuple[int, int]:
+    """What was open and overdue at the end, from the aging (ledger.open_at), computed here for each end."""
+    summary = aging_summary(AgingFilter(as_of=end, currency=currency))
+    open_cents = sum(int(a * 100) for a in summary.amount)
+    return open_cents, open_cents - sum(int(a * 100) for a in summary[summary.bucket == "current"].amount)
+
+
+def _trend_is_fresh(currency: str) -> None:
+    trend = receivables_trend(ADMIN, as_of=TODAY, currency=currency)
+    for row in trend.itertuples():
+        assert (int(row.receivables * 100), int(row.overdue * 100)) == _fresh(row.month_end, currency), row
+    kept = _kept(currency)
+    assert set(kept) == set(month_ends(TODAY)[:-1])
+    for end, cents in kept.items():
+        assert cents == _fresh(end, currency), end
+
+
+def test_the_kept_month_ends_equal_a_fresh_computation_after_every_kind_of_write(
+    book: dict[str, list[tuple]], tmp_path: Path
+) -> None:
+    """The trend keeps its past month ends; a write dated today keeps them, and each back-dated write (payment,
+    credit note, both reversals, credit applied, an imported or added invoice, a correction, a void) deletes
+    those from its date on in its own transaction, so what is read next equals the aging at every end."""
+    _trend_is_fresh("USD")
+    kept = _kept("USD")
+    record_payment(ADMIN, customer_id="C-1", amount=Decimal("1.00"), received_on=TODAY, today=TODAY)
+    assert _kept("USD") == kept  # dated after every kept month end: nothing to forget
+    _trend_is_fresh("USD")
+
+    factories.customer("C-3")
+    factories.invoice("C-3", "B-1", issued=date(2026, 5, 3), cents=70_000)
+    assert min(_kept("USD")) == date(2025, 12, 31) and max(_kept("USD")) == date(2026, 4, 30)
+    _trend_is_fresh("USD")
+    paid = record_payment(ADMIN, customer_id="C-3", amount=Decimal("200.00"), received_on=date(2026, 7, 9),
+                          invoice_number="B-1", today=TODAY)  # fmt: skip
+    assert max(_kept("USD")) == date(2026, 6, 30)
+    _trend_is_fresh("USD")
+    issue_credit_note(ADMIN, invoice_number="B-1", number="CN-B-1", amount=Decimal("50.00"),
+                      issued_on=date(2026, 8, 1))  # fmt: skip
+    assert max(_kept("USD")) == date(2026, 7, 31)
+    _trend_is_fresh("USD")
+    reverse_payment(ADMIN, payment_id=paid, reason="returned by the bank", reversed_on=date(2026, 9, 2),
+                    today=TODAY)  # fmt: skip
+    assert max(_kept("USD")) == date(2026, 8, 31)
+    _trend_is_fresh("USD")
+    reverse_credit_note(ADMIN, number="CN-B-1", reason="issued in error", reversed_on=date(2026, 10, 5),
+                        today=TODAY)  # fmt: skip
+    assert max(_kept("USD")) == date(2026, 9, 30)
+    _trend_is_fresh("USD")
+    factories.payment("C-3", cents=10_000, received_on=date(2026, 10, 20), today=TODAY)
+    _trend_is_fresh("USD")
+
+    csv = tmp_path / "invoices.csv"
+    csv.write_text("invoice_number,customer_id,issue_date,due_date,amount,currency\n"
+                   "B-2,C-3,2026-02-10,2026-03-12,400.00,USD\n", encoding="utf-8")  # fmt: skip
+    import_csv(ADMIN, "invoices", csv)
+    assert max(_kept("USD")) == date(2026, 1, 31)
+    _trend_is_fresh("USD")
+    correct_invoice(ADMIN, number="B-2", issue_date=date(2026, 2, 10), due_date=date(2026, 2, 20),
+                    amount=Decimal("450.00"), currency="USD", reason="wrong terms")  # fmt: skip
+    _trend_is_fresh("USD")
+    void_invoice(ADMIN, number="B-2", reason="issued twice", today=TODAY)
+    _trend_is_fresh("USD")
+    _trend_is_fresh("EUR")
