@@ -31,7 +31,12 @@ from data_access.mail.outbox import delivery_route, retry
 from data_access.mail.reminders import reminders_due
 from data_access.money import day, money, typed_amount
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.queries.collections import open_invoices, worklist
+from data_access.queries.collections import (
+    FIRST_SCREEN_ROWS,
+    open_invoices,
+    worklist_choices,
+    worklist_first_screen,
+)
 from data_access.queries.credit_notes import customer_credit_notes
 from data_access.queries.outbox import activities_with_messages, undelivered
 from data_access.queries.payments import customer_payments
@@ -51,6 +56,7 @@ from ui.session_keys import (
 from ui.signin import current_actor
 
 ALL = "All"
+ROWS_SHOWN = (FIRST_SCREEN_ROWS, 1000, 5000, None)
 NO_STAGE = "(no stage)"
 # What billing acts on first, in the order it reads them: customer (pinned) to days past due fit a 1440 px window
 # without scrolling; the rest follows to the right.
@@ -91,6 +97,10 @@ def picked_customer(table: pd.DataFrame, rows: list[int], table_key: str) -> str
     st.session_state[COLLECTIONS_LAST_TABLE] = (table_key, bool(rows))
     chosen = st.session_state.get(COLLECTIONS_PICKED)
     return chosen if chosen in set(table.customer_id) else None
+
+
+def rows_label(rows: int | None) -> str:
+    return "All" if rows is None else f"{rows:,}"
 
 
 def given(value: object) -> bool:
@@ -432,36 +442,49 @@ with st.spinner("Bringing collections up to date…"):
     ensure_current(today)
 email_reminders(actor, today)
 with st.spinner("Reading overdue accounts…"):
-    # The same arguments as the unfiltered table below, so the two are one read.
-    everyone = cached(worklist)(actor, as_of=today, account_manager=None, stage=None, due_only=False)
-if everyone.empty:
+    choices = cached(worklist_choices)(actor, as_of=today)
+if not choices.accounts:
     st.info(f"No overdue accounts on {day(today)}: nothing to chase.")
     st.stop()
 
 by_manager, by_stage, by_due = st.columns(3, vertical_alignment="bottom")
-managers = sorted(m for m in everyone.account_manager.dropna().unique())
-stages = list(dict.fromkeys(s for s in everyone.sort_values("days_past_due").stage.dropna()))
-manager = by_manager.selectbox("Account manager", [ALL, *managers], key="collections_account_manager")
-stage = by_stage.selectbox("Stage", [ALL, *stages], key="collections_stage")
+manager = by_manager.selectbox(
+    "Account manager", [ALL, *choices.account_managers], key="collections_account_manager"
+)
+stage = by_stage.selectbox("Stage", [ALL, *choices.stages], key="collections_stage")
 due_only = by_due.toggle("Due now only", key="collections_due_only")
+find, how_many = st.columns([3, 1])
+search = find.text_input(
+    "Find a customer", key="collections_search", placeholder="Customer ID or name",
+    help="Keeps the customers whose ID or name contains this text (any case).",
+)  # fmt: skip
+rows = how_many.selectbox("Rows shown", ROWS_SHOWN, format_func=rows_label, key="collections_rows")
 with st.spinner("Reading overdue accounts…"):
-    table = cached(worklist)(
+    first = cached(worklist_first_screen)(
         actor,
         as_of=today,
         account_manager=None if manager == ALL else manager,
         stage=None if stage == ALL else stage,
         due_only=due_only,
+        rows=rows,
+        search=search,
     )
+table = first.table
 if table.empty:
     st.info("No overdue accounts match these filters.")
     st.stop()
 
+cut = "" if len(table) == first.matching else (
+    f" The first {len(table):,} are shown: find a customer above, or show more rows."
+)  # fmt: skip
 st.caption(
-    f"{plural(len(table), 'overdue account')} on {day(today)}: broken promises first, then overdue amount × days past "
-    "due. Amounts are in each row's currency. Select a row to act on the account."
+    f"{plural(first.matching, 'overdue account')} on {day(today)}: broken promises first, then overdue amount × days "
+    f"past due. Amounts are in each row's currency. Select a row to act on the account.{cut}"
 )
 view = hashlib.sha256(
-    repr((manager, stage, due_only, st.session_state.get(COLLECTIONS_TABLE_GENERATION, 0))).encode()
+    repr(
+        (manager, stage, due_only, search, rows, st.session_state.get(COLLECTIONS_TABLE_GENERATION, 0))
+    ).encode()
 ).hexdigest()[:12]
 table_key = f"collections_table_{view}"
 selection = st.dataframe(

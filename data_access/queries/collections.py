@@ -7,11 +7,12 @@ refused with `InvalidAction` before anything is written. Activities are stamped 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from data_access import ledger
@@ -57,6 +58,28 @@ ACTIVITY_COLUMNS = [
 ]
 
 
+# The collections page's first screen: the accounts to chase first.
+FIRST_SCREEN_ROWS = 200
+
+
+@dataclass(frozen=True)
+class WorklistRows:
+    """The first rows of the worklist (every row when not cut), and how many accounts it lists in all."""
+
+    table: pd.DataFrame
+    matching: int
+
+
+@dataclass(frozen=True)
+class WorklistChoices:
+    """What the worklist's filters offer: how many accounts it lists, their account managers (in code point order)
+    and their stages (the least overdue first)."""
+
+    accounts: int
+    account_managers: tuple[str, ...]
+    stages: tuple[str, ...]
+
+
 @requires("collections.view")
 def worklist(
     actor: Actor,
@@ -69,76 +92,187 @@ def worklist(
     """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due: read,
     filtered and sorted in the database from the stored state when it answers for the date (today, after today's
     run), else assessed now from the ledger."""
+    return _worklist(as_of, account_manager=account_manager, stage=stage, due_only=due_only).table
+
+
+@requires("collections.view")
+def worklist_first_screen(
+    actor: Actor,
+    *,
+    as_of: date,
+    account_manager: str | None = None,
+    stage: str | None = None,
+    due_only: bool = False,
+    rows: int | None = FIRST_SCREEN_ROWS,
+    search: str = "",
+) -> WorklistRows:
+    """The worklist's first `rows` rows (None: every row) and how many it has, chosen, ordered and cut in the
+    database from the stored state, so a first screen never builds a table of every overdue customer; `search`
+    keeps the customers whose id or name contains it (any case)."""
+    return _worklist(
+        as_of, account_manager=account_manager, stage=stage, due_only=due_only, rows=rows, search=search
+    )
+
+
+@requires("collections.view")
+def worklist_choices(actor: Actor, *, as_of: date) -> WorklistChoices:
+    """How many overdue accounts the worklist lists at the as-of date, and the account managers and stages its
+    filters offer, counted in the database from the stored state (one grouped read) when it answers for the
+    date."""
+    with read_session() as session:
+        current = collections_state.is_current(session, as_of)
+        groups: list[tuple[str | None, str | None, int, int]] = []
+        if current:
+            found = session.execute(
+                select(
+                    Customer.account_manager,
+                    CollectionState.stage,
+                    func.count(),
+                    func.min(CollectionState.days_past_due),
+                )
+                .join(CollectionState, CollectionState.customer_id == Customer.id)
+                .where(stages.listed())
+                .group_by(Customer.account_manager, CollectionState.stage)
+            )
+            groups = [(manager, at_stage, count, days) for manager, at_stage, count, days in found]
+    if not current:  # a day the stored state does not stand for: every row of the worklist assessed now
+        table = _worklist(as_of, account_manager=None, stage=None, due_only=False).table
+        groups = [
+            (None if pd.isna(manager) else manager, None if pd.isna(at_stage) else at_stage, 1, int(days))
+            for manager, at_stage, days in zip(
+                table.account_manager, table.stage, table.days_past_due, strict=True
+            )
+        ]
+    least_overdue: dict[str, int] = {}
+    for _, at_stage, _, days in groups:
+        if at_stage is not None:
+            least_overdue[at_stage] = min(days, least_overdue.get(at_stage, days))
+    return WorklistChoices(
+        accounts=int(sum(count for _, _, count, _ in groups)),
+        account_managers=tuple(sorted({manager for manager, *_ in groups if manager is not None})),
+        stages=tuple(sorted(least_overdue, key=lambda name: (least_overdue[name], name))),
+    )
+
+
+def _worklist(
+    as_of: date,
+    *,
+    account_manager: str | None,
+    stage: str | None,
+    due_only: bool,
+    rows: int | None = None,
+    search: str = "",
+) -> WorklistRows:
+    term = search.strip()
     with read_session() as session:
         if collections_state.is_current(session, as_of):
-            stored = _stored_worklist(
-                session, account_manager=account_manager, stage=stage, due_only=due_only
+            return _stored_worklist(
+                session,
+                account_manager=account_manager,
+                stage=stage,
+                due_only=due_only,
+                rows=rows,
+                search=term,
             )
-            return pd.DataFrame(stored, columns=WORKLIST_COLUMNS)
         assessed = assessments.assess_overdue(session, as_of)
-    rows = [
+    found = [
         _worklist_row(found)
         for found in assessed
         if found.assessment.overdue_cents or found.assessment.disputed_cents
     ]
     if account_manager is not None:
-        rows = [row for row in rows if row["account_manager"] == account_manager]
+        found = [row for row in found if row["account_manager"] == account_manager]
     if stage is not None:
-        rows = [row for row in rows if row["stage"] == stage]
+        found = [row for row in found if row["stage"] == stage]
     if due_only:
-        rows = [row for row in rows if row["due_now"] is not None]
-    rows.sort(key=lambda row: (row["broken_promises"] == 0, -row["priority"], row["customer_id"]))
+        found = [row for row in found if row["due_now"] is not None]
+    if term:
+        wanted = term.lower()
+        found = [
+            row for row in found if wanted in row["customer_id"].lower() or wanted in row["name"].lower()
+        ]
+    found.sort(key=lambda row: (row["broken_promises"] == 0, -row["priority"], row["customer_id"]))
+    shown = found if rows is None else found[:rows]
     credit = _unapplied_credit()
-    for row in rows:
+    for row in shown:
         row["unapplied"] = from_cents(credit.get((row["customer_id"], row["currency"]), 0))
-    return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
+    return WorklistRows(pd.DataFrame(shown, columns=WORKLIST_COLUMNS), len(found))
 
 
 def _stored_worklist(
-    session: Session, *, account_manager: str | None, stage: str | None, due_only: bool
-) -> pd.DataFrame:
+    session: Session,
+    *,
+    account_manager: str | None,
+    stage: str | None,
+    due_only: bool,
+    rows: int | None,
+    search: str,
+) -> WorklistRows:
     """The worklist from the stored state joined to each customer and their unapplied credit in their own currency,
-    chosen and ordered in the database."""
+    chosen, ordered and cut in the database: the accounts shown are chosen on narrow rows first (the order and
+    the count of every match), and only those are read whole with their credit."""
     state = CollectionState
-    credit = (
-        select(
-            Payment.customer_id, Payment.currency, func.sum(Payment.unapplied_cents).label("unapplied_cents")
-        )
-        .where(Payment.unapplied_cents > literal_column("0"))
-        .group_by(Payment.customer_id, Payment.currency)
-        .subquery("credit")
-    )
     priority = state.overdue_cents * state.days_past_due
+    promises_broken_first = case((state.broken_promises > 0, 0), else_=1)
+    chosen = (
+        select(
+            state.customer_id,
+            promises_broken_first.label("broken_first"),
+            priority.label("priority"),
+            func.count().over().label("matching"),
+        )
+        .join(Customer, Customer.id == state.customer_id)
+        .where(stages.listed())
+        .order_by(promises_broken_first, priority.desc(), _in_code_point_order(session))
+    )
+    if account_manager is not None:
+        chosen = chosen.where(Customer.account_manager == account_manager)
+    if stage is not None:
+        chosen = chosen.where(state.stage == stage)
+    if due_only:
+        chosen = chosen.where(state.due_now.is_not(None))
+    if search:
+        chosen = chosen.where(
+            or_(
+                Customer.external_id.icontains(search, autoescape=True),
+                Customer.name.icontains(search, autoescape=True),
+            )
+        )
+    if rows is not None:
+        chosen = chosen.limit(rows)
+    page = chosen.subquery("page")
+    unapplied = (
+        select(func.sum(Payment.unapplied_cents))
+        .where(
+            Payment.customer_id == Customer.id,
+            Payment.currency == Customer.currency,
+            Payment.unapplied_cents > literal_column("0"),
+        )
+        .scalar_subquery()
+    )
     columns = (  # in the order of WORKLIST_COLUMNS
         Customer.external_id, Customer.name, Customer.currency, Customer.account_manager, state.overdue_cents,
         state.disputed_cents, state.days_past_due, state.stage, state.due_now, state.next_step, state.next_step_on,
-        state.broken_promises, state.held_by_promise, state.last_contact, state.last_contact_on, priority,
-        credit.c.unapplied_cents,
+        state.broken_promises, state.held_by_promise, state.last_contact, state.last_contact_on, page.c.priority,
+        unapplied, page.c.matching,
     )  # fmt: skip
     query = (
         select(*columns)
-        .join(state, state.customer_id == Customer.id)
-        .outerjoin(credit, and_(credit.c.customer_id == Customer.id, credit.c.currency == Customer.currency))
-        .where(stages.listed())
-        .order_by(
-            case((state.broken_promises > 0, 0), else_=1), priority.desc(), _in_code_point_order(session)
-        )
+        .select_from(page)
+        .join(state, state.customer_id == page.c.customer_id)
+        .join(Customer, Customer.id == page.c.customer_id)
+        .order_by(page.c.broken_first, page.c.priority.desc(), _in_code_point_order(session))
     )
-    if account_manager is not None:
-        query = query.where(Customer.account_manager == account_manager)
-    if stage is not None:
-        query = query.where(state.stage == stage)
-    if due_only:
-        query = query.where(state.due_now.is_not(None))
     label = policy.ACTION_LABELS.get
-    rows = [
+    found = session.execute(query).all()
+    table = [
         (customer, name, currency, manager, from_cents(overdue), from_cents(disputed), days, at_stage,
          label(due) if due else None, next_step, next_on, broken, bool(held), kind.replace("_", " ") if kind else None,
          contact_on, from_cents(order), from_cents(unapplied))
         for (customer, name, currency, manager, overdue, disputed, days, at_stage, due, next_step, next_on, broken,
-             held, kind, contact_on, order, unapplied) in session.execute(query)
+             held, kind, contact_on, order, unapplied, _) in found
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=WORKLIST_COLUMNS)
+    return WorklistRows(pd.DataFrame(table, columns=WORKLIST_COLUMNS), found[0].matching if found else 0)
 
 
 def _unapplied_credit() -> dict[tuple[str, str], int]:

@@ -123,6 +123,18 @@ def readings() -> dict[str, Any]:
             BILLING, as_of=TODAY, stage=stage
         )
     found["due now"] = collections.worklist(BILLING, as_of=TODAY, due_only=True)
+    found["filter choices"] = collections.worklist_choices(BILLING, as_of=TODAY)
+    for rows, search, manager in (
+        (3, "", None),
+        (2, "c-t", None),
+        (None, "FABRIKAM C-", "bo"),
+        (5, "-", "ana"),
+    ):
+        first = collections.worklist_first_screen(
+            BILLING, as_of=TODAY, rows=rows, search=search, account_manager=manager
+        )
+        found[f"first {rows} rows of {search!r}, {manager}"] = first.table
+        found[f"first {rows} rows of {search!r}, {manager}: how many"] = first.matching
     found["eligible"] = suspensions.eligible_accounts(BILLING, as_of=TODAY)
     found["per stage"] = collections.accounts_per_stage(BILLING, as_of=TODAY)
     for customer in CUSTOMERS:
@@ -265,6 +277,42 @@ def test_the_readers_take_the_stored_rows_for_today_only(accounts: str) -> None:
     assert "Tampered" not in set(yesterday.stage)
     assert worklist_view(yesterday) == ledger_view(YESTERDAY)
     assert "C-D" in set(suspensions.eligible_accounts(BILLING, as_of=YESTERDAY).customer_id)
+
+
+def cells(frame: pd.DataFrame) -> list[list[Any]]:
+    """A table's values row by row, a missing value None whatever the column's dtype (a cut of a column with no
+    string left in it is typed otherwise than the whole column)."""
+    return [[None if pd.isna(value) else value for value in row] for row in frame.itertuples(index=False)]
+
+
+def test_the_first_screen_is_the_worklist_cut_and_the_choices_are_its_own(accounts: str) -> None:
+    collections_run.run(BILLING)
+    for day in (TODAY, TODAY - timedelta(days=10)):  # read from the stored state, and assessed on demand
+        whole = collections.worklist(BILLING, as_of=day)
+        assert len(whole) > 3
+        first = collections.worklist_first_screen(BILLING, as_of=day, rows=3)
+        assert cells(first.table) == cells(whole.head(3))
+        assert first.matching == len(whole)
+        every = collections.worklist_first_screen(BILLING, as_of=day, rows=None)
+        assert cells(every.table) == cells(whole)
+        found = collections.worklist_first_screen(BILLING, as_of=day, rows=None, search="c-t")
+        expected = whole[whole.customer_id.str.lower().str.contains("c-t", regex=False)].reset_index(
+            drop=True
+        )
+        assert len(expected) > 1 and found.matching == len(expected)
+        assert cells(found.table) == cells(expected)
+        due = collections.worklist(BILLING, as_of=day, account_manager="bo", due_only=True)
+        cut = collections.worklist_first_screen(
+            BILLING, as_of=day, account_manager="bo", due_only=True, rows=1
+        )
+        assert cut.matching == len(due) and list(cut.table.customer_id) == list(due.customer_id[:1])
+        assert collections.worklist_first_screen(BILLING, as_of=day, search="100%_").matching == 0
+        choices = collections.worklist_choices(BILLING, as_of=day)
+        assert choices.accounts == len(whole)
+        assert choices.account_managers == tuple(sorted(set(whole.account_manager.dropna())))
+        least = whole.dropna(subset=["stage"]).groupby("stage").days_past_due.min()
+        assert choices.stages == tuple(sorted(least.index, key=lambda name: (least[name], name)))
+        assert set(choices.stages) == set(whole.stage.dropna())
 
 
 def test_a_past_date_is_assessed_from_the_ledger(accounts: str) -> None:

@@ -45,6 +45,23 @@ def test_the_worklist_is_the_data_access_worklist(demo: str) -> None:
     assert not app.error
 
 
+def test_a_search_keeps_the_customers_whose_id_or_name_contains_it(demo: str) -> None:
+    app = open_page()
+    whole = collections.worklist(BILLING, as_of=TODAY)
+    assert app.selectbox(key="collections_rows").options == ["200", "1,000", "5,000", "All"]
+    assert f"{len(whole)} overdue accounts on" in app.caption[-1].value
+    wanted = str(whole.customer_id.iloc[len(whole) // 2])
+    app.text_input(key="collections_search").set_value(f"  {wanted.lower()} ")
+    run(app)
+    shown = list(app.dataframe[0].value.customer_id)
+    assert wanted in shown
+    assert shown == [c for c, name in zip(whole.customer_id, whole.name, strict=True)
+                     if wanted.lower() in c.lower() or wanted.lower() in name.lower()]  # fmt: skip
+    app.text_input(key="collections_search").set_value("no customer is called this")
+    run(app)
+    assert "No overdue accounts match these filters." in [i.value for i in app.info]
+
+
 def test_the_due_now_filter_keeps_only_accounts_with_an_action_due(demo: str) -> None:
     app = open_page()
     app.toggle(key="collections_due_only").set_value(True)
