@@ -303,8 +303,8 @@ def record(actor: Actor, payment: dict[str, Any], *, confirm_duplicate: bool) ->
 
 def reverse_form(actor: Actor, customer_id: str, today: date) -> None:
     """Undo a payment the bank returned, or a credit note issued in error; the invoices re-open from that day."""
-    payments = customer_payments(actor, customer_id=customer_id)
-    notes = customer_credit_notes(actor, customer_id=customer_id)
+    payments = cached(customer_payments)(actor, customer_id=customer_id)
+    notes = cached(customer_credit_notes)(actor, customer_id=customer_id)
     choices: dict[str, tuple[str, str]] = {}
     if allowed(actor, "payment.reverse"):
         for p in payments[payments.reversed_on.isna()].itertuples():

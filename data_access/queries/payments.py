@@ -45,19 +45,25 @@ def unapplied_credit(
 
 @requires("receivables.view")
 def customer_payments(actor: Actor, *, customer_id: str, limit: int = 200) -> pd.DataFrame:
-    """A customer's payments, newest first: what each applied, what stays unapplied, and any reversal."""
-    applied = (
-        select(PaymentAllocation.payment_id, func.sum(PaymentAllocation.amount_cents).label("cents"))
-        .group_by(PaymentAllocation.payment_id)
-        .subquery()
-    )
-    query = (
-        select(Payment, func.coalesce(applied.c.cents, 0).label("applied_cents"))
+    """A customer's payments, newest first: what each applied, what stays unapplied, and any reversal. The newest
+    `limit` are chosen first, then only their allocations are summed (the ledger's every allocation never is)."""
+    latest = (
+        select(Payment.id)
         .join(Customer, Customer.id == Payment.customer_id)
-        .outerjoin(applied, applied.c.payment_id == Payment.id)
         .where(Customer.external_id == customer_id)
         .order_by(Payment.received_on.desc(), Payment.id.desc())
         .limit(limit)
+        .subquery("latest")
+    )
+    applied = (
+        select(func.coalesce(func.sum(PaymentAllocation.amount_cents), 0))
+        .where(PaymentAllocation.payment_id == Payment.id)
+        .scalar_subquery()
+    )
+    query = (
+        select(Payment, applied.label("applied_cents"))
+        .join(latest, latest.c.id == Payment.id)
+        .order_by(Payment.received_on.desc(), Payment.id.desc())
     )
     with read_session() as session:
         rows = [

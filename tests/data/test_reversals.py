@@ -19,7 +19,7 @@ from data_access.models import AuditEvent, Customer, Payment
 from data_access.queries.aging import AgingFilter, aging_summary
 from data_access.queries.credit_notes import customer_credit_notes
 from data_access.queries.overview import overview
-from data_access.queries.payments import unapplied_credit
+from data_access.queries.payments import customer_payments, unapplied_credit
 from tests.support import factories
 from tests.support.actors import ADMIN, BILLING
 from tests.support.ledger_check import ledger_problems
@@ -231,3 +231,26 @@ def test_text_with_control_characters_is_refused_by_any_write_and_ignored_in_a_s
             collections.add_note(BILLING, customer_id="C-1", notes=hostile)
     collections.add_note(BILLING, customer_id="C-1", notes="two\nlines\tand a tab")
     assert search_customers(BILLING, "Cont\x00oso").customer_id.tolist() == ["C-1"]
+
+
+def test_a_customers_payments_newest_first_with_what_each_applied(database: str) -> None:
+    for customer in ("C-1", "C-2"):
+        factories.customer(customer)
+        factories.invoice(customer, f"{customer}-A", issued=date(2026, 8, 1), cents=10_000)
+        factories.invoice(customer, f"{customer}-B", issued=date(2026, 9, 1), cents=5_000)
+    split = factories.payment(
+        "C-1", cents=12_000, received_on=date(2026, 10, 1), today=TODAY
+    )  # A whole, B part
+    excess = factories.payment(
+        "C-1", cents=7_000, received_on=date(2026, 10, 5), today=TODAY
+    )  # the rest of B, 40.00 over
+    late = factories.payment("C-1", cents=2_500, received_on=date(2026, 10, 9), today=TODAY)  # all unapplied
+    factories.payment("C-2", cents=1_000, received_on=date(2026, 10, 20), today=TODAY)
+    reverse_payment(BILLING, payment_id=excess, reason="returned", reversed_on=date(2026, 11, 2), today=TODAY)
+    listed = customer_payments(BILLING, customer_id="C-1")
+    assert listed.payment_id.tolist() == [late, excess, split]
+    assert listed.applied.tolist() == [Decimal("0.00"), Decimal("0.00"), Decimal("120.00")]
+    assert listed.unapplied.tolist() == [Decimal("25.00"), Decimal("0.00"), Decimal("0.00")]
+    assert listed.reversed_on.tolist()[1] == date(2026, 11, 2)
+    assert customer_payments(BILLING, customer_id="C-1", limit=2).payment_id.tolist() == [late, excess]
+    assert customer_payments(BILLING, customer_id="C-3").empty
