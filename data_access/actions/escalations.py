@@ -144,17 +144,19 @@ def update_status(
     if status not in STATUSES:
         raise InvalidAction(f"{status!r} is not an escalation status; choose one of {', '.join(STATUSES)}.")
     with transaction() as session:
+        # The ticket first, as resolving or closing it does, so that one of the two sees what the other did.
+        its_ticket = select(Escalation.ticket_id).where(Escalation.id == escalation_id).scalar_subquery()
+        ticket = session.scalar(select(Ticket).where(Ticket.id == its_ticket).with_for_update())
         escalation = session.scalar(
             select(Escalation).where(Escalation.id == escalation_id).with_for_update()
         )
-        if escalation is None:
+        if escalation is None or ticket is None:
             raise NotFound(f"There is no escalation with id {escalation_id}.")
         case = escalation.microsoft_case_number
         if escalation.status == EscalationStatus.CLOSED:
             raise InvalidAction(f"Escalation {case} is closed; open a new escalation instead.")
         if escalation.status == status:
             raise InvalidAction(f"Escalation {case} is already {status}.")
-        ticket = session.get_one(Ticket, escalation.ticket_id)
         if ticket.status in CLOSED_TICKET and status not in FINISHED and not notes.strip():
             raise InvalidAction(
                 f"Ticket {ticket.external_id} is {ticket.status}; say in the notes why Microsoft's case {case} "

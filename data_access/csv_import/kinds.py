@@ -115,6 +115,10 @@ class Tickets(Kind):
                      if p.action == UPDATE and p.row.values.get("status") in finished}  # fmt: skip
         if not finishing:
             return
+        # Taken before their cases are read, as escalating or reopening a case takes the ticket first.
+        session.execute(
+            select(Ticket.id).where(Ticket.external_id.in_(finishing)).order_by(Ticket.id).with_for_update()
+        )
         done = (EscalationStatus.RESOLVED.value, EscalationStatus.CLOSED.value)
         query = (
             select(Ticket.external_id, Escalation.microsoft_case_number)

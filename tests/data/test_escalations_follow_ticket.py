@@ -291,3 +291,53 @@ def test_an_import_update_does_not_close_a_ticket_under_an_open_case(db: str, tm
     file.write_text("ticket_id,customer_id,title,category,severity,status,created_at\n"
                     "T-2,C-001,Seats,technical,moderate,open,2026-11-19T15:30:00Z\n", encoding="utf-8")  # fmt: skip
     assert import_csv(BILLING, "tickets", file, update=True).ok
+
+
+def test_moving_a_case_open_again_while_its_ticket_is_resolved_never_leaves_it_open_without_a_reason(
+    db: str,
+) -> None:
+    """The case's status change and the ticket's resolution take the ticket first, so one of them sees the
+    other: the case reopened, then the resolution asks about it, or the ticket resolved, then the reopening
+    needs a reason. On PostgreSQL both once went through, leaving a case in progress under a resolved ticket."""
+    for round_number in range(12):
+        ticket_id = f"R-{round_number}"
+        factories.ticket("C-001", ticket_id, status="open", created_at=NOW - timedelta(days=1))
+        case = escalate(f"A-{round_number}", ticket_id=ticket_id)
+        escalations_actions.update_status(HELPDESK, escalation_id=case, status="resolved", now=NOW)
+        results = _at_once(
+            lambda c=case: escalations_actions.update_status(
+                BILLING, escalation_id=c, status="in progress", now=LATER
+            ),
+            lambda t=ticket_id: ticket_actions.resolve(HELPDESK, ticket_id=t, now=LATER),
+        )
+        assert results.count("ok") == 1, results
+        with read_session() as session:
+            ticket_status = session.scalar(select(Ticket.status).where(Ticket.external_id == ticket_id))
+            case_status = session.scalar(select(Escalation.status).where(Escalation.id == case))
+        assert (ticket_status, case_status) in (("escalated", "in progress"), ("resolved", "resolved"))
+
+
+def test_an_import_resolving_a_ticket_while_it_is_escalated_never_leaves_a_case_open_under_it(
+    db: str, tmp_path: Path
+) -> None:
+    """The import takes the tickets it finishes before it looks for their open cases, as escalating takes the
+    ticket: on PostgreSQL the escalation once slipped in between, leaving a case open under a resolved ticket."""
+    for round_number in range(8):
+        ticket_id = f"R-{round_number}"
+        factories.ticket("C-001", ticket_id, status="open", created_at=NOW - timedelta(days=1))
+        file = tmp_path / f"tickets-{round_number}.csv"
+        file.write_text("ticket_id,customer_id,title,category,severity,status,created_at,resolved_at\n"
+                        f"{ticket_id},C-001,Seats,technical,moderate,resolved,2026-11-19T15:30:00Z,"
+                        "2026-11-20T16:00:00Z\n", encoding="utf-8")  # fmt: skip
+        _at_once(
+            lambda t=ticket_id, n=round_number: escalate(f"A-{n}", ticket_id=t),
+            lambda f=file: import_csv(BILLING, "tickets", f, update=True),
+        )
+        with read_session() as session:
+            status = session.scalar(select(Ticket.status).where(Ticket.external_id == ticket_id))
+            still_open = session.scalars(
+                select(Escalation.microsoft_case_number)
+                .join(Ticket, Ticket.id == Escalation.ticket_id)
+                .where(Ticket.external_id == ticket_id, Escalation.status.not_in(["resolved", "closed"]))
+            ).all()
+        assert (status, len(still_open)) in (("escalated", 1), ("resolved", 0)), (status, still_open)
