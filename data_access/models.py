@@ -181,6 +181,17 @@ class Invoice(Base):
             sqlite_where=text("open_cents > 0"),
             postgresql_where=text("open_cents > 0"),
         ),
+        # The same open invoices by currency first: today's aging summary and the Overview's figures sum one range
+        # of it per currency and due-date bucket, grouped in index order (SQLite sorts every row otherwise).
+        Index(
+            "ix_invoices_open_currency",
+            "currency",
+            "due_date",
+            "issue_date",
+            "open_cents",
+            sqlite_where=text("open_cents > 0"),
+            postgresql_where=text("open_cents > 0"),
+        ),
         Index("ix_invoices_customer_issue", "customer_id", "issue_date"),
         # Invoiced in a period (days sales outstanding) reads a date range of this index alone.
         Index("ix_invoices_issued", "issue_date", "currency", "amount_cents"),

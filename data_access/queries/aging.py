@@ -24,14 +24,16 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     literal_column,
     or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
-from data_access import ledger
+from data_access import clock, ledger
 from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import Customer, Invoice
@@ -116,6 +118,28 @@ def _summary_query(flt: AgingFilter) -> Select[*tuple[Any, ...]]:
     ).group_by(rows.c.currency, rows.c.bucket)
 
 
+def _summary_by_ranges(flt: AgingFilter) -> Select[*tuple[Any, ...]] | None:
+    """Today's summary by due date as one range of the open-invoice index per bucket, each grouped by currency
+    alone: the same sums as `_summary_query` without a bucket worked out and sorted for every open invoice (a third
+    of the time at 5M invoices on SQLite). None for a past date or the issue basis, which `_summary_query` reads."""
+    if flt.as_of < clock.today() or flt.basis != "due" or flt.disputed_only:
+        return None
+    limits = cutoffs(flt.as_of, flt.buckets)
+    open_now: Select[Any] = ledger.open_at(
+        flt.as_of, customer_ids=_customer_filter(flt), currency=flt.currency
+    )
+    parts = []
+    for index in range(len(limits) + 1):
+        within = [*([Invoice.due_date >= limits[index]] if index < len(limits) else []),
+                  *([Invoice.due_date < limits[index - 1]] if index else [])]  # fmt: skip
+        rows = open_now.where(*within).subquery(f"bucket_{index}")
+        parts.append(
+            select(rows.c.currency, literal(index).label("bucket"), func.sum(rows.c.open_cents).label("cents"),
+                   func.count().label("invoices")).group_by(rows.c.currency)
+        )  # fmt: skip
+    return union_all(*parts)  # type: ignore[return-value]
+
+
 @contextmanager
 def _aging_session() -> Iterator[Session]:
     """A read session; on PostgreSQL without parallel workers, whose start-up costs more than a scan of the
@@ -129,7 +153,9 @@ def _aging_session() -> Iterator[Session]:
 def aging_summary(flt: AgingFilter) -> pd.DataFrame:
     """Columns currency, bucket, amount, invoices: every bucket for every currency with anything open."""
     with _aging_session() as session:
-        found = {(r.currency, r.bucket): (r.cents, r.invoices) for r in session.execute(_summary_query(flt))}
+        query = _summary_by_ranges(flt)
+        rows = session.execute(_summary_query(flt) if query is None else query)
+        found = {(r.currency, r.bucket): (r.cents, r.invoices) for r in rows}
     labels = flt.labels
     records = []
     for currency in sorted({currency for currency, _ in found}):
