@@ -33,7 +33,7 @@ from data_access.permissions import Actor, requires
 from data_access.queries.assessments import load_policy
 from data_access.queries.policies import WEEKDAYS, ContactMethod, OfferingSettings, PriceRate, ResponseTarget
 from data_access.rules import policy
-from data_access.rules.sla import Calendar
+from data_access.rules.sla import Calendar, known_time_zone
 
 DEFAULT_POLICY_NAME = "Collections policy"
 
@@ -192,8 +192,13 @@ def _offering_problems(settings: OfferingSettings) -> list[str]:
     problems: list[str] = []
     _text(problems, settings.name, "The offering's name", 200)
     hours_json = {key: list(span) if span else None for key, span in settings.business_hours.items()}
+    zone = "UTC"
     try:
-        Calendar.from_offering(settings.time_zone, hours_json, ())
+        zone = known_time_zone(settings.time_zone)
+    except InvalidAction as exc:
+        problems.append(str(exc))
+    try:
+        Calendar.from_offering(zone, hours_json, ())  # the hours judged even when the zone is refused
     except InvalidAction as exc:
         problems.append(str(exc))
     if len(settings.holidays) > MAX_HOLIDAYS:

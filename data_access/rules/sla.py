@@ -33,8 +33,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from data_access.errors import InvalidAction
 
@@ -272,11 +273,28 @@ def _clock_time(day: str, value: object, *, closing: bool) -> time:
     return time(int(match[1]), int(match[2]))
 
 
+def known_time_zone(key: str) -> str:
+    """The key when it names a time zone of the tz database that an offering can keep; "localtime" (whatever the
+    server's clock is set to) and "Factory" (no zone) are not such names, nor is a folder of the database."""
+    if key in ("localtime", "Factory") or key not in _time_zone_names():
+        raise InvalidAction(_unknown_zone(key))
+    return key
+
+
+@cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _unknown_zone(key: str) -> str:
+    return f"The time zone {key!r} is not known; use a name like America/New_York."
+
+
 def _zone(key: str) -> ZoneInfo:
     try:
         return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidAction(f"The time zone {key!r} is not known; use a name like America/New_York.") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder, or a name too long
+        raise InvalidAction(_unknown_zone(key)) from exc
 
 
 def _utc(moment: datetime) -> datetime:

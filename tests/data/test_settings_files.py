@@ -164,6 +164,13 @@ BAD_OFFERINGS = [
     pytest.param(changed(OFFERING, "business_hours.mon", ["09:00", "25:00"]), "times like 08:00", id="25:00"),
     pytest.param(changed(OFFERING, "business_hours.mon", ["17:00", "09:00"]), "before the closing", id="reversed"),
     pytest.param(changed(OFFERING, "time_zone", "Mars/Olympus"), "not known", id="time-zone"),
+    # A folder of the time zone database, a name too long for a file, and names that mean whatever the server's
+    # clock is set to (localtime) or no time zone at all (Factory): once a traceback, or saved.
+    pytest.param(changed(OFFERING, "time_zone", "Europe"), "not known", id="time-zone-folder"),
+    pytest.param(changed(OFFERING, "time_zone", "Europe/" + "x" * 300), "not known", id="time-zone-too-long"),
+    pytest.param(changed(OFFERING, "time_zone", "localtime"), "not known", id="time-zone-localtime"),
+    pytest.param(changed(OFFERING, "time_zone", "Factory"), "not known", id="time-zone-factory"),
+    pytest.param(changed(OFFERING, "time_zone", "posix/Europe/London"), "not known", id="time-zone-posix"),
     pytest.param(changed(OFFERING, "holidays.0.date", "28/12/2026"), "must be a date", id="holiday-not-date"),
     pytest.param(changed(OFFERING, "holidays.0.date", "2026-02-30"), "must be a date", id="holiday-no-such-day"),
     pytest.param(changed(OFFERING, "entitlements.0", "Gold support"), "not a Microsoft support vehicle",

@@ -137,6 +137,8 @@ def test_a_valid_support_offering_is_saved_whole(demo: str) -> None:
     ("prefix", "value", "sentence"),
     [
         ("policies_support_zone_", "Mars/Olympus", "The time zone 'Mars/Olympus' is not known"),
+        ("policies_support_zone_", "America", "The time zone 'America' is not known"),
+        ("policies_support_zone_", "localtime", "The time zone 'localtime' is not known"),
         ("policies_support_name_", "Contoso\u202esupport", "control characters (U+202E)"),
         ("policies_support_name_", "   ", "The offering's name is empty"),
     ],
