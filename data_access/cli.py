@@ -32,11 +32,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+"""The days a command takes: far wider than any ledger, and clear of the calendar's ends (year 1 and 9999), where
+a day before or after, or a week's or month's start, cannot be counted."""
+
+
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-24") from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise argparse.ArgumentTypeError(
+            f"{text} is outside the days Billing Desk counts ({EARLIEST_DAY} to {LATEST_DAY})"
+        )
+    return day
 
 
 def _buckets(text: str) -> tuple[int, ...]:

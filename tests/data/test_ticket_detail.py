@@ -183,6 +183,8 @@ def test_states_against_the_real_clock_without_an_offering(database: str) -> Non
         ["--from", "2026-11-01"],
         ["--from", "2026-11-01", "--to", "2026-11-30", "--by", "week"],
         ["--from", "2026-11-01", "--to", "2026-11-30", "--format", "xlsx"],
+        ["--from", "2026-01-01", "--to", "9999-12-31"],  # an OverflowError (the day after the end), once
+        ["--from", "0001-01-01", "--to", "2026-12-31"],
     ],
 )
 def test_bad_input_gets_one_sentence_and_exit_2(sqlite_database: str, args: list[str]) -> None:
@@ -198,3 +200,40 @@ def test_a_range_backwards_is_refused_as_the_summary_refuses_it(sqlite_database:
                  database_url=sqlite_database)  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip() == "error: --to 2026-11-01 is before --from 2026-11-30."
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "tickets", "--from", "9999-12-31", "--to", "9999-12-31"],
+        ["report", "tickets", "--from", "2026-01-01", "--to", "9999-12-31", "--by", "month"],
+        ["report", "overview", "--as-of", "9999-12-31"],
+        ["report", "overview", "--as-of", "0001-01-01"],
+        ["report", "collections", "--as-of", "9999-12-31"],
+        ["report", "aging", "--as-of", "0001-01-01"],
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_get_a_sentence_not_a_traceback(
+    sqlite_database: str, args: list[str]
+) -> None:
+    result = cli(*args, database_url=sqlite_database)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert "Traceback" not in result.stderr and "outside the days Billing Desk counts" in result.stderr
+
+
+def test_a_hundred_years_of_detail_and_of_weeks_is_answered(db: str) -> None:
+    factories.ticket("C-001", "T-1950", created_at=datetime(1950, 1, 2, 10, tzinfo=UTC))
+    factories.ticket("C-001", "T-2049", created_at=datetime(2049, 12, 31, 10, tzinfo=UTC))
+    result = cli("report", "tickets", "--detail", "--from", "1950-01-01", "--to", "2049-12-31", "--format", "csv",
+                 database_url=db)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [row["ticket_id"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["T-1950", "T-2049"]
+    result = cli("report", "tickets", "--by", "week", "--from", "1950-01-01", "--to", "2049-12-31", "--format",
+                 "csv", database_url=db)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    mondays = (
+        date(2049, 12, 27) - date(1949, 12, 26)
+    ).days // 7 + 1  # the weeks holding the first and last day
+    assert (rows[0]["period"], rows[-1]["period"], len(rows)) == ("1949-12-26", "2049-12-27", mondays)
+    assert sum(int(row["opened"]) for row in rows) == 2
