@@ -33,7 +33,7 @@ from data_access.permissions import Actor, requires
 from data_access.queries.assessments import load_policy
 from data_access.queries.policies import WEEKDAYS, ContactMethod, OfferingSettings, PriceRate, ResponseTarget
 from data_access.rules import policy
-from data_access.rules.sla import Calendar, known_time_zone
+from data_access.rules.sla import Calendar, closed_too_long, known_time_zone
 
 DEFAULT_POLICY_NAME = "Collections policy"
 
@@ -198,9 +198,15 @@ def _offering_problems(settings: OfferingSettings) -> list[str]:
     except InvalidAction as exc:
         problems.append(str(exc))
     try:
-        Calendar.from_offering(zone, hours_json, ())  # the hours judged even when the zone is refused
-    except InvalidAction as exc:
+        calendar = Calendar.from_offering(zone, hours_json, (day for day, _ in settings.holidays))
+    except InvalidAction as exc:  # the hours are judged even when the zone is refused
         problems.append(str(exc))
+    else:
+        if (first := closed_too_long(calendar)) is not None:
+            problems.append(
+                f"The holidays from {first.isoformat()} leave no business hours for three years, so no ticket's "
+                "SLA clock could run; remove some."
+            )
     if len(settings.holidays) > MAX_HOLIDAYS:
         problems.append(
             f"There are {len(settings.holidays)} holidays; the most the offering keeps is {MAX_HOLIDAYS}."

@@ -141,6 +141,34 @@ class TicketSla:
     resolution: SlaStatus
 
 
+def closed_too_long(calendar: Calendar) -> date | None:
+    """The first holiday of a run of holidays that leaves the calendar without business hours for longer than the
+    clocks look ahead (`SEARCH_LIMIT`), so no due time could be found from it; None when there is none."""
+    open_days = {weekday for weekday, span in calendar.hours.items() if span}
+    if not open_days:
+        return None
+    closed = {day for day in calendar.holidays if day.weekday() in open_days}
+
+    def next_open(day: date, step: timedelta) -> date | None:
+        try:
+            day += step
+            while day.weekday() not in open_days:
+                day += step
+        except OverflowError:
+            return None
+        return day
+
+    for first in sorted(closed):
+        if next_open(first, -_ONE_DAY) in closed:
+            continue  # not the start of its run
+        last = first
+        while (following := next_open(last, _ONE_DAY)) in closed:
+            last = following
+        if (following or date.max) - first > SEARCH_LIMIT - 7 * _ONE_DAY:
+            return first
+    return None
+
+
 def business_hours_between(calendar: Calendar, start: datetime, end: datetime) -> timedelta:
     """Business time elapsed from start to end; negative when end comes before start."""
     start, end = _utc(start), _utc(end)

@@ -146,6 +146,10 @@ def changed(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return copied
 
 
+def _weekdays(days: int) -> list[date]:
+    return [day for n in range(days) if (day := date(2027, 1, 1) + timedelta(days=n)).weekday() < 5]
+
+
 BAD_OFFERINGS = [
     pytest.param("{not json", "is not JSON", id="not-json"),
     pytest.param("[1, 2]", "must be a JSON object", id="a-list"),
@@ -171,6 +175,10 @@ BAD_OFFERINGS = [
     pytest.param(changed(OFFERING, "time_zone", "localtime"), "not known", id="time-zone-localtime"),
     pytest.param(changed(OFFERING, "time_zone", "Factory"), "not known", id="time-zone-factory"),
     pytest.param(changed(OFFERING, "time_zone", "posix/Europe/London"), "not known", id="time-zone-posix"),
+    # Every weekday a holiday for three and a half years: saved once, then every SLA clock (the Overview's, report
+    # tickets --detail) failed for everybody with "no business hours for three years".
+    pytest.param(changed(OFFERING, "holidays", [{"date": str(day), "name": "Shut"} for day in _weekdays(7 * 183)]),
+                 "holidays from 2027-01-01 leave no business hours for three years", id="holidays-for-years"),
     pytest.param(changed(OFFERING, "holidays.0.date", "28/12/2026"), "must be a date", id="holiday-not-date"),
     pytest.param(changed(OFFERING, "holidays.0.date", "2026-02-30"), "must be a date", id="holiday-no-such-day"),
     pytest.param(changed(OFFERING, "entitlements.0", "Gold support"), "not a Microsoft support vehicle",
@@ -288,3 +296,11 @@ def test_the_sla_clock_runs_on_the_offering_a_file_set(database: str, tmp_path: 
     assert cli("offering", "set", write(tmp_path, moved), database_url=database).returncode == 0
     row = tickets(HELPDESK, now=datetime(2026, 12, 26, tzinfo=UTC)).iloc[0]
     assert row["first_response_due"] == datetime(2026, 12, 28, 12, 30, tzinfo=UTC)
+
+
+def test_two_years_of_weekday_holidays_are_saved(sqlite_database: str, tmp_path: Path) -> None:
+    document = changed(
+        OFFERING, "holidays", [{"date": str(day), "name": "Shut"} for day in _weekdays(2 * 365)]
+    )
+    result = cli("offering", "set", write(tmp_path, document), database_url=sqlite_database)
+    assert result.returncode == 0, result.stderr
