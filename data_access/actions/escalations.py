@@ -24,6 +24,7 @@ from data_access.audit import (
     TicketState,
     record_event,
 )
+from data_access.checks import clean_text
 from data_access.db import transaction
 from data_access.enums import EscalationKind, EscalationStatus, Severity, SupportVehicle, TicketStatus
 from data_access.errors import InvalidAction, NotFound
@@ -38,6 +39,10 @@ CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 
 
 REASON_LIMIT = 500
+CASE_NUMBER_LENGTH = 64
+"""The escalations column's length: refused here in a sentence, alike on SQLite and PostgreSQL."""
+NOTE_LENGTH = 5_000
+"""One note, as given when escalating or moving a case; the notes gather them one line each."""
 
 
 @requires("ticket.escalate")
@@ -57,7 +62,8 @@ def escalate(
     vehicle; the case number is Microsoft's and used once. The ticket becomes escalated. A ticket that already has
     an open escalation gets a second one only with `confirm_another`."""
     when = now or datetime.now(UTC)
-    number = case_number.strip()
+    number = clean_text(case_number, "The Microsoft case number", CASE_NUMBER_LENGTH) or ""
+    note = _note(notes)
     chosen = (vehicle or "").strip() or None
     if kind not in EscalationKind.values():
         raise InvalidAction(f"{kind!r} is not a kind of escalation; escalate commercially or technically.")
@@ -103,7 +109,7 @@ def escalate(
             microsoft_case_number=number,
             severity=severity,
             status=EscalationStatus.SUBMITTED.value,
-            notes=notes.strip() or None,
+            notes=note,
             submitted_at=when,
             status_changed_at=when,
             created_by=actor.username,
@@ -143,6 +149,7 @@ def update_status(
     when = now or datetime.now(UTC)
     if status not in STATUSES:
         raise InvalidAction(f"{status!r} is not an escalation status; choose one of {', '.join(STATUSES)}.")
+    text = _note(notes)
     with transaction() as session:
         # The ticket first, as resolving or closing it does, so that one of the two sees what the other did.
         its_ticket = select(Escalation.ticket_id).where(Escalation.id == escalation_id).scalar_subquery()
@@ -157,7 +164,7 @@ def update_status(
             raise InvalidAction(f"Escalation {case} is closed; open a new escalation instead.")
         if escalation.status == status:
             raise InvalidAction(f"Escalation {case} is already {status}.")
-        if ticket.status in CLOSED_TICKET and status not in FINISHED and not notes.strip():
+        if ticket.status in CLOSED_TICKET and status not in FINISHED and not text:
             raise InvalidAction(
                 f"Ticket {ticket.external_id} is {ticket.status}; say in the notes why Microsoft's case {case} "
                 f"is {status} again under it."
@@ -169,7 +176,7 @@ def update_status(
             escalation.resolved_at = escalation.resolved_at or when
         else:
             escalation.resolved_at = None
-        if text := notes.strip():
+        if text:
             line = f"{when:%Y-%m-%d %H:%M} UTC, {actor.username} ({status}): {text}"
             escalation.notes = f"{escalation.notes}\n{line}" if escalation.notes else line
         record_event(
@@ -257,6 +264,10 @@ def settle_with_ticket(
         EscalationsSettledWithTicket(ticket_status=becoming, escalations=tuple(settled)),
         target=f"ticket:{ticket.external_id}",
     )
+
+
+def _note(notes: str) -> str | None:
+    return clean_text(notes, "The note", NOTE_LENGTH, multiline=True)
 
 
 def _cases(escalations: list[Escalation]) -> str:

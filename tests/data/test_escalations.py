@@ -149,6 +149,10 @@ def test_without_entitlements_technical_is_refused(database: str) -> None:
         ({"kind": "urgent"}, "not a kind of escalation"),
         ({"severity": "high"}, "not a severity"),
         ({"kind": "technical", "vehicle": "Unified Support"}, "not a Microsoft support vehicle"),
+        ({"case_number": "2" * 1_000}, "The Microsoft case number is longer than 64 characters."),
+        ({"case_number": "26112000\n00001"}, r"case number contains control characters \(U\+000A\)"),
+        ({"notes": "x" * 5_001}, "The note is longer than 5000 characters."),
+        ({"notes": "Seat count\x00"}, r"The note contains control characters \(U\+0000\)"),
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(
@@ -158,6 +162,42 @@ def test_bad_input_is_refused_and_writes_nothing(
         escalate(**overrides)
     assert counts() == (0, 0)
     assert ticket_status("T-1") == "open"
+
+
+def test_a_case_number_and_a_note_at_their_limits_are_kept(db: str) -> None:
+    number, note = "2" * 64, "Seat count\twrong.\n" + "x" * 4_982
+    escalation_id = escalate(case_number=number, notes=note)
+    escalations_actions.update_status(
+        HELPDESK, escalation_id=escalation_id, status="in progress", notes="y" * 5_000, now=NOW
+    )
+    with read_session() as session:
+        found = session.get_one(Escalation, escalation_id)
+    assert found.microsoft_case_number == number
+    assert (
+        found.notes is not None and found.notes.startswith(note + "\n") and found.notes.endswith("y" * 5_000)
+    )
+
+
+@pytest.mark.parametrize(
+    ("notes", "sentence"),
+    [
+        ("y" * 5_001, "The note is longer than 5000 characters."),
+        ("Waiting\x1b[31m", r"The note contains control characters \(U\+001B\)"),
+    ],
+)
+def test_update_status_refuses_a_note_too_long_or_with_control_characters(
+    db: str, notes: str, sentence: str
+) -> None:
+    escalation_id = escalate()
+    before = counts()
+    with pytest.raises(InvalidAction, match=sentence):
+        escalations_actions.update_status(
+            HELPDESK, escalation_id=escalation_id, status="in progress", notes=notes, now=NOW
+        )
+    assert counts() == before
+    with read_session() as session:
+        found = session.get_one(Escalation, escalation_id)
+    assert (found.status, found.notes) == ("submitted", "Invoice shows the wrong seat count.")
 
 
 def test_unknown_ticket_is_not_found(db: str) -> None:
