@@ -39,6 +39,8 @@ DEFAULT_POLICY_NAME = "Collections policy"
 
 
 STAGE_NAME_LENGTH = 100
+MESSAGE_LENGTH = 5_000
+"""A stage's message template: a reminder's text, as long as the statement's introduction may be."""
 INTRO_LENGTH = 5_000
 MAX_STAGE_DAYS = 3_650
 """The latest day past due a stage may start on, and the most grace days: ten years."""
@@ -103,6 +105,11 @@ def _checked(
         f"Stage {number}'s name is longer than {STAGE_NAME_LENGTH} characters; shorten it."
         for number, s in enumerate(tidy, start=1)
         if len(s.name) > STAGE_NAME_LENGTH
+    ]
+    problems += [
+        f"Stage {number}'s message is longer than {MESSAGE_LENGTH:,} characters; shorten it."
+        for number, s in enumerate(tidy, start=1)
+        if len(s.message_template) > MESSAGE_LENGTH
     ]
     problems += [
         f"Stage {number} starts at {s.days_past_due:,} days past due; the latest a stage may start is "

@@ -115,6 +115,11 @@ def test_each_save_is_audited_with_before_and_after(database: str) -> None:
         pytest.param(
             {"grace_days": -1}, "grace days before suspension cannot be negative", id="negative-grace"
         ),
+        pytest.param(
+            {"stages": [STAGES[0], Stage("Final notice", 30, StageAction.FINAL_NOTICE, "x" * 200_000)]},
+            "Stage 2's message is longer than 5,000 characters; shorten it.",
+            id="message-too-long",
+        ),
     ],
 )
 def test_invalid_edits_are_refused_with_sentences_and_nothing_written(
@@ -128,6 +133,13 @@ def test_invalid_edits_are_refused_with_sentences_and_nothing_written(
     assert str(refused.value).endswith(".")
     assert counts() == before
     assert policies_queries.current_policy(BILLING) == kept
+
+
+def test_a_stage_message_of_5000_characters_is_kept(database: str) -> None:
+    message = "Dear {customer_name},\n" + "x" * (5_000 - len("Dear {customer_name},\n"))
+    save(stages=[Stage("Reminder", 1, StageAction.REMINDER, f"  {message}\n")])
+    with read_session() as session:
+        assert session.scalars(select(PolicyStage.message_template)).all() == [message]
 
 
 def test_an_invalid_first_policy_creates_nothing(database: str) -> None:
