@@ -38,7 +38,10 @@ def clean_text(value: str | None, what: str, max_length: int, *, multiline: bool
     return text
 
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DOMAIN_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
+EMAIL = re.compile(rf"[^@\s<>()\[\],;:\\\"\x00-\x1f\x7f]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+")
+"""A local part without spaces, control characters or the characters that end an address in a header; a domain
+of dotted labels of letters, digits and inner hyphens (international names too)."""
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MAX_QUANTITY = 1_000_000
 """The most seats or units one subscription may count (far below the database column's 2,147,483,647)."""
@@ -70,7 +73,7 @@ COUNTRIES = frozenset(
 
 
 def valid_email(value: str) -> bool:
-    """The Users page's rule: something@domain.tld, no spaces, one @."""
+    """something@domain.tld: no spaces, one @, a domain name after it (not `contoso.example?=`)."""
     return bool(EMAIL.fullmatch(value))
 
 

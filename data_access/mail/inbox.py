@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.header import decode_header
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Literal
 
+from data_access.checks import valid_email
 from data_access.config import settings
 from data_access.mail import imap
 from data_access.mail.smtp import email_address
@@ -39,6 +40,10 @@ MAX_TEXT = 200_000
 """Characters of a message's text kept; the rest is cut, and the notes say so."""
 MAX_PARTS = 200
 _ID = re.compile(r"<[^<>\s]{1,500}>")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
+MAX_ADDRESS_HEADER = 2_000
+"""Characters of a From, Sender or Reply-To read for its address: the address parser's time grows with the square
+of the length."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ def read_message(
         notes.append(f"Only the first {MAX_PARTS} parts of the message were read.")
     if message.defects or any(part.defects for part in message.walk()):
         notes.append("The message was not well formed; what could be read is kept.")
-    _, sender = _address(message, "From") or _address(message, "Sender") or (None, None)
+    sender = _address(message, "From") or _address(message, "Sender")
     if sender is None:
         notes.append("The message names no sender.")
     reply_to = _address(message, "Reply-To")
@@ -187,7 +192,7 @@ def read_message(
         references=tuple(_ids(_header(message, "References")))[-50:],
         sender=sender,
         from_header=_line(_header(message, "From")) or None,
-        reply_to=reply_to[1] if reply_to else None,
+        reply_to=reply_to,
         recipients=", ".join(filter(None, (_line(_header(message, name)) for name in ("To", "Cc"))))[:2000],
         subject=_line(_header(message, "Subject"))[:300],
         text=text,
@@ -298,25 +303,20 @@ def _header(message: Message | None, name: str) -> str:
     return "".join(_decode(c, charset) if isinstance(c, bytes) else c for c, charset in chunks)
 
 
-def _address(message: Message, name: str) -> tuple[str | None, str] | None:
-    """(display name, address in lower case) of the header's first valid address."""
-    raw = _unescape(str(message.get(name) or ""))
+def _address(message: Message, name: str) -> str | None:
+    """The header's first valid address, lower case; parsed as RFC 5322 reads it, so a mailbox's
+    address is the one in angle brackets whatever its name says. An encoded word (=?utf-8?q?...?=) stands only in
+    a name or a comment, never in an address (RFC 2047), so it is read as a plain word: what it decodes to (line
+    breaks, a `Bcc:`, another address) cannot change where the address is."""
+    raw = " ".join(_unescape(str(message.get(name) or "")).split())[:MAX_ADDRESS_HEADER]
     try:
-        found = getaddresses([raw])
-    except Exception:
+        found = [
+            address.addr_spec
+            for address in policy.default.header_factory(name, _ENCODED_WORD.sub("word", raw)).addresses
+        ]
+    except Exception:  # a header the parser gives up on names no address
         return None
-    for display, address in found:
-        valid = email_address(address)
-        if valid:
-            return (_line(_header_text(display)) or None, valid.lower())
-    return None
-
-
-def _header_text(text: str) -> str:
-    try:
-        return "".join(_decode(c, cs) if isinstance(c, bytes) else c for c, cs in decode_header(text))
-    except Exception:
-        return text
+    return next((a.lower() for a in found if email_address(a) and valid_email(a)), None)
 
 
 def _ids(text: str) -> list[str]:

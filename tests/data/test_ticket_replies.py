@@ -240,6 +240,62 @@ def test_a_reply_goes_to_the_billing_contact_on_a_ticket_no_mail_started(smtp: M
     assert received.email["In-Reply-To"] is None and received.email["Reply-To"] is None
 
 
+@pytest.mark.parametrize(
+    ("reply_to", "kept", "goes_to"),
+    [
+        pytest.param(
+            b"Accounts <ap@contoso.example>", "ap@contoso.example", "ap@contoso.example", id="plain"
+        ),
+        pytest.param(
+            b"=?utf-8?q?x=0D=0ABcc:_v2@evil.example?= <ap@contoso.example>",
+            "ap@contoso.example",
+            "ap@contoso.example",
+            id="encoded-line-break-in-the-name",
+        ),
+        pytest.param(
+            b"=?utf-8?q?Bcc:_v2@evil.example?= <ap@contoso.example>",
+            "ap@contoso.example",
+            "ap@contoso.example",
+            id="address-in-the-encoded-name",
+        ),
+        pytest.param(b"_v2@evil.example?=", None, "ann.p@contoso.example", id="not-an-address"),
+        pytest.param(
+            b"v2@evil.example?= <ap@contoso.example>", None, "ann.p@contoso.example", id="malformed"
+        ),
+    ],
+)
+def test_a_reply_goes_to_the_reply_to_address_in_angle_brackets_else_to_the_sender(
+    mailbox: ImapServer, smtp: MailServer, reply_to: bytes, kept: str | None, goes_to: str
+) -> None:
+    mailbox.deliver(
+        b"From: Ann Payable <ann.p@contoso.example>\r\n"
+        b"To: Support <support@partner.example>\r\n"
+        b"Reply-To: " + reply_to + b"\r\n"
+        b"Subject: Invoice INV-1001 charged twice\r\n"
+        b"Message-ID: <reply-to@contoso.example>\r\n"
+        b"\r\n"
+        b"INV-1001 was charged twice.\r\n"
+    )
+    ticket_mail.fetch_mail(HELPDESK)
+    ticket = only_ticket()
+    with read_session() as session:
+        stored = session.scalars(select(TicketMessage)).one()
+    assert (stored.sender, stored.reply_to) == ("Ann Payable <ann.p@contoso.example>", kept)
+    assert reply_target(HELPDESK, ticket_id=ticket.external_id) == goes_to
+    sent = ticket_mail.send_reply(HELPDESK, ticket_id=ticket.external_id, text="Refunded.")
+    assert sent.state.status == "sent", sent.sentence()
+    [received] = smtp.received
+    assert (received.recipients, received.email["To"]) == ((goes_to,), goes_to)
+
+
+def test_a_reply_to_address_stored_before_it_was_checked_is_passed_over(mailbox: ImapServer) -> None:
+    mailbox.deliver(customer_mail(sender="Ann Payable <ann.p@contoso.example>"))
+    ticket_mail.fetch_mail(HELPDESK)
+    with transaction() as session:
+        session.execute(update(TicketMessage).values(reply_to="_v2@evil.example?="))
+    assert reply_target(HELPDESK, ticket_id=only_ticket().external_id) == "ann.p@contoso.example"
+
+
 def test_a_reply_is_refused_without_an_address_a_text_or_the_permission(mailbox: ImapServer) -> None:
     factories.customer("C-NOMAIL", name="No Mail")
     created = create_ticket(HELPDESK, customer_id="C-NOMAIL", title="Phone only", description="",

@@ -46,3 +46,6 @@ def test_currencies_countries_tenants_and_emails() -> None:
     assert [checks.valid_email(v) for v in ("ap@contoso.com", "ap@contoso", "a b@c.de", "@x.com", "a@@b.co")] == [
         True, False, False, False, False,
     ]  # fmt: skip
+    domains = ("ap@mail.contoso-eu.com", "ap@müller.de", "ap@xn--mller-kva.de", "ap@contoso.com?=", "ap@contoso.com.",
+               "ap@-contoso.com", "ap@contoso_eu.com", "ap@contoso..com", "a<b@contoso.com", "a,b@contoso.com")  # fmt: skip
+    assert [checks.valid_email(v) for v in domains] == [True, True, True] + [False] * 7
