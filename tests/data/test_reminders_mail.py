@@ -393,8 +393,10 @@ def test_the_daily_run_with_send_e_mails_what_is_due_once_run_again_or_at_once(m
         worker.join()
     again = run(BILLING, send=True)
 
-    queued = sorted(summary.messages_queued for summary in summaries)
-    assert queued == [0, 2] and again.messages_queued == 0
+    # Each reminder is queued by one of the two (a customer per transaction: which one takes which customer is a
+    # matter of timing, on PostgreSQL often one each), never by both, and nothing by the run after them.
+    queued = [summary.messages_queued for summary in summaries]
+    assert len(queued) == 2 and sum(queued) == 2 and again.messages_queued == 0
     assert sorted(r.recipients for r in mail.received) == [("ap@contoso.example",), ("ap@fabrikam.example",)]
     assert len(outbox_rows()) == len(reminder_activities()) == 2
 
