@@ -330,11 +330,17 @@ def test_helpdesk_agent_opens_escalates_and_resolves_a_ticket(server: Server, pa
         "escalated"
         in page.locator('[data-testid="stMarkdownContainer"]').filter(has_text=title).first.inner_text()
     )
+    # With Microsoft's case open, resolving asks about it first (the answer goes with Resolve).
+    page.locator('[data-testid="stRadio"]').get_by_text("Yes: resolve it with the ticket", exact=True).click()
+    settle(page)
     page.get_by_role("button", name="Resolve", exact=True).click()
-    page.locator('[data-testid="stAlert"]').filter(has_text=f"Ticket {ticket_id} resolved.").wait_for()
+    page.locator('[data-testid="stAlert"]').filter(
+        has_text=f"Ticket {ticket_id} resolved. Microsoft's case {case_number} resolved with it."
+    ).wait_for()
     settle(page)
     shot(page, "6-resolved")
     assert ticket_status(server, ticket_id) == "resolved"
+    assert escalation_of(server, case_number) == (ticket_id, "commercial", "resolved")
 
 
 def overdue_customer(server: Server, today: date) -> tuple[str, str, int]:
