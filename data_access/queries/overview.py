@@ -29,7 +29,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from data_access import clock
-from data_access import month_ends as month_ends_kept
 from data_access.db import read_session
 from data_access.enums import TicketStatus
 from data_access.models import (
@@ -43,6 +42,7 @@ from data_access.models import (
 from data_access.money import from_cents
 from data_access.permissions import Actor, allowed, requires
 from data_access.queries import microsoft_payables, tickets
+from data_access.queries import month_ends as month_ends_kept
 from data_access.queries.suspensions import suspended_at_end_of
 
 CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
@@ -401,7 +401,7 @@ def receivables_trend(
     actor: Actor, *, as_of: date, currency: str, months: int = TREND_MONTHS
 ) -> pd.DataFrame:
     """Receivables and overdue at each month end (what was open then, as aging reads it), then at as_of. Past
-    month ends come from those kept in `receivables_month_ends` (data_access.month_ends); the others are what is
+    month ends come from those kept in `receivables_month_ends` (data_access.queries.month_ends); the others are what is
     open now plus the payments and credit notes dated after each end, and the past ones are kept for the next
     reader. PostgreSQL groups them in one pass (it groups by hashing: measured fastest there); SQLite groups by
     sorting every row, so it sums index ranges instead (twice as fast there, a third slower on PostgreSQL)."""
