@@ -19,6 +19,7 @@
 | BILLING_DESK_IMAP_URL | imap_url | none: `mail fetch` says it is not set (mail/imap.py parses it) |
 | BILLING_DESK_ATTACHMENTS_DIR | attachments_dir | none: e-mail attachments are kept in the database |
 | BILLING_DESK_MAIL_MAX_MB | mail_max_mb | 10: a larger e-mail keeps its text, not its attachments |
+| BILLING_DESK_REPORTING_CURRENCY | reporting_currency | USD: the currency converted totals are given in |
 
 An empty variable counts as unset. A value that cannot be used raises InvalidSetting naming the variable.
 """
@@ -60,6 +61,7 @@ class Settings:
     imap_url: str | None = None
     attachments_dir: Path | None = None
     mail_max_mb: int = 10
+    reporting_currency: str = "USD"
 
 
 def default_database_url() -> str:
@@ -90,11 +92,21 @@ def settings() -> Settings:
         imap_url=_text("BILLING_DESK_IMAP_URL"),
         attachments_dir=_folder("BILLING_DESK_ATTACHMENTS_DIR"),
         mail_max_mb=_whole("BILLING_DESK_MAIL_MAX_MB", 10, "megabytes"),
+        reporting_currency=_currency("BILLING_DESK_REPORTING_CURRENCY", "USD"),
     )
 
 
 def _text(name: str) -> str | None:
     return os.environ.get(name) or None
+
+
+def _currency(name: str, default: str) -> str:
+    value = (_text(name) or default).strip().upper()
+    if len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise InvalidSetting(
+            f"{name} is {value[:20]!r}; set it to a three-letter currency code such as USD or EUR."
+        )
+    return value
 
 
 def _folder(name: str) -> Path | None:

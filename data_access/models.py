@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -88,7 +89,7 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    tenant_id: Mapped[str | None] = mapped_column(String(36))
+    tenant_id: Mapped[str | None] = mapped_column(String(36), index=True)
     domain: Mapped[str | None] = mapped_column(String(253), index=True)
     country: Mapped[str | None] = mapped_column(String(2))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
@@ -498,6 +499,84 @@ class MicrosoftInvoice(Base):
     paid_on: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (CheckConstraint("amount_cents >= 0", name="amount_not_negative"),)
+
+
+class ExchangeRate(Base):
+    """Units of the reporting currency for one unit of `currency`, from `rate_date` on (until a later rate). The rate
+    is kept as its exact decimal text: conversions happen in Python on a handful of per-currency totals."""
+
+    __tablename__ = "exchange_rates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rate_date: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    rate: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (UniqueConstraint("currency", "rate_date", name="uq_exchange_rates_currency_day"),)
+
+
+class PartnerCenterImport(Base):
+    """One Partner Center reconciliation file imported: the same file (by SHA-256) is never imported twice."""
+
+    __tablename__ = "partner_center_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(10))
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(300))
+    lines: Mapped[int] = mapped_column(Integer)
+    replaced: Mapped[int] = mapped_column(Integer, default=0)
+    imported_by: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("source", "sha256", name="uq_partner_center_imports_file"),
+        CheckConstraint("source IN ('invoice', 'usage')", name="source_known"),
+    )
+
+
+class PartnerCenterLine(Base):
+    """A line of a Partner Center reconciliation file: what Microsoft bills the partner (`cost_units`, the file's
+    Subtotal or BillingPreTaxTotal, in units of 1e-8 of `currency`, exact to eight decimal places). Lines with no
+    invoice number are unbilled; a billed file replaces the unbilled lines of its periods. `period` is the first
+    day of the month the charge belongs to (ChargeStartDate for invoice lines, UsageDate for usage lines).
+    Customers and subscriptions are matched when read, by tenant id and subscription id, so a customer imported
+    later finds its lines."""
+
+    __tablename__ = "partner_center_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("partner_center_imports.id"), index=True)
+    source: Mapped[str] = mapped_column(String(10))
+    line_no: Mapped[int] = mapped_column(Integer)
+    invoice_number: Mapped[str | None] = mapped_column(String(64))
+    period: Mapped[date] = mapped_column(Date)
+    customer_tenant: Mapped[str] = mapped_column(String(36))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    customer_domain: Mapped[str | None] = mapped_column(String(253))
+    reseller_mpn_id: Mapped[str | None] = mapped_column(String(40))
+    subscription_ref: Mapped[str | None] = mapped_column(String(64))
+    product_name: Mapped[str | None] = mapped_column(String(300))
+    sku_name: Mapped[str | None] = mapped_column(String(300))
+    meter_name: Mapped[str | None] = mapped_column(String(300))
+    charge_type: Mapped[str | None] = mapped_column(String(40))
+    charge_start: Mapped[date | None] = mapped_column(Date)
+    charge_end: Mapped[date | None] = mapped_column(Date)
+    usage_date: Mapped[date | None] = mapped_column(Date)
+    quantity_units: Mapped[int | None] = mapped_column(BigInteger)
+    unit_price: Mapped[str | None] = mapped_column(String(40))
+    cost_units: Mapped[int] = mapped_column(BigInteger)
+    tax_units: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reference_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint("source IN ('invoice', 'usage')", name="source_known"),
+        Index("ix_partner_center_lines_tenant_period", "customer_tenant", "period"),
+        Index("ix_partner_center_lines_period", "period", "source"),
+        Index("ix_partner_center_lines_subscription", "subscription_ref"),
+        Index("ix_partner_center_lines_invoice", "invoice_number"),
+    )
 
 
 class PartnerProfile(Base):

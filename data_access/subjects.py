@@ -24,6 +24,8 @@ POLICIES = "policies"
 PAYABLES = "payables"
 USERS = "users"
 AUDIT = "audit"
+RATES = "rates"
+RECONCILIATION = "reconciliation"
 
 TABLES: dict[str, frozenset[str]] = {
     CUSTOMERS: frozenset({"customers"}),
@@ -57,6 +59,9 @@ TABLES: dict[str, frozenset[str]] = {
     PAYABLES: frozenset({"microsoft_invoices"}),
     USERS: frozenset({"login_attempts"}),
     AUDIT: frozenset({"audit_events"}),
+    RATES: frozenset({"exchange_rates"}),
+    # What Microsoft bills the partner, from Partner Center's reconciliation files.
+    RECONCILIATION: frozenset({"partner_center_imports", "partner_center_lines"}),
 }
 SUBJECTS: frozenset[str] = frozenset(TABLES)
 # The versions themselves: writing them is what a commit does, not a change anyone reads.
@@ -116,6 +121,7 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.partner": frozenset({POLICIES}),
     "data_access.queries.time_zone": frozenset({POLICIES}),
     "data_access.queries.audit_log": frozenset({AUDIT, POLICIES}),
+    "data_access.queries.exchange_rates": frozenset({RATES}),
     "data_access.documents.statement": _LEDGER | {POLICIES},
     "data_access.documents.statement.statement_pdf": _NOTHING,
     "data_access.documents.statement.statement_csv": _NOTHING,

@@ -9,11 +9,14 @@ adds nothing, and its report counts what it really added, updated and skipped.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from data_access import clock
 from data_access.actions import collections_run
@@ -28,9 +31,11 @@ from data_access.csv_import.kinds import (
     RowRefused,
     load_customers,
 )
+from data_access.csv_import.partner_center import PartnerCenterFile
 from data_access.csv_import.reader import FileProblem, RowError, Source, chunks, header_of
 from data_access.db import analyze, hold_lock, read_session, refusal, transaction
 from data_access.errors import InvalidAction
+from data_access.models import PartnerCenterImport
 from data_access.permissions import Actor, requires
 
 Progress = Callable[[str, int], None]
@@ -103,6 +108,14 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
     with transaction() as session:
         hold_lock(session, kind.lock)
         context.customers = load_customers(session)
+        if isinstance(kind, PartnerCenterFile):
+            context.already_imported = _imported_before(session, kind, context)
+            replaced = kind.begin(session, context, file_name, actor.username)
+            if replaced:
+                report.warnings.append(
+                    f"{replaced} line(s) imported before were replaced: the unbilled lines of this file's "
+                    "months and the lines of its invoice numbers."
+                )
         for chunk in chunks(source, kind.columns(context)):
             planned, errors = kind.plan(session, chunk.rows, context)
             if errors or chunk.errors:
@@ -122,6 +135,8 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
             touched |= _touched(planned, context)
             done += len(chunk.rows)
             progress("importing", done)
+        if isinstance(kind, PartnerCenterFile):
+            kind.finish(session, context, report.added)
         if kind_name in REASSESSING:
             many = len(touched) > collections_run.BATCH
             collections_run.refresh(session, None if many else touched, as_of=clock.today(), because="import")
@@ -133,6 +148,27 @@ def _write(kind_name: str, source: Source, context: Context, report: ImportRepor
             skipped=report.skipped,
         )
         record_event(session, actor, imported, target=f"import:{kind_name}")
+
+
+def _digest(source: Source) -> str:
+    digest = hashlib.sha256()
+    if isinstance(source, bytes):
+        digest.update(source)
+    else:
+        with source.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _imported_before(session: Session, kind: PartnerCenterFile, context: Context) -> str | None:
+    """'name on YYYY-MM-DD' when this very file (by SHA-256) was imported before."""
+    found = session.execute(
+        select(PartnerCenterImport.file_name, PartnerCenterImport.imported_at).where(
+            PartnerCenterImport.source == kind.source, PartnerCenterImport.sha256 == context.sha256
+        )
+    ).first()
+    return None if found is None else f"{found.file_name} on {found.imported_at.date().isoformat()}"
 
 
 def _touched(planned: Sequence[Planned], context: Context) -> set[int]:
@@ -171,6 +207,15 @@ def import_csv(
     step = progress or (lambda _phase, _rows: None)
     try:
         _, report.warnings = header_of(source, KINDS[kind].columns(context))
+        pc_kind = KINDS[kind]
+        if isinstance(pc_kind, PartnerCenterFile):
+            context.sha256 = _digest(source)
+            with read_session() as session:
+                context.already_imported = _imported_before(session, pc_kind, context)
+            if context.already_imported:
+                report.warnings.append(
+                    f"This file was imported before ({context.already_imported}); nothing is added again."
+                )
         _check(kind, source, context, report, step)
         if report.ok and not dry_run:
             _write(kind, source, context, report, actor, step, name)

@@ -38,6 +38,12 @@ class Context:
     today: date
     customers: dict[str, tuple[int, str]] = field(default_factory=dict)
     credit_open: dict[int, int] = field(default_factory=dict)
+    # Partner Center files: the file's digest, the import it repeats, its periods and invoice numbers (a few)
+    sha256: str | None = None
+    already_imported: str | None = None
+    periods: set[date] = field(default_factory=set)
+    invoices: set[str] = field(default_factory=set)
+    import_id: int | None = None
 
 
 class RowRefused(Exception):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from data_access.csv_import import fields as f
 from data_access.csv_import.base import ADD, SKIP, UPDATE, Context, Kind, Planned, RowRefused, load_customers
 from data_access.csv_import.money_kinds import CreditNotes, Invoices, Payments
+from data_access.csv_import.partner_center import ExchangeRates, PartnerCenterInvoice, PartnerCenterUsage
 from data_access.csv_import.reader import Column, Row
 from data_access.enums import (
     BillingCycle,
@@ -169,5 +170,8 @@ KINDS: dict[str, Kind] = {
         CreditNotes(),
         Tickets(),
         MicrosoftInvoices(),
+        ExchangeRates(),
+        PartnerCenterInvoice(),
+        PartnerCenterUsage(),
     )
 }

@@ -21,6 +21,8 @@ class Column:
     name: str
     parse: Parser
     required: bool = False
+    read: bool = True
+    """False for a column a file may have that is known but not used: neither read nor warned about."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def _parse(chunk: Chunk, line: int, names: list[str], cells: list[str], by_name:
     unreadable: set[str] = set()
     for name, cell in zip(names, cells, strict=False):
         column = by_name.get(name)
-        if column is None:
+        if column is None or not column.read:
             continue
         bad = [] if cell.isprintable() else control_characters(cell.strip(" \t"))
         cell = cell.strip()
