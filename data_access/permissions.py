@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "customer.edit": frozenset({_G, _B}),
     "invoice.edit": frozenset({_G, _B}),
     "payables.view": frozenset({_G, _B}),
+    "margin.view": frozenset({_G, _B}),
     "policies.view": _ALL,
     "policies.edit": frozenset({_G, _B}),
     "data.import": frozenset({_G, _B}),

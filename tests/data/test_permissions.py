@@ -40,6 +40,7 @@ EXPECTED: dict[str, set[str]] = {
     "customer.edit": {G, B},
     "invoice.edit": {G, B},
     "payables.view": {G, B},
+    "margin.view": {G, B},
     "policies.view": {G, U, H, B, S},
     "policies.edit": {G, B},
     "data.import": {G, B},
