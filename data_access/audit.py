@@ -712,6 +712,20 @@ class DataImported(Event):
     skipped: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class MicrosoftInvoiceRecorded(Event):
+    """A Microsoft invoice recorded from a billed Partner Center reconciliation file's totals."""
+
+    permission = "data.import"
+    number: str
+    amount: str
+    currency: str
+    period_start: str
+    period_end: str
+    due_date: str
+    lines: int
+
+
 # E-mail (the reminder it carries is audited as ReminderSent when queued)
 
 

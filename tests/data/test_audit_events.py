@@ -59,7 +59,7 @@ KINDS = sorted(event_kinds(), key=lambda kind: kind.__name__)
 
 
 def test_there_is_a_kind_for_every_event_the_app_writes() -> None:
-    assert len(KINDS) == 49
+    assert len(KINDS) == 50
     assert len({kind.__name__ for kind in KINDS}) == len(KINDS)
     assert all(kind.__dataclass_params__.frozen for kind in KINDS)  # type: ignore[attr-defined]
 
