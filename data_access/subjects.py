@@ -122,6 +122,8 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.time_zone": frozenset({POLICIES}),
     "data_access.queries.audit_log": frozenset({AUDIT, POLICIES}),
     "data_access.queries.exchange_rates": frozenset({RATES}),
+    "data_access.queries.margin": frozenset({CUSTOMERS, RECEIVABLES, SUSPENSIONS, RECONCILIATION, RATES}),
+    "data_access.queries.margin.reconciliation_invoices": frozenset({RECONCILIATION, PAYABLES}),
     "data_access.documents.statement": _LEDGER | {POLICIES},
     "data_access.documents.statement.statement_pdf": _NOTHING,
     "data_access.documents.statement.statement_csv": _NOTHING,
