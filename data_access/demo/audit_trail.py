@@ -9,7 +9,7 @@ in the same shape `record_event` stores: actor, sorted roles, permission, target
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -96,6 +96,8 @@ class Story:
     escalations: list[Row]
     microsoft_invoices: list[Row]
     past_suspensions: list[PastSuspension]
+    imported_files: list[tuple[str, str, int, datetime]] = field(default_factory=list)
+    """(kind, file, rows, when) of files whose import the story tells as it is (rates, Partner Center)."""
 
 
 class AuditTrail:
@@ -139,7 +141,8 @@ class AuditTrail:
 
     def imports(self) -> None:
         """Customers and their subscriptions came in by CSV as they were onboarded, invoices month by month,
-        and the partner's own bill from Microsoft once each month had closed."""
+        the partner's own bill from Microsoft once each month had closed, and the exchange rates and Partner
+        Center files when the story says."""
         first = self.draw.first_month
         onboarded: dict[date, list[DemoCustomer]] = {}
         for customer in self.story.customers:
@@ -164,6 +167,8 @@ class AuditTrail:
             if day < self.draw.today:
                 self.imported("microsoft-invoices", f"microsoft-invoice-{bill['period_start']:%Y-%m}.csv", 1,
                               self.when(day))  # fmt: skip
+        for kind, file, rows, at in self.story.imported_files:
+            self.imported(kind, file, rows, at)
 
     def imported(self, kind: str, file: str, rows: int, at: datetime) -> None:
         event = DataImported(file=file, rows=rows, added=rows, updated=0, skipped=0)

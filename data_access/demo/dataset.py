@@ -14,6 +14,7 @@ from data_access.demo.customers import draw_customers, place_overdue_customers
 from data_access.demo.draw import Draw, Row
 from data_access.demo.invoices import draw_invoices, microsoft_invoices
 from data_access.demo.ledger import Ledger
+from data_access.demo.partner_center import partner_center
 from data_access.demo.payments import PaymentPlanner
 from data_access.demo.policy import partner_profile, policy, policy_stages
 from data_access.demo.support import holidays, support_offering, support_targets
@@ -26,9 +27,12 @@ from data_access.models import (
     CreditNote,
     Customer,
     Escalation,
+    ExchangeRate,
     Holiday,
     Invoice,
     MicrosoftInvoice,
+    PartnerCenterImport,
+    PartnerCenterLine,
     PartnerProfile,
     Payment,
     PaymentAllocation,
@@ -61,6 +65,7 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
     offering, targets = support_offering(draw), support_targets()
     holiday_rows = holidays(draw)
     payables = microsoft_invoices(draw, invoices)
+    microsoft = partner_center(draw, customers, payables)
     story = Story(
         customers=customers,
         invoices=invoices,
@@ -75,6 +80,7 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
         escalations=helpdesk.escalations.rows,
         microsoft_invoices=payables,
         past_suspensions=past,
+        imported_files=microsoft.imported,
     )
     trail = AuditTrail(draw, story).rows()
     return {
@@ -94,5 +100,8 @@ def demo_tables(*, customer_count: int, seed: int, today: date) -> dict[type[Bas
         Ticket: helpdesk.tickets,
         Escalation: helpdesk.escalations.rows,
         MicrosoftInvoice: payables,
+        ExchangeRate: microsoft.rates,
+        PartnerCenterImport: microsoft.imports,
+        PartnerCenterLine: microsoft.lines,
         AuditEvent: trail,
     }

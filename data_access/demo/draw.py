@@ -22,11 +22,13 @@ def add_months(first_of_month: date, months: int) -> date:
 class Draw:
     """Every part of the demo draws from `rng` in a fixed order: the same seed and day give the same rows. The
     story told about those rows afterwards (past suspensions, the times of audit events) draws from `story`, so
-    telling it leaves the rows drawn from `rng` as they were."""
+    telling it leaves the rows drawn from `rng` as they were; exchange rates and Partner Center's files draw from
+    `partner_center`, likewise."""
 
     def __init__(self, *, seed: int, today: date) -> None:
         self.rng = random.Random(seed)
         self.story = random.Random(f"story:{seed}")
+        self.partner_center = random.Random(f"partner-center:{seed}")
         self.today = today
         self.yesterday = today - timedelta(days=1)
         self.horizon = datetime.combine(today, time(0), UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -43,13 +44,18 @@ from data_access.models import (
     CreditNote,
     Customer,
     Escalation,
+    ExchangeRate,
     Invoice,
+    MicrosoftInvoice,
+    PartnerCenterImport,
+    PartnerCenterLine,
     Payment,
     PaymentAllocation,
     Subscription,
     Ticket,
 )
 from data_access.queries.audit_log import audit_events
+from data_access.queries.exchange_rates import rates_at
 from data_access.queries.suspensions import suspended_at_end_of, suspension_history
 from tests.support.actors import ADMIN, BILLING
 
@@ -316,3 +322,61 @@ def test_every_suspension_is_on_the_record(database: str) -> None:
             assert went < row["occurred_at"]
             assert subscription["id"] in suspended_at_end_of(session, went.date())
             assert subscription["id"] not in suspended_at_end_of(session, row["occurred_at"].date())
+
+
+def test_partner_center_files_cost_less_than_invoiced_but_for_the_leaks_placed(database: str) -> None:
+    seed_demo(**SMALL_DEMO)
+    lines, customers = rows(PartnerCenterLine), rows(Customer)
+    subscriptions = {s["external_id"]: s for s in rows(Subscription)}
+    tenants = {c["tenant_id"]: c for c in customers}
+    assert {r["currency"] for r in rows(ExchangeRate)} == {"AUD", "CAD", "EUR", "GBP"}
+    assert all(rates_at(TODAY.replace(day=1)).rate(c) for c in ("AUD", "CAD", "EUR", "GBP"))
+    assert sum(i["lines"] for i in rows(PartnerCenterImport)) == len(lines)
+    assert all(
+        line["period"] == (line["usage_date"] or line["charge_start"]).replace(day=1) for line in lines
+    )
+
+    billed: defaultdict[str, int] = defaultdict(int)
+    for line in lines:
+        if line["invoice_number"]:
+            billed[line["invoice_number"]] += line["cost_units"] + (line["tax_units"] or 0)
+    bills = {b["number"]: b["amount_cents"] for b in rows(MicrosoftInvoice) if b["number"] in billed}
+    assert len(bills) == 6
+    assert bills == {number: round(Decimal(units) / 1_000_000) for number, units in billed.items()}
+
+    assert {line["source"] for line in lines} == {"invoice", "usage"}
+    assert any(line["invoice_number"] is None for line in lines)
+    strangers = {line["customer_tenant"] for line in lines if line["customer_tenant"] not in tenants}
+    ours = {line["subscription_ref"] for line in lines if line["customer_tenant"] in tenants}
+    unknown = ours - set(subscriptions)
+    over = {
+        line["subscription_ref"]
+        for line in lines
+        if line["subscription_ref"] in subscriptions
+        and line["source"] == "invoice"
+        and line["quantity_units"] > subscriptions[line["subscription_ref"]]["quantity"] * 10**8
+    }
+    suspended = {
+        line["subscription_ref"]
+        for line in lines
+        if (s := subscriptions.get(line["subscription_ref"])) is not None
+        and s["status"] == SubscriptionStatus.SUSPENDED.value
+        and line["period"] >= s["suspended_at"].date()
+    }
+    assert (len(strangers), len(unknown), len(over)) == (2, 1, 3)
+    assert suspended
+
+    invoiced: defaultdict[tuple[int, date], int] = defaultdict(int)
+    for invoice in rows(Invoice):
+        invoiced[invoice["customer_id"], invoice["issue_date"]] += invoice["amount_cents"]
+    cost: defaultdict[tuple[int, date], int] = defaultdict(int)
+    for line in lines:
+        if line["customer_tenant"] in tenants and line["invoice_number"]:
+            cost[tenants[line["customer_tenant"]]["id"], line["period"]] += line["cost_units"]
+    currency = {c["id"]: c["currency"] for c in customers}
+    margins = []
+    for (customer, month), units in cost.items():
+        usd = Decimal(invoiced[customer, month]) / 100 * (rates_at(month).rate(currency[customer]) or 0)
+        margins.append(1 - Decimal(units) / 10**8 / usd)
+    assert sum(m < 0 for m in margins) == 2
+    assert sorted(margins)[len(margins) // 2] > Decimal("0.1")
