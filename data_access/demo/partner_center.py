@@ -18,7 +18,7 @@ import uuid
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from data_access.demo.accounts import DemoCustomer, DemoSubscription
 from data_access.demo.catalog import MARKETS
@@ -253,11 +253,10 @@ def partner_center(draw: Draw, customers: list[DemoCustomer], payables: list[Row
         usage = File("usage", f"{label}-daily-rated-usage.csv", at + timedelta(minutes=3))
         billing.month(month, invoice, usage, number)
         files += [invoice, usage]
-        if bill is not None:
+        if billed:
+            assert bill is not None
             total = sum(line["cost_units"] + (line["tax_units"] or 0) for line in invoice.lines + usage.lines)
-            bill["amount_cents"] = int(
-                (Decimal(total) / 1_000_000).to_integral_value(rounding=ROUND_HALF_EVEN)
-            )
+            bill["amount_cents"] = int((Decimal(total) / 1_000_000).to_integral_value(rounding=ROUND_HALF_UP))
     imports: list[Row] = []
     lines: list[Row] = []
     imported: list[tuple[str, str, int, datetime]] = []

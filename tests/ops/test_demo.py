@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -342,7 +342,10 @@ def test_partner_center_files_cost_less_than_invoiced_but_for_the_leaks_placed(d
             billed[line["invoice_number"]] += line["cost_units"] + (line["tax_units"] or 0)
     bills = {b["number"]: b["amount_cents"] for b in rows(MicrosoftInvoice) if b["number"] in billed}
     assert len(bills) == 6
-    assert bills == {number: round(Decimal(units) / 1_000_000) for number, units in billed.items()}
+    assert bills == {
+        number: int((Decimal(units) / 10**6).to_integral_value(ROUND_HALF_UP))
+        for number, units in billed.items()
+    }
 
     assert {line["source"] for line in lines} == {"invoice", "usage"}
     assert any(line["invoice_number"] is None for line in lines)
