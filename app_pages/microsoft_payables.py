@@ -11,6 +11,7 @@ from data_access.documents.exports import chart_text, csv_bytes, plain
 from data_access.money import day, money
 from data_access.queries.microsoft_payables import (
     cash_cover,
+    cash_cover_every_currency,
     microsoft_invoices,
     monthly_payables_and_collections,
     next_microsoft_payment,
@@ -119,9 +120,36 @@ else:
             for row in others.itertuples()
         )
         st.caption(
-            f"Only customer invoices in {plain(currency)} count above. Also due by then in other currencies, "
-            f"not converted: {listed}."
+            f"Only customer invoices in {plain(currency)} count above. Also due by then in other currencies: "
+            f"{listed}."
         )
+    if not others.empty:
+        every = cached(cash_cover_every_currency)(
+            actor, as_of=as_of, pay_by=payment.due_date, currency=currency
+        )
+        left, middle, right = st.columns(3)
+        unknown = "no rate"
+        left.metric(
+            f"Receivables due by then, every currency ({plain(currency)})",
+            unknown if every.due_before is None else money(every.due_before, currency),
+            border=True,
+            help="Open balances of customer invoices in every currency due on or before that date, each "
+            f"converted to {plain(currency)}.",
+        )
+        middle.metric(
+            f"Already overdue, every currency ({plain(currency)})",
+            unknown if every.already_overdue is None else money(every.already_overdue, currency),
+            border=True,
+        )
+        right.metric(
+            "Cover ratio, every currency",
+            "—" if every.cover_ratio is None else f"{every.cover_ratio:.0%}",
+            delta=f"of {money(cover.microsoft_due, currency)} owed to Microsoft by then",
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+        )
+        st.caption(plain(every.explain()))
 
 st.subheader("Monthly Microsoft payables and customer collections")
 months = st.segmented_control(

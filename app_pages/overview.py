@@ -18,9 +18,10 @@ from data_access.money import day, money
 from data_access.permissions import allowed
 from data_access.queries.aging import AgingFilter
 from data_access.queries.collections import accounts_per_stage
+from data_access.queries.exchange_rates import Converted, rates_at
 from data_access.queries.overview import escalations_by_status, overview, receivables_trend, ticket_volume
 from data_access.queries.payments import unapplied_credit
-from data_access.queries.receivables import receivables_summary
+from data_access.queries.receivables import converted_receivables, receivables_summary
 from data_access.queries.tickets import tickets_report
 from ui.cache import cached
 from ui.flash import show_flash
@@ -41,6 +42,10 @@ BREACHING_HELP = (
 
 def figure(amount: Decimal | None) -> str:
     return "-" if amount is None else money(amount)
+
+
+def converted_figure(total: Converted) -> str:
+    return "no rate" if total.amount is None else money(total.amount)
 
 
 def change(now: Decimal | int | None, before: Decimal | int | None, unit: str = "") -> str | None:
@@ -91,9 +96,19 @@ with st.spinner("Reading the figures…"):
             "Currency", currencies, default=currencies[0], format_func=plain, key="overview_currency"
         )
         currency = picked or currencies[0]
-    figures = cached(overview)(actor, as_of=as_of, currency=currency)
+    figures = cached(overview)(actor, as_of=as_of, currency=currency, convert=False)
+    rates = cached(rates_at)(as_of) if sees_receivables else None
 now, before = figures.now, figures.last_month
-st.caption(f"At {day(as_of)}; changes are against {day(before.as_of)}. Currencies are never added together.")
+# Converted only where there is more than the reporting currency to add up.
+converted = (
+    converted_receivables(every_currency, rates)
+    if every_currency is not None and rates is not None and set(currencies) - {rates.reporting}
+    else None
+)
+st.caption(
+    f"At {day(as_of)}; changes are against {day(before.as_of)}. Per-currency figures are never added together"
+    + ("." if converted is None else f"; the {converted.total.currency} totals convert each at its rate.")
+)
 
 cards = []
 if now.total_receivables is not None:
@@ -101,6 +116,16 @@ if now.total_receivables is not None:
         (f"Total receivables ({plain(currency)})", figure(now.total_receivables),
          change(now.total_receivables, before.total_receivables), "off"),
         (f"Overdue ({plain(currency)})", figure(now.overdue), change(now.overdue, before.overdue), "inverse"),
+    ]  # fmt: skip
+if now.total_receivables is not None and converted is not None:
+    cards += [
+        (f"Total receivables ({converted.total.currency}, all currencies)", converted_figure(converted.total),
+         None, "off", plain(converted.total.explain())),
+        (f"Overdue ({converted.total.currency}, all currencies)", converted_figure(converted.overdue), None, "off",
+         plain(converted.overdue.explain())),
+    ]  # fmt: skip
+if now.total_receivables is not None:
+    cards += [
         ("Overdue share", f"{now.overdue_share:.1%}",
          change((now.overdue_share or 0) * 100, (before.overdue_share or 0) * 100, " pts"), "inverse"),
         ("Days sales outstanding", f"{now.dso_days} days", change(now.dso_days, before.dso_days), "inverse"),
@@ -136,6 +161,8 @@ for start in range(0, len(cards), 4):
         column.metric(
             label, value, delta, delta_color=color, border=True, help=explained[0] if explained else None
         )
+if converted is not None:
+    st.caption(plain(converted.total.explain()))
 
 if sees_receivables:
     # The aging of every currency read above, cut to the one shown: reading it again per currency cost a second scan.

@@ -109,7 +109,7 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.escalations.available_vehicles": frozenset({POLICIES}),
     "data_access.queries.overview": _STANDING | {SUSPENSIONS, TICKETS, PAYABLES},
     "data_access.queries.overview.overview": frozenset(
-        {CUSTOMERS, RECEIVABLES, SUSPENSIONS, TICKETS, POLICIES, PAYABLES}
+        {CUSTOMERS, RECEIVABLES, SUSPENSIONS, TICKETS, POLICIES, PAYABLES, RATES}
     ),
     "data_access.queries.overview.receivables_trend": _LEDGER,
     "data_access.queries.overview.ticket_volume": frozenset({TICKETS}),
@@ -117,6 +117,7 @@ READS: dict[str, frozenset[str]] = {
     "data_access.queries.microsoft_payables": _LEDGER | {PAYABLES},
     "data_access.queries.microsoft_payables.microsoft_invoices": frozenset({PAYABLES}),
     "data_access.queries.microsoft_payables.next_microsoft_payment": frozenset({PAYABLES}),
+    "data_access.queries.microsoft_payables.cash_cover_every_currency": _LEDGER | {PAYABLES, RATES},
     "data_access.queries.policies": frozenset({POLICIES}),
     "data_access.queries.partner": frozenset({POLICIES}),
     "data_access.queries.time_zone": frozenset({POLICIES}),

@@ -1,15 +1,16 @@
 """What the partner owes Microsoft, and whether customers' money arrives in time to pay it.
 
 Every figure is as it stood at an as-of date: a Microsoft invoice paid after that date was still unpaid then;
-customer receivables are what was open on each invoice then (`ledger.open_at`, the aging rule). Currencies are
-never added together.
+customer receivables are what was open on each invoice then (`ledger.open_at`, the aging rule). Per-currency
+figures are never added together; cash cover also gives the receivables of every currency converted to the
+Microsoft invoice's currency through the reporting currency, at the as-of date's rates, or says which rate is missing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
@@ -18,8 +19,9 @@ from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, case, f
 from data_access import ledger
 from data_access.db import read_session
 from data_access.models import MicrosoftInvoice, Payment
-from data_access.money import from_cents
+from data_access.money import CENT, from_cents
 from data_access.permissions import Actor, requires
+from data_access.queries.exchange_rates import Rates, rates_on
 
 INVOICE_COLUMNS = [
     "number",
@@ -61,6 +63,61 @@ class CashCover:
     not_yet_due: Decimal
     microsoft_due: Decimal
     cover_ratio: Decimal | None
+
+
+@dataclass(frozen=True)
+class ConvertedCover:
+    """Receivables of every currency due by `pay_by`, converted to the Microsoft invoice's currency through the
+    reporting currency (amount x rate(its currency) / rate(bill's currency)); the amounts are None and `missing`
+    names the currencies without a rate when one is lacking."""
+
+    currency: str
+    reporting: str
+    on: date
+    due_before: Decimal | None
+    already_overdue: Decimal | None
+    cover_ratio: Decimal | None
+    missing: tuple[str, ...] = ()
+    rate_dates: dict[str, date] = field(default_factory=dict)
+
+    def explain(self) -> str:
+        """A sentence saying which rates the converted figures used, or which are missing."""
+        if self.missing:
+            return (
+                f"No {self.currency} figure for every currency: no exchange rate on or before "
+                f"{self.on.isoformat()} for {', '.join(self.missing)}. Import exchange rates (Import page, kind "
+                "exchange-rates)."
+            )
+        through = "" if self.currency == self.reporting else f" through {self.reporting}"
+        used = ", ".join(f"{c} {d.isoformat()}" for c, d in sorted(self.rate_dates.items()))
+        return (
+            f"Every currency in {self.currency}{through} at the rates on or before {self.on.isoformat()}"
+            + (f" ({used})." if used else ".")
+        )
+
+
+def _converted(
+    split: dict[str, dict[int, Decimal]], rates: Rates, currency: str, microsoft_due: Decimal
+) -> ConvertedCover:
+    """Each currency's receivables x its rate / the bill currency's rate: exact, rounded half up once per figure."""
+    wanted = sorted({*split, currency})
+    missing = tuple(code for code in wanted if rates.rate(code) is None)
+    used = {code: rates.rates[code][0] for code in wanted if code != rates.reporting and code in rates.rates}
+    bill_rate = rates.rate(currency)
+    if missing or bill_rate is None:
+        return ConvertedCover(currency, rates.reporting, rates.on, None, None, None, missing, used)
+
+    def total(parts: tuple[int, ...]) -> Decimal:
+        exact = sum(
+            (amount * (rates.rate(code) or Decimal(0)) for code, by in split.items()
+             for overdue, amount in by.items() if overdue in parts),
+            Decimal(0),
+        )  # fmt: skip
+        return (exact / bill_rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    due_before, already_overdue = total((0, 1)), total((1,))
+    ratio = due_before / microsoft_due if microsoft_due else None
+    return ConvertedCover(currency, rates.reporting, rates.on, due_before, already_overdue, ratio, (), used)
 
 
 def _unpaid_at(as_of: date) -> ColumnElement[bool]:
@@ -171,11 +228,7 @@ def cash_cover(actor: Actor, *, as_of: date, pay_by: date, currency: str) -> Cas
     """Receivables in the currency due on or before pay_by (overdue at as_of, or not yet due) against
     the Microsoft invoices in it unpaid at as_of and due by pay_by; cover ratio = receivables / Microsoft."""
     currency = currency.upper()
-    microsoft = select(func.sum(MicrosoftInvoice.amount_cents)).where(
-        _unpaid_at(as_of), MicrosoftInvoice.currency == currency, MicrosoftInvoice.due_date <= pay_by
-    )
-    with read_session() as session:
-        microsoft_due = from_cents(session.scalar(microsoft))
+    microsoft_due = _microsoft_due(as_of, pay_by, currency)
     split = _split_by_overdue(as_of, pay_by, currency).get(currency, {})
     already_overdue, not_yet_due = split.get(1, Decimal("0.00")), split.get(0, Decimal("0.00"))
     due_before = already_overdue + not_yet_due
@@ -189,6 +242,27 @@ def cash_cover(actor: Actor, *, as_of: date, pay_by: date, currency: str) -> Cas
         microsoft_due=microsoft_due,
         cover_ratio=due_before / microsoft_due if microsoft_due else None,
     )
+
+
+@requires("payables.view")
+def cash_cover_every_currency(actor: Actor, *, as_of: date, pay_by: date, currency: str) -> ConvertedCover:
+    """`cash_cover` with the receivables of every currency due by pay_by, each converted to the Microsoft
+    invoice's currency through the reporting currency at as_of's rates (amount x rate(its currency) /
+    rate(currency)); no figure, naming the currencies, when a rate is missing."""
+    currency = currency.upper()
+    microsoft_due = _microsoft_due(as_of, pay_by, currency)
+    with read_session() as session:
+        rates = rates_on(session, as_of)
+    return _converted(_split_by_overdue(as_of, pay_by, None), rates, currency, microsoft_due)
+
+
+def _microsoft_due(as_of: date, pay_by: date, currency: str) -> Decimal:
+    """The Microsoft invoices in the currency unpaid at as_of and due on or before pay_by."""
+    microsoft = select(func.sum(MicrosoftInvoice.amount_cents)).where(
+        _unpaid_at(as_of), MicrosoftInvoice.currency == currency, MicrosoftInvoice.due_date <= pay_by
+    )
+    with read_session() as session:
+        return from_cents(session.scalar(microsoft))
 
 
 def _month_starts(as_of: date, months: int) -> list[date]:

@@ -43,6 +43,9 @@ from data_access.money import from_cents
 from data_access.permissions import Actor, allowed, requires
 from data_access.queries import microsoft_payables, tickets
 from data_access.queries import month_ends as month_ends_kept
+from data_access.queries.aging import AgingFilter, aging_summary
+from data_access.queries.exchange_rates import rates_on, reporting_currency
+from data_access.queries.receivables import ConvertedReceivables, converted_receivables
 from data_access.queries.suspensions import suspended_at_end_of
 
 CLOSED_TICKET = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
@@ -76,12 +79,26 @@ class Figures:
 class Overview:
     now: Figures
     last_month: Figures
+    converted: ConvertedReceivables | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The `report overview` keys (DESIGN.md), plus the same figures a month earlier for the change."""
+        """The `report overview` keys (DESIGN.md), the receivables of every currency converted to the reporting
+        currency (null when a rate is missing), plus the same figures a month earlier for the change."""
         figures = _figures_dict(self.now)
+        figures.update(_converted_dict(self.converted))
         figures["last_month"] = _figures_dict(self.last_month)
         return figures
+
+
+def _converted_dict(converted: ConvertedReceivables | None) -> dict[str, Any]:
+    total = None if converted is None else converted.total
+    return {
+        "reporting_currency": reporting_currency() if total is None else total.currency,
+        "total_receivables_converted": None if converted is None else converted.total.amount,
+        "overdue_converted": None if converted is None else converted.overdue.amount,
+        "rates_on": None if total is None else total.on,
+        "rates_missing": None if total is None else list(total.missing),
+    }
 
 
 def _figures_dict(figures: Figures) -> dict[str, Any]:
@@ -239,15 +256,26 @@ def figures_at(
     )
 
 
+def receivables_converted(as_of: date) -> ConvertedReceivables:
+    """What was open and overdue at the as-of date in every currency, converted at that date's rates."""
+    with read_session() as session:
+        rates = rates_on(session, as_of)
+    return converted_receivables(aging_summary(AgingFilter(as_of=as_of)), rates)
+
+
 @requires("overview.view")
-def overview(actor: Actor, *, as_of: date, currency: str | None = None) -> Overview:
-    """Headline figures at the as-of date and the same day a month earlier, for the change since last month."""
+def overview(actor: Actor, *, as_of: date, currency: str | None = None, convert: bool = True) -> Overview:
+    """Headline figures at the as-of date and the same day a month earlier, for the change since last month;
+    with the receivables of every currency in the reporting currency unless `convert` is False (the page converts
+    the aging it has already read instead of reading it again)."""
     chosen = currency or main_currency()
     before = month_earlier(as_of)
-    both = _receivables([before, as_of], chosen) if chosen and allowed(actor, "receivables.view") else {}
+    sees_receivables = allowed(actor, "receivables.view")
+    both = _receivables([before, as_of], chosen) if chosen and sees_receivables else {}
     return Overview(
         now=figures_at(actor, as_of, chosen, receivables_then=both.get(as_of)),
         last_month=figures_at(actor, before, chosen, receivables_then=both.get(before)),
+        converted=receivables_converted(as_of) if convert and sees_receivables else None,
     )
 
 
@@ -464,11 +492,13 @@ def escalations_by_status(actor: Actor) -> pd.DataFrame:
 
 def overview_frame(result: Overview) -> pd.DataFrame:
     """One row per headline figure: its value now and a month earlier (for csv and table output)."""
-    now, before = _figures_dict(result.now), _figures_dict(result.last_month)
+    now, before = result.as_dict(), _figures_dict(result.last_month)
     rows = []
     for key in ("currency", "total_receivables", "overdue", "overdue_share", "dso_days", "collected_this_month",
                 "suspended_subscriptions", "open_tickets", "sla_breaches", "open_escalations"):  # fmt: skip
         rows.append({"figure": key, "value": now[key], "last_month": before[key]})
+    for key in ("reporting_currency", "total_receivables_converted", "overdue_converted", "rates_on"):
+        rows.append({"figure": key, "value": now[key], "last_month": None})
     for part in ("due_date", "amount"):
         rows.append({
             "figure": f"next_microsoft_payment.{part}",

@@ -7,7 +7,9 @@ each put in its bucket by `rules.buckets`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -31,6 +33,7 @@ from data_access.queries.aging import (
     aging_by_customer_largest_overdue_first,
     aging_summary,
 )
+from data_access.queries.exchange_rates import Converted, Rates
 from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_of, parse_buckets, validate_buckets
 
 BUCKETS_SETTING = "BILLING_DESK_AGING_BUCKETS"
@@ -82,6 +85,25 @@ def countries(actor: Actor) -> list[str]:
 def _distinct(column: Any) -> list[str]:
     with read_session() as session:
         return list(session.scalars(select(column).where(column.is_not(None)).distinct().order_by(column)))
+
+
+@dataclass(frozen=True)
+class ConvertedReceivables:
+    """Open receivables and the overdue part of them, every currency converted to the reporting currency."""
+
+    total: Converted
+    overdue: Converted
+
+
+def converted_receivables(summary: pd.DataFrame, rates: Rates) -> ConvertedReceivables:
+    """An aging summary by due date (currency, bucket, amount) added up across currencies at `rates`: overdue is
+    every bucket but current; a currency without a rate leaves the totals unknown, naming it."""
+    totals: dict[str, Decimal] = {}
+    overdue: dict[str, Decimal] = {}
+    for code, bucket, amount in zip(summary.currency, summary.bucket, summary.amount, strict=True):
+        totals[code] = totals.get(code, Decimal(0)) + amount
+        overdue[code] = overdue.get(code, Decimal(0)) + (amount if bucket != "current" else Decimal(0))
+    return ConvertedReceivables(total=rates.total(totals), overdue=rates.total(overdue))
 
 
 def largest_overdue_first(by_customer: pd.DataFrame) -> pd.DataFrame:

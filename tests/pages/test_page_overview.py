@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -102,3 +103,38 @@ def test_the_receivables_trend_ends_at_the_last_complete_month_and_marks_today(s
     assert len(complete) == 12 and complete[-1] == first_of_month - timedelta(days=1)
     if (today + timedelta(days=1)).day != 1:  # today is shown apart, as the month to date
         assert set(drawn[pd.to_datetime(drawn.month_end).dt.date == today].point) == {"today (month to date)"}
+
+
+def test_the_converted_totals_say_which_rates(sqlite_database: str, tmp_path: Path) -> None:
+    from data_access.csv_import import import_csv
+    from tests.support.actors import ADMIN
+
+    today = clock.today()
+    factories.customer("C-1")
+    factories.customer("C-2", currency="EUR")
+    factories.invoice("C-1", "I-1", issued=today - timedelta(days=120), cents=150_000)
+    factories.invoice("C-1", "I-2", issued=today - timedelta(days=5), cents=50_000)
+    factories.invoice("C-2", "I-3", issued=today - timedelta(days=90), cents=100_000)
+    rates = tmp_path / "rates.csv"
+    rates.write_text(f"rate_date,currency,rate\n{today - timedelta(days=3)},EUR,1.0825\n", encoding="utf-8")
+    assert import_csv(ADMIN, "exchange-rates", rates).ok
+    app = run_dashboard()
+    metrics = {metric.label: metric.value for metric in app.metric}
+    # USD 1,500.00 + 500.00 + EUR 1,000.00 x 1.0825 (1,082.50) = 3,082.50 USD; overdue: 1,500.00 + 1,082.50
+    assert metrics["Total receivables (USD, all currencies)"] == "3,082.50"
+    assert metrics["Overdue (USD, all currencies)"] == "2,582.50"
+    assert metrics["Total receivables (USD)"] == "2,000.00"
+    said = f"In USD at the rates on or before {today.isoformat()} (EUR {today - timedelta(days=3)})."
+    assert any(said in caption.value for caption in app.caption)
+
+
+def test_a_missing_rate_is_said_on_the_overview(sqlite_database: str) -> None:
+    today = clock.today()
+    factories.customer("C-1")
+    factories.customer("C-2", currency="EUR")
+    factories.invoice("C-1", "I-1", issued=today - timedelta(days=120), cents=150_000)
+    factories.invoice("C-2", "I-3", issued=today - timedelta(days=90), cents=100_000)
+    app = run_dashboard()
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Total receivables (USD, all currencies)"] == "no rate"
+    assert any("no exchange rate on or before" in c.value and "EUR" in c.value for c in app.caption)
