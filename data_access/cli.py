@@ -148,6 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     collections_report.add_argument("--stage", default=None, help="only customers in this stage (its name)")
     collections_report.add_argument("--format", choices=FORMATS, default="table")
 
+    margin_report = reports.add_parser(
+        "margin", help="what Microsoft bills (Partner Center files) against what customers are invoiced"
+    )
+    margin_report.add_argument(
+        "--from", dest="start", type=_date, required=True, help="first day (YYYY-MM-DD)"
+    )
+    margin_report.add_argument("--to", dest="end", type=_date, required=True, help="last day (YYYY-MM-DD)")
+    margin_report.add_argument(
+        "--by", choices=("customer", "month"), default=None, help="sum the months (customer) or the customers"
+    )
+    margin_report.add_argument("--currency", type=_currency, default=None, help="only this currency")
+    margin_report.add_argument("--format", choices=FORMATS, default="table")
+
     statement_report = reports.add_parser("statement", help="a customer's statement of account")
     statement_report.add_argument("--customer", required=True, help="the customer's id (customer_id)")
     statement_report.add_argument(
@@ -365,6 +378,15 @@ def _report_collections(args: argparse.Namespace) -> str:
     return render(frame, args.format)
 
 
+def _report_margin(args: argparse.Namespace) -> str:
+    from data_access.queries.margin import margin_report
+
+    if args.end < args.start:
+        raise InvalidAction(f"--to {args.end} is before --from {args.start}.")
+    frame = margin_report(_cli_actor(), args.start, args.end, by=args.by, currency=args.currency)
+    return render(frame, args.format)
+
+
 def _collections_run(args: argparse.Namespace) -> str:
     from data_access.actions.collections_run import run as collections_run
 
@@ -474,6 +496,8 @@ def run(args: argparse.Namespace) -> str:
         return _report_collections(args)
     if args.report == "overview":
         return _report_overview(args)
+    if args.report == "margin":
+        return _report_margin(args)
     if args.report == "statement":
         return _report_statement(args)
     if args.report == "tickets":
