@@ -128,7 +128,8 @@ class ExchangeRates(Kind):
         return []
 
     def classify(self, session: Session, planned: Sequence[Planned], context: Context) -> None:
-        keys = {(p.row.values["currency"], p.row.values["rate_date"]) for p in planned}
+        readable = [p for p in planned if not p.reasons]  # a refused row may lack its currency or date
+        keys = {(p.row.values["currency"], p.row.values["rate_date"]) for p in readable}
         existing: dict[tuple[str, date], str] = {}
         if keys:
             found = session.execute(
@@ -137,7 +138,7 @@ class ExchangeRates(Kind):
                 )
             )
             existing = {(r.currency, r.rate_date): r.rate for r in found}
-        for p in planned:
+        for p in readable:
             key = (p.row.values["currency"], p.row.values["rate_date"])
             if key in existing:
                 same = Decimal(existing[key]) == p.row.values["rate"]
@@ -184,7 +185,13 @@ class PartnerCenterFile(Kind):
         parsers: dict[str, f.Parser] = {name: ignored for name in self.documented}
         parsers |= {name: day if parse is pc_day else parse for name, parse in self.used.items()}
         return [
-            Column(name, parse, required=name in self.required, read=parse is not ignored)
+            Column(
+                name,
+                parse,
+                required=name in self.required,
+                read=parse is not ignored,
+                label=LABELS.get(name, ""),
+            )
             for name, parse in parsers.items()
         ]
 
@@ -285,7 +292,10 @@ def _reseller(v: dict[str, Any]) -> str | None:
 
 
 def _price(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.normalize())
+    """Without trailing zeros, and never in exponent form (10.00000000 is "10", not "1E+1")."""
+    if value is None:
+        return None
+    return str(value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize())
 
 
 INVOICE_COLUMNS = [
@@ -398,6 +408,10 @@ USAGE_COLUMNS = [
     "BenefitType",
 ]
 """Partner Center's new commerce daily rated usage file's header, in order (older files: ResellerMpnId)."""
+
+
+LABELS = {name.lower(): name for name in (*INVOICE_COLUMNS, *USAGE_COLUMNS, "ResellerMpnId")}
+"""Messages name a column as Microsoft spells it (ChargeStartDate), not as it is matched (chargestartdate)."""
 
 
 def _names(columns: Sequence[str]) -> tuple[str, ...]:

@@ -23,6 +23,12 @@ class Column:
     required: bool = False
     read: bool = True
     """False for a column a file may have that is known but not used: neither read nor warned about."""
+    label: str = ""
+    """How messages name the column when it differs from `name` (Microsoft's own spelling: ChargeStartDate)."""
+
+    @property
+    def called(self) -> str:
+        return self.label or self.name
 
 
 @dataclass(frozen=True)
@@ -108,9 +114,11 @@ def header_of(source: Source, columns: list[Column]) -> tuple[list[str], list[st
     names = _names(header)
     known = {column.name for column in columns}
     warnings = [
-        f"column {shown(name)} is not used and was ignored" for name in names if name and name not in known
+        f"column {shown(cell.strip())} is not used and was ignored"
+        for cell, name in zip(header, names, strict=True)
+        if name and name not in known
     ]
-    missing = [column.name for column in columns if column.required and column.name not in names]
+    missing = [column.called for column in columns if column.required and column.name not in names]
     if missing:
         raise FileProblem(f"The file lacks required column(s): {', '.join(missing)}.")
     return names, warnings
@@ -154,17 +162,17 @@ def _parse(chunk: Chunk, line: int, names: list[str], cells: list[str], by_name:
         bad = [] if cell.isprintable() else control_characters(cell.strip(" \t"))
         cell = cell.strip()
         if bad:
-            reasons.append(f"{name} contains control characters ({', '.join(bad)})")
+            reasons.append(f"{column.called} contains control characters ({', '.join(bad)})")
             unreadable.add(name)
         elif not cell:
             values[name] = None
         else:
             try:
-                values[name] = column.parse(name, cell)
+                values[name] = column.parse(column.called, cell)
             except BadValue as exc:
                 reasons.append(str(exc))
                 unreadable.add(name)
     for column in by_name.values():
         if column.required and values.get(column.name) is None and column.name not in unreadable:
-            reasons.append(f"{column.name} is missing")
+            reasons.append(f"{column.called} is missing")
     chunk.rows.append(Row(line, values, reasons, unreadable))

@@ -275,7 +275,7 @@ def test_encodings_and_unknown_columns(database: str, tmp_path: Path) -> None:
     ]
     report = import_csv(BILLING, "customers", write(tmp_path, "u.csv", "Customer ID,Name,Notes\nC7,Société,x\n",
                                                     bom=True))  # fmt: skip
-    assert report.ok and report.warnings == ["column 'notes' is not used and was ignored"]
+    assert report.ok and report.warnings == ["column 'Notes' is not used and was ignored"]
 
 
 def test_only_billing_and_global_admins_import(database: str, tmp_path: Path) -> None:
