@@ -32,6 +32,7 @@ PAGES = [
     ("app_pages/escalations.py", "Escalations", ":material/escalator_warning:", "escalations", "escalations.view"),
     ("app_pages/customers.py", "Customers", ":material/person_search:", "customers", "customers.view"),
     ("app_pages/microsoft_payables.py", "Microsoft payables", ":material/receipt_long:", "microsoft-payables", "payables.view"),
+    ("app_pages/margin.py", "Margin", ":material/trending_up:", "margin", "margin.view"),
     ("app_pages/policies.py", "Policies", ":material/policy:", "policies", "policies.view"),
     ("app_pages/import_data.py", "Import", ":material/upload_file:", "import", "data.import"),
     ("app_pages/users.py", "Users", ":material/manage_accounts:", "users", "users.manage"),

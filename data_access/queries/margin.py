@@ -473,12 +473,14 @@ def suspension_costs(actor: Actor, subscription_ids: list[str] | None = None) ->
 
 @requires("margin.view")
 def reconciliation_invoices(actor: Actor) -> pd.DataFrame:
-    """Each Microsoft invoice number in the invoice reconciliation lines, per currency: its subtotal and tax as
-    the file has them, and whether the total matches the Microsoft invoice recorded under that number."""
+    """Each Microsoft invoice number in the billed reconciliation lines (the invoice file's and the daily rated
+    usage file's, which carry the same InvoiceNumber), per currency: its subtotal and tax as the files have them,
+    and whether the total matches the Microsoft invoice recorded under that number (the sum that
+    actions.reconciliation records)."""
     lines = (
         select(_Line.invoice_number, _Line.currency, func.count().label("lines"),
                func.sum(_Line.cost_units).label("cost"), func.sum(_Line.tax_units).label("tax"))
-        .where(_Line.invoice_number.is_not(None), _Line.source == "invoice")
+        .where(_Line.invoice_number.is_not(None))
         .group_by(_Line.invoice_number, _Line.currency)
         .subquery()
     )  # fmt: skip

@@ -489,6 +489,10 @@ def test_reconciliation_invoices_against_recorded_microsoft_invoices(book: str) 
             billed[(number, cur)][0] += 1
             billed[(number, cur)][1] += Decimal(subtotal)
             billed[(number, cur)][2] += Decimal(tax)
+    for _t, number, _s, _d, _q, cost, cur in USAGE_LINES:  # billed usage carries the invoice number too
+        if number:
+            billed[(number, cur)][0] += 1
+            billed[(number, cur)][1] += Decimal(cost)
     assert set(rows) == set(billed)
     for key, (count, subtotal, tax) in billed.items():
         assert (rows[key]["lines"], rows[key]["subtotal"], rows[key]["tax"], rows[key]["total"]) == (

@@ -1,0 +1,114 @@
+"""The Margin page under AppTest: its headline figures equal the files' rows and the invoices summed by hand in the
+reporting currency; leakage and unmatched lines are listed; a Microsoft invoice is recorded from the files."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from data_access import clock
+from data_access.csv_import import import_csv
+from data_access.csv_import.partner_center import INVOICE_COLUMNS
+from data_access.db import read_session
+from data_access.models import MicrosoftInvoice
+from tests.support import factories, pages
+from tests.support.actors import ADMIN
+
+PAGE = "app_pages/margin.py"
+OURS = "8f2d2c4e-0000-4000-8000-00000000000a"
+STRANGER = "8f2d2c4e-0000-4000-8000-0000000000ff"
+
+
+def month_start(back: int) -> date:
+    today = clock.today()
+    month = today.month - 1 - back
+    return date(today.year + month // 12, month % 12 + 1, 1)
+
+
+def book(tmp_path: Path) -> None:
+    """One EUR customer invoiced EUR 1,000.00 last month; Microsoft bills USD 700.00 for its 10 seats (12 billed:
+    leakage) and USD 50.00 for a stranger's tenant. EUR at 1.10 USD."""
+    last = month_start(1)
+    factories.customer("C-1", name="Contoso GmbH", currency="EUR", tenant_id=OURS)
+    factories.subscription("C-1", "SUB-1", quantity=10)
+    factories.invoice("C-1", "INV-1", issued=last + timedelta(days=2), cents=100_000, currency="EUR")
+    rates = tmp_path / "rates.csv"
+    rates.write_text(f"rate_date,currency,rate\n{(last - timedelta(days=1)).isoformat()},EUR,1.10\n")
+    assert import_csv(ADMIN, "exchange-rates", rates).ok
+    lines = tmp_path / "invoice.csv"
+    with lines.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, INVOICE_COLUMNS)
+        writer.writeheader()
+        for tenant, subscription, subtotal, seats in (
+            (OURS, "SUB-1", "700.00", "12"),
+            (STRANGER, "X-9", "50.00", "1"),
+        ):
+            writer.writerow({"CustomerId": tenant, "InvoiceNumber": "G000000777", "ChargeType": "cycleCharge",
+                             "Subtotal": subtotal, "TaxTotal": "0", "Currency": "USD", "SubscriptionId": subscription,
+                             "ChargeStartDate": last.isoformat(), "BillableQuantity": seats,
+                             "CustomerName": "Somebody Else" if tenant == STRANGER else "Contoso GmbH"})  # fmt: skip
+    report = import_csv(ADMIN, "partner-center-invoice", lines)
+    assert report.ok, report.errors
+
+
+def open_page(username: str = "billing") -> AppTest:
+    return pages.open_page(PAGE, username)
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(str(m.value) for m in app.metric if m.label == label)
+
+
+def test_headline_figures_are_the_rows_converted_by_hand(sqlite_database: str, tmp_path: Path) -> None:
+    book(tmp_path)
+    app = open_page()
+    assert [t.value for t in app.title] == ["Margin"]
+    # Revenue EUR 1,000.00 x 1.10 = USD 1,100.00; cost USD 700.00 (ours) — the stranger's 50.00 is no customer's.
+    assert metric(app, "Revenue") == "USD 1,100.00"
+    assert metric(app, "Microsoft cost") == "USD 700.00"
+    assert metric(app, "Margin") == "USD 400.00"
+    assert metric(app, "Margin %") == "36.4%"
+    shown = " ".join(e.value for e in app.error)
+    assert "seats above ours" in shown and "not our customer" in shown
+    leaks = next(d.value for d in app.dataframe if "kind" in d.value.columns)
+    seats = leaks[leaks.kind == "seats above ours"].iloc[0]
+    assert seats.amount == Decimal("116.67")  # 700.00 x (12 - 10) / 12 = 116.666... -> 116.67
+    assert leaks[leaks.kind == "not our customer"].iloc[0].amount == Decimal("50.00")
+
+
+def test_a_missing_rate_says_so_and_gives_no_total(sqlite_database: str, tmp_path: Path) -> None:
+    book(tmp_path)
+    factories.customer("C-2", name="Fabrikam Pty", currency="AUD")
+    factories.invoice("C-2", "INV-2", issued=month_start(1) + timedelta(days=3), cents=5_000, currency="AUD")
+    app = open_page()
+    assert metric(app, "Revenue") == "no rate"
+    assert any("no exchange rate for AUD" in w.value for w in app.warning)
+
+
+def test_recording_the_microsoft_invoice_from_the_files(sqlite_database: str, tmp_path: Path) -> None:
+    book(tmp_path)
+    app = open_page()
+    app.selectbox(key="record_invoice_number").set_value("G000000777")
+    app.button[[b.label for b in app.button].index("Record invoice")].click().run()
+    assert not app.exception
+    with read_session() as session:
+        recorded = session.scalars(select(MicrosoftInvoice)).one()
+    assert (recorded.number, recorded.amount_cents, recorded.currency) == ("G000000777", 75_000, "USD")
+
+
+@pytest.mark.parametrize("username", ["sales", "helpdesk"])
+def test_the_page_is_not_in_the_navigation_of_other_roles(sqlite_database: str, username: str) -> None:
+    app = pages.signed_in(username)
+    assert "Margin" not in str(app.get("navigation"))
+    assert not any(t.value == "Margin" for t in app.title)
+
+
+def test_no_files_says_how_to_import_them(sqlite_database: str) -> None:
+    app = open_page()
+    assert any("partner-center-invoice" in i.value for i in app.info)
