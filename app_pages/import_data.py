@@ -8,13 +8,18 @@ import streamlit as st
 from data_access import clock
 from data_access.csv_import import KIND_NAMES, import_csv
 from data_access.csv_import.kinds import KINDS, Context
+from data_access.csv_import.partner_center import INVOICE_COLUMNS, USAGE_COLUMNS
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.permissions import PermissionDenied
 from ui.flash import show_flash
 from ui.signin import current_actor
 
-ORDER_HINT = "Import in this order: customers, subscriptions, invoices, payments, credit-notes, tickets."
+ORDER_HINT = (
+    "Import in this order: customers, subscriptions, invoices, payments, credit-notes, tickets; then Partner "
+    "Center's reconciliation files and exchange rates for the Margin page."
+)
+MICROSOFT_LAYOUT = {"partner-center-invoice": INVOICE_COLUMNS, "partner-center-usage": USAGE_COLUMNS}
 
 actor = current_actor()
 st.title("Import")
@@ -24,9 +29,21 @@ st.caption(f"CSV files in UTF-8 (with or without BOM), one header line. {ORDER_H
 left, right = st.columns([1, 2])
 kind = left.selectbox("What the file holds", KIND_NAMES, key="import_kind")
 columns = KINDS[kind].columns(Context(date_format=None, update=False, today=clock.today()))
-right.markdown(
-    "**Columns:** " + ", ".join(f"`{c.name}`" + (" (required)" if c.required else "") for c in columns)
-)
+if kind in MICROSOFT_LAYOUT:
+    header = MICROSOFT_LAYOUT[kind]
+    proper = {name.lower(): name for name in (*header, "ResellerMpnId")}
+    read = [proper[c.name] + (" (required)" if c.required else "") for c in columns if c.read]
+    right.markdown(
+        "**Partner Center's own file, as downloaded** (new commerce; Microsoft's column names). Billing Desk "
+        "reads " + ", ".join(f"`{name}`" for name in read) + "; the other columns of Microsoft's layout are "
+        "accepted and not used. US dates need the date format `%m/%d/%Y`. The same file imported again adds "
+        "nothing; a billed file replaces the unbilled lines of its months. Very large files: use "
+        "`python -m data_access import " + kind + " FILE.csv`."
+    )
+else:
+    right.markdown(
+        "**Columns:** " + ", ".join(f"`{c.name}`" + (" (required)" if c.required else "") for c in columns)
+    )
 upload = st.file_uploader("CSV file", type=["csv"], key="import_file")
 date_format = st.text_input(
     "Date format (leave empty for ISO dates such as 2026-11-24)",
