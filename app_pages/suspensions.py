@@ -8,8 +8,9 @@ from data_access.actions.collections_run import ensure_current
 from data_access.actions.suspensions import StillOverdue, reinstate_subscription, suspend_subscription
 from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
-from data_access.money import day
+from data_access.money import day, money
 from data_access.permissions import Actor, PermissionDenied, allowed
+from data_access.queries.margin import suspension_costs
 from data_access.queries.suspensions import (
     NEARING_DELETION_DAYS,
     eligible_accounts,
@@ -225,6 +226,23 @@ else:
                     for row in warned.itertuples()
                 )
             )  # fmt: skip
+    costs = cached(suspension_costs)(actor, sorted(str(s) for s in suspended.subscription_id))
+    costs = costs[costs.currency.notna()]
+    billed = {
+        str(sub): " + ".join(money(row.cost, str(row.currency)) for row in group.itertuples())
+        for sub, group in costs.groupby("subscription_id")
+    }
+    suspended = suspended.assign(microsoft_cost=[billed.get(str(s), "") for s in suspended.subscription_id])
+    if billed:
+        totals = " and ".join(
+            money(sum(group.cost), str(currency)) for currency, group in costs.groupby("currency")
+        )
+        st.warning(
+            f"Microsoft has billed {totals} on {plural(len(billed), 'suspended subscription')} since they were "
+            "suspended (Partner Center's reconciliation files): in new commerce a suspended subscription is billed "
+            "until it is cancelled or its term ends.",
+            icon=":material/payments:",
+        )
     ready = suspended[suspended.ready_to_reinstate]
     if not ready.empty:
         names = "; ".join(label(row) for _, row in ready.iterrows())
@@ -243,6 +261,7 @@ else:
             "customer_name",
             "product",
             "days_suspended",
+            "microsoft_cost",
             "overdue",
             "ready_to_reinstate",
             "warning",
@@ -264,6 +283,10 @@ else:
             "suspended_by": "By",
             "reason": "Reason",
             "days_suspended": "Days suspended",
+            "microsoft_cost": st.column_config.TextColumn(
+                "Microsoft cost since suspended",
+                help="Charged to the partner on or after the suspension day.",
+            ),
             "warning": "Warning",
             "overdue": st.column_config.NumberColumn("Overdue now", format="accounting"),
             "ready_to_reinstate": st.column_config.CheckboxColumn("Ready to reinstate"),

@@ -185,7 +185,7 @@ def test_every_cached_read_of_every_page_touches_only_tables_of_its_subjects(
     sqlite_database: str, reads: Reads
 ) -> None:
     seed_demo(customers=20, seed=5)
-    for page in ("overview", "suspensions", "tickets", "escalations", "customers", "microsoft_payables",
+    for page in ("overview", "suspensions", "tickets", "escalations", "customers", "microsoft_payables", "margin",
                  "policies", "audit_log"):  # fmt: skip
         visit(page)
     visit("receivables", pick_first_row)

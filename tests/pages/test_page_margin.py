@@ -112,3 +112,28 @@ def test_the_page_is_not_in_the_navigation_of_other_roles(sqlite_database: str, 
 def test_no_files_says_how_to_import_them(sqlite_database: str) -> None:
     app = open_page()
     assert any("partner-center-invoice" in i.value for i in app.info)
+
+
+def test_the_suspensions_page_shows_what_microsoft_billed_since_each_suspension(
+    sqlite_database: str, tmp_path: Path
+) -> None:
+    today = clock.today()
+    suspended_on = today - timedelta(days=20)
+    factories.customer("C-9", name="Northwind", tenant_id=OURS)
+    factories.subscription("C-9", "SUB-S", status="Suspended", suspended_at=factories.at(suspended_on),
+                           suspended_by="billing", suspension_reason="Overdue")  # fmt: skip
+    lines = tmp_path / "unbilled.csv"
+    with lines.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, INVOICE_COLUMNS)
+        writer.writeheader()
+        # Before the suspension: not counted. On and after it: 30.10 + 12.45 = 42.55.
+        for start, subtotal in ((suspended_on - timedelta(days=1), "99.99"), (suspended_on, "30.10"),
+                                (today, "12.45")):  # fmt: skip
+            writer.writerow({"CustomerId": OURS, "InvoiceNumber": "", "ChargeType": "cycleCharge",
+                             "Subtotal": subtotal, "Currency": "USD", "SubscriptionId": "SUB-S",
+                             "ChargeStartDate": start.isoformat()})  # fmt: skip
+    assert import_csv(ADMIN, "partner-center-invoice", lines).ok
+    app = pages.open_page("app_pages/suspensions.py", "billing")
+    assert any("Microsoft has billed USD 42.55 on 1 suspended subscription" in w.value for w in app.warning)
+    table = next(d.value for d in app.dataframe if "microsoft_cost" in d.value.columns)
+    assert list(table.microsoft_cost) == ["USD 42.55"]
