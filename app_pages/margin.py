@@ -40,10 +40,34 @@ def first_of_month(when: date, back: int = 0) -> date:
     return date(when.year + month // 12, month % 12 + 1, 1)
 
 
-def money_config(frame: pd.DataFrame) -> dict[str, object]:
-    return {
-        c: st.column_config.NumberColumn(c, format="accounting") for c in frame.columns if c in MONEY_COLUMNS
+LABELS = {
+    "customer_id": "Customer ID", "month": "Month", "currency": "Currency", "margin_pct": "Margin %",
+    "revenue_per_currency": "Revenue per currency", "cost_per_currency": "Microsoft cost per currency",
+    "reporting_currency": "Reporting currency", "rate_date": "Rates of", "kind": "Leakage", "detail": "Detail",
+    "customer_tenant": "Tenant (CustomerId)", "subscription_id": "Subscription ID", "problem": "Problem",
+    "line_id": "Line", "source": "File", "invoice_number": "InvoiceNumber", "subscription_ref": "SubscriptionId",
+    "charge_date": "Charge date", "lines": "Lines", "status": "Status", "product": "Product", "sku": "SKU or meter",
+    "charge_type": "ChargeType", "quantity": "Quantity", "unit_price": "Unit price",
+    "max_billed_quantity": "Most seats billed",
+}  # fmt: skip
+MONEY_LABELS = {
+    "microsoft_cost": "Microsoft cost", "revenue": "Revenue", "margin": "Margin", "amount": "Amount",
+    "microsoft_cost_converted": "Microsoft cost, converted", "revenue_converted": "Revenue, converted",
+    "margin_converted": "Margin, converted", "cost": "Cost", "subtotal": "Subtotal", "tax": "Tax", "total": "Total",
+    "recorded_amount": "Recorded invoice", "difference": "Difference",
+}  # fmt: skip
+
+
+def money_config(frame: pd.DataFrame, suffix: str = "") -> dict[str, object]:
+    """Readable headers; money in accounting format (negative in brackets)."""
+    config: dict[str, object] = {c: LABELS[c] for c in frame.columns if c in LABELS}
+    config |= {
+        c: st.column_config.NumberColumn(MONEY_LABELS[c] + suffix, format="accounting")
+        for c in frame.columns
+        if c in MONEY_LABELS
     }
+    config["customer_name"] = st.column_config.TextColumn("Customer", pinned=True)
+    return config
 
 
 def exports(frame: pd.DataFrame, name: str, key: str) -> None:
@@ -131,14 +155,21 @@ if rows.empty and leaks.empty and unmatched.empty and files.empty:
 
 cost, revenue = converted_sum(months, "microsoft_cost_converted"), converted_sum(months, "revenue_converted")
 margin = None if cost is None or revenue is None else revenue - cost
-a, b, c, d = st.columns(4)
+a, b, c = st.columns(3)
 a.metric("Revenue", shown_money(revenue, reporting), border=True, help="Customer invoices issued, converted.")
 b.metric(
     "Microsoft cost", shown_money(cost, reporting), border=True, help="The files' own amounts, converted."
 )
-c.metric("Margin", shown_money(margin, reporting), border=True)
 pct = None if margin is None or not revenue else (margin / revenue * 100).quantize(Decimal("0.1"))
-d.metric("Margin %", "—" if pct is None else f"{pct}%", border=True, help="Margin ÷ revenue.")
+c.metric(
+    "Margin",
+    shown_money(margin, reporting),
+    delta="—" if pct is None else f"{pct}% of revenue",
+    delta_color="off" if pct is None else ("normal" if pct >= 0 else "inverse"),
+    delta_arrow="off",
+    border=True,
+    help="Revenue − Microsoft cost; the percentage is margin ÷ revenue.",
+)
 if cost is None or revenue is None:
     missing = sorted(
         set(months[months.revenue_converted.isna() | months.microsoft_cost_converted.isna()].currency)
@@ -159,6 +190,8 @@ if not months.empty:
     chart = months.dropna(subset=["revenue_converted", "microsoft_cost_converted"])
     chart = chart.groupby("month", as_index=False)[["revenue_converted", "microsoft_cost_converted"]].sum()
     if not chart.empty:
+        current = today.strftime("%Y-%m")
+        chart["month"] = [f"{m} (so far)" if m == current else m for m in chart.month]
         long = chart.melt(id_vars="month", var_name="figure", value_name="amount")
         long["figure"] = long.figure.map(
             {"revenue_converted": "Revenue", "microsoft_cost_converted": "Microsoft cost"}
@@ -168,6 +201,7 @@ if not months.empty:
                         labels={"amount": reporting, "month": "", "figure": ""},
                         color_discrete_map={"Revenue": "#2e7d32", "Microsoft cost": "#c62828"})  # fmt: skip
         figure.update_layout(height=300, margin={"t": 10, "b": 10}, legend_title_text="")
+        figure.update_xaxes(type="category")
         st.plotly_chart(figure, width="stretch", key="margin_chart")
         st.caption(chart_text(f"Revenue and Microsoft cost per month, in {reporting}."))
 
@@ -185,12 +219,10 @@ with by_customer:
         f"One row per customer and month in {reporting}, lowest margin first; the per-currency figures behind "
         "each row (what `report margin` prints) are below."
     )
-    st.dataframe(
-        per_customer_month(rows), hide_index=True, width="stretch", key="margin_converted",
-        column_config={"customer_name": st.column_config.TextColumn("Customer", pinned=True)}
-        | money_config(per_customer_month(rows)),
-    )  # fmt: skip
-    exports(per_customer_month(rows), f"margin-{reporting}-{start}-{end}", "margin_converted")
+    converted = per_customer_month(rows)
+    st.dataframe(converted, hide_index=True, width="stretch", key="margin_converted",
+                 column_config=money_config(converted, f" ({reporting})"))  # fmt: skip
+    exports(converted, f"margin-{reporting}-{start}-{end}", "margin_converted")
     with st.expander("Per currency"):
         st.dataframe(
             rows, hide_index=True, width="stretch", column_config=money_config(rows), key="margin_rows"
