@@ -477,9 +477,11 @@ if table.empty:
 cut = "" if len(table) == first.matching else (
     f" The first {len(table):,} are shown: find a customer above, or show more rows."
 )  # fmt: skip
+unranked = "".join(f"; no rate for {plain(code)}: ranked after the others" for code in first.unranked)
 st.caption(
     f"{plural(first.matching, 'overdue account')} on {day(today)}: broken promises first, then overdue amount × days "
-    f"past due. Amounts are in each row's currency. Select a row to act on the account.{cut}"
+    f"past due, compared in {first.reporting} at the rates on or before {day(today)}{unranked}. Amounts are in each "
+    f"row's currency. Select a row to act on the account.{cut}"
 )
 view = hashlib.sha256(
     repr(

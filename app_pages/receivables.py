@@ -19,7 +19,8 @@ from data_access.permissions import allowed
 from data_access.queries import receivables as detail
 from data_access.queries.aging import AgingFilter
 from data_access.queries.assessments import NO_STAGE
-from data_access.queries.receivables import receivables_summary
+from data_access.queries.exchange_rates import rates_at
+from data_access.queries.receivables import converted_receivables, receivables_summary
 from data_access.rules.buckets import DEFAULT_BUCKETS, parse_buckets
 from ui.cache import cached
 from ui.flash import show_flash
@@ -161,6 +162,21 @@ for start in range(0, len(per_currency), 4):
             border=True,
             help=f"Everything open in {plain(code)} at the as-of date; overdue is what was past its due date then.",
         )
+rates = cached(rates_at)(as_of)
+if past_due.currency.nunique() > 1:
+    converted = converted_receivables(past_due, rates)
+    total_then, overdue_then = converted.total.amount, converted.overdue.amount
+    st.columns(4)[0].metric(
+        f"Open receivables ({rates.reporting}, all currencies)",
+        "no rate" if total_then is None else money(total_then),
+        delta=None if overdue_then is None else f"{money(overdue_then)} overdue",
+        delta_color="red" if overdue_then else "off",
+        delta_arrow="off",
+        border=True,
+        help="Every currency above converted at its rate and added up.",
+    )
+    st.caption(plain(converted.total.explain()))
+unranked = sorted(code for code in summary.currency.unique() if rates.rate(code) is None)
 
 chart = summary.assign(
     amount=summary.amount.astype(float),
@@ -211,8 +227,11 @@ shown = table.rename(columns=headers)
 count = f"All {first.matching:,} rows." if len(table) == first.matching else (
     f"The first {len(table):,} of {first.matching:,} rows: find a customer above, or show more rows."
 )  # fmt: skip
+compared = f"Compared in {rates.reporting} at the rates on or before {day(as_of)}" + "".join(
+    f"; no rate for {plain(code)}: ranked after the others" for code in unranked
+)
 st.caption(
-    f"{SORT_NOTES[flt.basis]} {count} Amounts are in each row's currency. "
+    f"{SORT_NOTES[flt.basis]} {compared}. {count} Amounts are in each row's currency. "
     "Select a row to see that customer's open invoices and the payments against them."
 )
 view = hashlib.sha256(repr((flt, search, rows)).encode()).hexdigest()[:12]

@@ -38,6 +38,7 @@ from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import Customer, Invoice
 from data_access.money import from_cents
+from data_access.queries.exchange_rates import Rates, converted_first, rates_on
 from data_access.rules.buckets import DEFAULT_BUCKETS, bucket_labels, cutoffs, validate_buckets
 
 Basis = Literal["due", "issue"]
@@ -188,7 +189,8 @@ class CustomerRows:
 def aging_by_customer_largest_overdue_first(
     flt: AgingFilter, *, limit: int | None = None, search: str = ""
 ) -> CustomerRows:
-    """The aging by customer with `overdue` (total minus current), largest overdue first, then by customer and
+    """The aging by customer with `overdue` (total minus current), largest overdue first in the reporting
+    currency at the as-of date's rates (rows in a currency without a rate after the others), then by customer and
     currency (so equal amounts always come in the same order); only the first `limit` rows, summed and ordered in
     SQL, so a first screen never builds the whole table. `search` keeps the customers whose id or name contains
     it (any case); `matching` counts every row the table has with it."""
@@ -232,7 +234,7 @@ def _by_code_point(session: Session, column: Any) -> Any:
 
 
 def _largest_overdue(
-    session: Session, flt: AgingFilter, customers: Select[int] | None, limit: int
+    session: Session, flt: AgingFilter, customers: Select[int] | None, limit: int, rates: Rates
 ) -> tuple[list[tuple[int, str]], int]:
     """The first `limit` (customer pk, currency) of the table, largest overdue first, and how many rows it has:
     only the total and the overdue are summed for every customer here (two sums instead of one per bucket)."""
@@ -248,7 +250,7 @@ def _largest_overdue(
         select(totals.c.customer_id, totals.c.currency, func.count().over().label("matching"))
         .join(Customer, Customer.id == totals.c.customer_id)
         .order_by(
-            totals.c.overdue.desc(),
+            *converted_first(rates, totals.c.overdue, totals.c.currency),
             _by_code_point(session, Customer.external_id),
             _by_code_point(session, totals.c.currency),
         )
@@ -267,9 +269,10 @@ def _customer_rows(
     customers = _search_filter(flt, search)
     columns = ["customer_id", "customer_name", "currency", *flt.labels, "total", "overdue"]
     with _aging_session() as session:
+        rates = rates_on(session, flt.as_of) if largest_overdue_first else None
         chosen: list[tuple[int, str]] | None = None
-        if largest_overdue_first and limit is not None:
-            chosen, matching = _largest_overdue(session, flt, customers, limit)
+        if rates is not None and limit is not None:
+            chosen, matching = _largest_overdue(session, flt, customers, limit, rates)
             if not chosen:
                 return CustomerRows(pd.DataFrame([], columns=columns), matching)
             customers = select(Customer.id).where(Customer.id.in_(sorted({pk for pk, _ in chosen})))
@@ -278,8 +281,8 @@ def _customer_rows(
             _by_code_point(session, Customer.external_id),
             _by_code_point(session, per_customer.c.currency),
         ]
-        if largest_overdue_first:
-            order.insert(0, per_customer.c.overdue.desc())
+        if rates is not None:
+            order[:0] = converted_first(rates, per_customer.c.overdue, per_customer.c.currency)
         query = (
             select(
                 per_customer.c.customer_id,

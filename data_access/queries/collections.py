@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 import pandas as pd
@@ -22,6 +23,7 @@ from data_access.money import day, from_cents, money
 from data_access.permissions import Actor, requires
 from data_access.queries import assessments, collections_state, stages
 from data_access.queries.customers import latest_activities_and_payments
+from data_access.queries.exchange_rates import Rates, ranked_amount, rates_on
 from data_access.rules import policy
 from data_access.text import sentence
 
@@ -64,10 +66,15 @@ FIRST_SCREEN_ROWS = 200
 
 @dataclass(frozen=True)
 class WorklistRows:
-    """The first rows of the worklist (every row when not cut), and how many accounts it lists in all."""
+    """The first rows of the worklist (every row when not cut), and how many accounts it lists in all; ranked in
+    `reporting` at the rates on or before `rates_on`, the accounts in the `unranked` currencies (no rate) after
+    the others."""
 
     table: pd.DataFrame
     matching: int
+    reporting: str = ""
+    rates_on: date | None = None
+    unranked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,9 @@ def worklist(
     stage: str | None = None,
     due_only: bool = False,
 ) -> pd.DataFrame:
-    """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due: read,
+    """Overdue accounts at the as-of date, broken promises first, then by overdue amount x days past due (the
+    amount in the reporting currency at the as-of date's rates; accounts in a currency without one after the
+    others): read,
     filtered and sorted in the database from the stored state when it answers for the date (today, after today's
     run), else assessed now from the ledger."""
     return _worklist(as_of, account_manager=account_manager, stage=stage, due_only=due_only).table
@@ -165,9 +174,11 @@ def _worklist(
 ) -> WorklistRows:
     term = search.strip()
     with read_session() as session:
+        rates = rates_on(session, as_of)
         if collections_state.is_current(session, as_of):
             return _stored_worklist(
                 session,
+                rates,
                 account_manager=account_manager,
                 stage=stage,
                 due_only=due_only,
@@ -191,16 +202,27 @@ def _worklist(
         found = [
             row for row in found if wanted in row["customer_id"].lower() or wanted in row["name"].lower()
         ]
-    found.sort(key=lambda row: (row["broken_promises"] == 0, -row["priority"], row["customer_id"]))
+    found.sort(key=lambda row: _rank(row, rates))
     shown = found if rows is None else found[:rows]
     credit = _unapplied_credit()
     for row in shown:
         row["unapplied"] = from_cents(credit.get((row["customer_id"], row["currency"]), 0))
-    return WorklistRows(pd.DataFrame(shown, columns=WORKLIST_COLUMNS), len(found))
+    unranked = tuple(sorted({row["currency"] for row in found if rates.rate(row["currency"]) is None}))
+    table = pd.DataFrame(shown, columns=WORKLIST_COLUMNS)
+    return WorklistRows(table, len(found), rates.reporting, as_of, unranked)
+
+
+def _rank(row: dict[str, Any], rates: Rates) -> tuple[Any, ...]:
+    """The stored worklist's order in Python: broken promises first, then accounts whose currency has a rate,
+    then the priority converted (its own amount where there is no rate), then the customer id."""
+    rate = rates.rate(row["currency"])
+    priority: Decimal = row["priority"] * (rate or Decimal(1))
+    return (row["broken_promises"] == 0, rate is None, -priority, row["customer_id"])
 
 
 def _stored_worklist(
     session: Session,
+    rates: Rates,
     *,
     account_manager: str | None,
     stage: str | None,
@@ -214,16 +236,19 @@ def _stored_worklist(
     state = CollectionState
     priority = state.overdue_cents * state.days_past_due
     promises_broken_first = case((state.broken_promises > 0, 0), else_=1)
+    unrated, converted = ranked_amount(rates, priority, Customer.currency)
     chosen = (
         select(
             state.customer_id,
             promises_broken_first.label("broken_first"),
+            unrated.label("unrated"),
+            converted.label("converted"),
             priority.label("priority"),
             func.count().over().label("matching"),
         )
         .join(Customer, Customer.id == state.customer_id)
         .where(stages.listed())
-        .order_by(promises_broken_first, priority.desc(), _in_code_point_order(session))
+        .order_by(promises_broken_first, unrated, converted.desc(), _in_code_point_order(session))
     )
     if account_manager is not None:
         chosen = chosen.where(Customer.account_manager == account_manager)
@@ -238,6 +263,8 @@ def _stored_worklist(
                 Customer.name.icontains(search, autoescape=True),
             )
         )
+    without_rate = chosen.with_only_columns(Customer.currency).where(unrated == 1).distinct().order_by(None)
+    unranked = tuple(sorted(session.scalars(without_rate)))
     if rows is not None:
         chosen = chosen.limit(rows)
     page = chosen.subquery("page")
@@ -261,7 +288,7 @@ def _stored_worklist(
         .select_from(page)
         .join(state, state.customer_id == page.c.customer_id)
         .join(Customer, Customer.id == page.c.customer_id)
-        .order_by(page.c.broken_first, page.c.priority.desc(), _in_code_point_order(session))
+        .order_by(page.c.broken_first, page.c.unrated, page.c.converted.desc(), _in_code_point_order(session))
     )
     label = policy.ACTION_LABELS.get
     found = session.execute(query).all()
@@ -272,7 +299,10 @@ def _stored_worklist(
         for (customer, name, currency, manager, overdue, disputed, days, at_stage, due, next_step, next_on, broken,
              held, kind, contact_on, order, unapplied, _) in found
     ]  # fmt: skip
-    return WorklistRows(pd.DataFrame(table, columns=WORKLIST_COLUMNS), found[0].matching if found else 0)
+    matching = found[0].matching if found else 0
+    return WorklistRows(
+        pd.DataFrame(table, columns=WORKLIST_COLUMNS), matching, rates.reporting, rates.on, unranked
+    )
 
 
 def _unapplied_credit() -> dict[tuple[str, str], int]:

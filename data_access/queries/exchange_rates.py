@@ -9,9 +9,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Numeric, SQLColumnExpression, case, cast, func, literal, null, select
 from sqlalchemy.orm import Session
 
 from data_access import config
@@ -118,3 +119,29 @@ def rate_table() -> pd.DataFrame:
     return pd.DataFrame(
         [(r.rate_date, r.currency, Decimal(r.rate)) for r in rows], columns=pd.Index(RATE_COLUMNS)
     )
+
+
+def rate_in_sql(rates: Rates, currency: SQLColumnExpression[str]) -> ColumnElement[Decimal]:
+    """Each row's rate as an exact SQL number (NULL where there is none), so a ranking by converted amounts is
+    ordered and cut in the database: a CASE over the handful of currencies with a rate."""
+    known = {rates.reporting: Decimal(1), **{code: rate for code, (_, rate) in rates.rates.items()}}
+    whens = [(currency == code, cast(literal(str(rate)), Numeric())) for code, rate in sorted(known.items())]
+    return case(*whens, else_=null())
+
+
+def ranked_amount(
+    rates: Rates, amount: SQLColumnExpression[Any], currency: SQLColumnExpression[str]
+) -> tuple[ColumnElement[int], ColumnElement[Any]]:
+    """What a ranking by converted amounts orders by: 1 where the row's currency has no rate (0 otherwise), and
+    the amount in the reporting currency (its own amount where there is no rate)."""
+    rate = rate_in_sql(rates, currency)
+    return case((rate.is_(None), 1), else_=0), func.coalesce(amount * rate, amount)
+
+
+def converted_first(
+    rates: Rates, amount: SQLColumnExpression[Any], currency: SQLColumnExpression[str]
+) -> list[ColumnElement[Any]]:
+    """ORDER BY terms for the largest amount first in the reporting currency: rows whose currency has no rate
+    after the others (ordered among themselves by their own amounts)."""
+    unrated, converted = ranked_amount(rates, amount, currency)
+    return [unrated, converted.desc()]

@@ -106,15 +106,21 @@ def converted_receivables(summary: pd.DataFrame, rates: Rates) -> ConvertedRecei
     return ConvertedReceivables(total=rates.total(totals), overdue=rates.total(overdue))
 
 
-def largest_overdue_first(by_customer: pd.DataFrame) -> pd.DataFrame:
-    """The by-customer aging with `overdue` (total minus current) added, largest overdue first, then by customer
-    and currency, so equal amounts always come in the same order."""
+def largest_overdue_first(by_customer: pd.DataFrame, rates: Rates | None = None) -> pd.DataFrame:
+    """The by-customer aging with `overdue` (total minus current) added, largest overdue first (in the reporting
+    currency at `rates`, rows in a currency without a rate after the others), then by customer and currency, so
+    equal amounts always come in the same order: the order `receivables_largest_overdue_first` keeps in SQL."""
     overdue = [
         total - current for total, current in zip(by_customer["total"], by_customer["current"], strict=True)
     ]
     table = by_customer.assign(overdue=overdue)
-    table = table.sort_values(["overdue", "customer_id", "currency"], ascending=[False, True, True])
-    return table.reset_index(drop=True)
+
+    def key(customer_id: str, currency: str, amount: Decimal) -> tuple[Any, ...]:
+        rate = Decimal(1) if rates is None else rates.rate(currency)
+        return (rate is None, -amount * (rate or Decimal(1)), customer_id, currency)
+
+    keys = [key(*row) for row in zip(table.customer_id, table.currency, table.overdue, strict=True)]
+    return table.iloc[sorted(range(len(table)), key=keys.__getitem__)].reset_index(drop=True)
 
 
 def _open_invoices(

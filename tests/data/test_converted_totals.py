@@ -5,17 +5,22 @@ currencies. A rate is the latest dated on or before the day; a figure that needs
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from data_access import clock
+from data_access.actions import collections_run
 from data_access.csv_import import import_csv
 from data_access.db import read_session
+from data_access.queries.aging import AgingFilter, aging_by_customer
+from data_access.queries.collections import worklist, worklist_first_screen
 from data_access.queries.exchange_rates import rates_on
 from data_access.queries.microsoft_payables import cash_cover, cash_cover_every_currency
 from data_access.queries.overview import overview
+from data_access.queries.receivables import largest_overdue_first, receivables_largest_overdue_first
 from tests.support import factories
 from tests.support.actors import ADMIN, BILLING
 from tests.support.cli import cli
@@ -167,3 +172,58 @@ def test_cash_cover_of_a_bill_in_a_currency_without_a_rate(database: str, tmp_pa
     import_rates(tmp_path)
     every = cash_cover_every_currency(BILLING, as_of=TODAY, pay_by=date(2026, 12, 5), currency=bill)
     assert every.due_before is None and every.missing == (bill,)
+
+
+def write_overdue_accounts(tmp_path: Path) -> date:
+    """Five accounts 10 days past due on the same invoice date, so the worklist priority (overdue x days past
+    due) compares the overdue amounts alone; rates dated ten days ago."""
+    today = clock.today()
+    factories.policy()
+    issued = today - timedelta(days=40)
+    for customer, currency, cents in [
+        ("A-US", "USD", 105_000),  # 1,050.00 USD
+        ("B-EU", "EUR", 100_000),  # 1,000.00 x 1.0825 = 1,082.50 USD
+        ("C-GB", "GBP", 80_000),  # 800.00 x 1.27 = 1,016.00 USD
+        ("D-JP", "JPY", 10_000_000),  # 100,000 JPY: no rate, after the others however large
+        ("E-US", "USD", 90_000),  # 900.00 USD
+    ]:
+        factories.customer(customer, currency=currency)
+        factories.invoice(customer, f"I-{customer}", issued=issued, cents=cents)
+    rated = today - timedelta(days=10)
+    import_rates(tmp_path, f"rate_date,currency,rate\n{rated},EUR,1.0825\n{rated},GBP,1.27\n")
+    return today
+
+
+RANKED = ["B-EU", "A-US", "C-GB", "E-US", "D-JP"]
+
+
+def test_largest_overdue_first_compares_the_converted_amounts(database: str, tmp_path: Path) -> None:
+    today = write_overdue_accounts(tmp_path)
+    flt = AgingFilter(as_of=today)
+    whole = receivables_largest_overdue_first(BILLING, flt, rows=None)
+    assert list(whole.table.customer_id) == RANKED
+    assert list(whole.table.overdue)[:2] == [
+        Decimal("1000.00"),
+        Decimal("1050.00"),
+    ]  # shown in their currency
+    first = receivables_largest_overdue_first(BILLING, flt, rows=2)
+    assert list(first.table.customer_id) == RANKED[:2] and first.matching == 5
+    with read_session() as session:
+        rates = rates_on(session, today)
+    assert list(largest_overdue_first(aging_by_customer(flt), rates).customer_id) == RANKED
+
+
+def test_the_worklist_ranks_by_priority_in_the_reporting_currency(database: str, tmp_path: Path) -> None:
+    today = write_overdue_accounts(tmp_path)
+    assessed = worklist_first_screen(BILLING, as_of=today, rows=None)  # no run yet: assessed from the ledger
+    assert list(assessed.table.customer_id) == RANKED
+    assert assessed.unranked == ("JPY",) and assessed.reporting == "USD"
+    assert collections_run.ensure_current(today)
+    stored = worklist_first_screen(BILLING, as_of=today, rows=None)  # from the stored state, ordered in SQL
+    assert list(stored.table.customer_id) == RANKED
+    assert stored.unranked == ("JPY",) and stored.rates_on == today
+    first = worklist_first_screen(BILLING, as_of=today, rows=3)
+    assert list(first.table.customer_id) == RANKED[:3] and first.matching == 5
+    # The priority shown stays in the account's own currency: 1,000.00 EUR x 10 days.
+    assert stored.table.priority.iloc[0] == Decimal("10000.00")
+    assert list(worklist(BILLING, as_of=today).customer_id) == RANKED

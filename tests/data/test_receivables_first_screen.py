@@ -17,6 +17,7 @@ from sqlalchemy import select
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from data_access import clock
+from data_access.csv_import import import_csv
 from data_access.db import read_session
 from data_access.models import CreditNote, Customer, Invoice, PaymentAllocation
 from data_access.money import from_cents
@@ -33,6 +34,8 @@ TODAY = clock.today()
 # the database returns is compared with Python's, not with the collation of the test server.
 CUSTOMERS = [("b-1", "USD"), ("B-2", "USD"), ("a_3", "EUR"), ("A-4", "USD"), ("c-5", "GBP"), ("C-6", "EUR"),
              ("Z-7", "USD"), ("z-8", "USD")]  # fmt: skip
+# Units of USD (the reporting currency) for one unit of each: rows are ranked by their overdue amount in USD.
+RATES = {"USD": Decimal(1), "EUR": Decimal("1.0825"), "GBP": Decimal("1.27")}
 NAMES = {"b-1": "Bäckerei Blau", "B-2": "Tie Twin One", "a_3": "100% Widgets_Ltd", "A-4": "Tie Twin Two",
          "c-5": "Cobalt", "C-6": "cobalt Labs", "Z-7": "Zenith", "z-8": "Zero Balance"}  # fmt: skip
 
@@ -41,6 +44,9 @@ def build_ledger(seed: int = 7) -> None:
     """Random invoices, payments and credit notes for CUSTOMERS, plus two customers owing the same overdue amount
     (a tie, broken by customer id) and one with nothing open."""
     rng = random.Random(seed)
+    rated = TODAY - timedelta(days=400)
+    rates = "".join(f"{rated},{code},{rate}\n" for code, rate in RATES.items() if code != "USD")
+    assert import_csv(BILLING, "exchange-rates", f"rate_date,currency,rate\n{rates}".encode()).ok
     for external_id, currency in CUSTOMERS:
         factories.customer(external_id, name=NAMES[external_id], currency=currency)
     number = 0
@@ -70,7 +76,7 @@ def build_ledger(seed: int = 7) -> None:
 def expected_table(flt: AgingFilter) -> list[dict[str, object]]:
     """The aging by customer computed here from the raw rows: each invoice's balance at the as-of date (amount less
     the allocations and credit notes dated on or before it), bucketed by its age, summed per customer and currency,
-    largest overdue first, then customer id and currency in Python's order."""
+    largest overdue first in USD at RATES, then customer id and currency in Python's order."""
     with read_session() as session:
         invoices = session.execute(
             select(Invoice.id, Customer.external_id, Customer.name, Invoice.currency, Invoice.issue_date,
@@ -100,7 +106,8 @@ def expected_table(flt: AgingFilter) -> list[dict[str, object]]:
          "total": from_cents(sum(cents)), "overdue": from_cents(sum(cents) - cents[0])}
         for (customer_id, name, currency), cents in rows.items()
     ]  # fmt: skip
-    return sorted(table, key=lambda row: (-row["overdue"], row["customer_id"], row["currency"]))  # type: ignore[operator]
+    return sorted(table, key=lambda row: (-row["overdue"] * RATES[row["currency"]], row["customer_id"],  # type: ignore[operator]
+                                          row["currency"]))  # fmt: skip
 
 
 def records(rows: CustomerRows) -> list[dict[str, object]]:

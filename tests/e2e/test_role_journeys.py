@@ -18,6 +18,7 @@ from data_access.auth import userstore
 from data_access.permissions import HELPDESK_AGENT
 from data_access.queries import collections, escalations, suspensions
 from data_access.queries.aging import AgingFilter, aging_by_customer
+from data_access.queries.exchange_rates import rates_at
 from data_access.queries.receivables import largest_overdue_first
 from data_access.text import plural
 from tests.e2e.helpers import (
@@ -146,7 +147,9 @@ def test_manager_reads_the_overview_and_drills_into_receivables(
     assert page.url.endswith("/receivables")
     assert shown_cents(metric_value(page, f"Open receivables ({currency})")) == total
 
-    table = read(server, lambda: largest_overdue_first(aging_by_customer(AgingFilter(as_of=today))))
+    table = read(
+        server, lambda: largest_overdue_first(aging_by_customer(AgingFilter(as_of=today)), rates_at(today))
+    )
     first = table.iloc[0]
     customer_id, name, code = str(first.customer_id), str(first.customer_name), str(first.currency)
     grid = first_grid(page)
