@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP
 from sqlalchemy import func, select
 
 from data_access.audit import MicrosoftInvoiceRecorded, record_event
-from data_access.csv_import.partner_center import from_units
+from data_access.csv_import.partner_center import from_units, units_sum
 from data_access.db import hold_lock, transaction
 from data_access.errors import InvalidAction
 from data_access.models import MicrosoftInvoice, PartnerCenterLine
@@ -38,8 +38,8 @@ def record_microsoft_invoice_from_files(
             select(
                 PartnerCenterLine.currency,
                 func.count().label("lines"),
-                func.sum(PartnerCenterLine.cost_units).label("cost"),
-                func.sum(func.coalesce(PartnerCenterLine.tax_units, 0)).label("tax"),
+                units_sum(PartnerCenterLine.cost_units).label("cost"),
+                units_sum(func.coalesce(PartnerCenterLine.tax_units, 0)).label("tax"),
                 func.min(PartnerCenterLine.period).label("first"),
                 func.max(PartnerCenterLine.period).label("last"),
             )

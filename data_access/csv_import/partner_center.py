@@ -18,9 +18,14 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import BigInteger, delete, insert, select, tuple_, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.types import TypeDecorator
 
+from data_access import config
 from data_access.csv_import import fields as f
 from data_access.csv_import.base import ADD, SKIP, UPDATE, Context, Kind, Planned
 from data_access.csv_import.reader import Column, Row
@@ -42,6 +47,38 @@ def to_units(value: Decimal) -> int:
 def from_units(units: int | Decimal | None) -> Decimal:
     """PostgreSQL's SUM(bigint) arrives as Decimal, SQLite's as int; both come out exact."""
     return (Decimal(units or 0) / UNITS).quantize(PLACES)
+
+
+class _ExactUnits(TypeDecorator[int | Decimal]):
+    """A units_sum as the database returns it: PostgreSQL's numeric, or SQLite's "whole remainder" text."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value: int | Decimal | str | None, dialect: Any) -> int | Decimal | None:
+        if isinstance(value, str):
+            whole, remainder = value.split()
+            return int(whole) * int(UNITS) + int(remainder)
+        return value
+
+
+class units_sum(GenericFunction[int | Decimal]):
+    """SUM of a column of 1e-8 units, exact however large. PostgreSQL's SUM(bigint) is numeric; SQLite's would
+    overflow 64 bits past about 92 thousand million, so there whole units and remainders are summed apart."""
+
+    type = _ExactUnits()
+    inherit_cache = True
+
+
+@compiles(units_sum)
+def _units_sum(element: units_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"SUM({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(units_sum, "sqlite")
+def _units_sum_sqlite(element: units_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    units = compiler.process(element.clauses, **kw)
+    return f"(SUM(({units}) / {int(UNITS)}) || ' ' || SUM(({units}) % {int(UNITS)}))"
 
 
 def signed_decimal(column: str, value: str) -> Decimal:
@@ -122,9 +159,12 @@ class ExchangeRates(Kind):
         return None if day is None or currency is None else (day, currency)
 
     def check(self, row: Row, refs: dict[str, Any], context: Context) -> list[str]:
-        day = row.values.get("rate_date")
+        day, currency, value = (row.values.get(name) for name in ("rate_date", "currency", "rate"))
         if day is not None and day > context.today:
             return [f"rate_date {day.isoformat()} is in the future"]
+        reporting = config.settings().reporting_currency
+        if currency == reporting and value is not None and value != 1:
+            return [f"{reporting} is the reporting currency: its rate is always 1, not {value}"]
         return []
 
     def classify(self, session: Session, planned: Sequence[Planned], context: Context) -> None:

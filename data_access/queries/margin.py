@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, ColumnElement, Date, and_, case, cast, exists, extract, func, or_, select
 from sqlalchemy.orm import Session
 
-from data_access.csv_import.partner_center import UNITS, from_units
+from data_access.csv_import.partner_center import UNITS, from_units, units_sum
 from data_access.db import read_session
 from data_access.enums import SubscriptionStatus
 from data_access.errors import InvalidAction
@@ -117,7 +117,7 @@ class _Cell:
 def _cells(session: Session, start: date, end: date, currency: str | None) -> list[_Cell]:
     cost = (
         select(Customer.external_id, Customer.name, _Line.period, _Line.currency,
-               func.sum(_Line.cost_units).label("units"))
+               units_sum(_Line.cost_units).label("units"))
         .join(Customer, Customer.tenant_id == _Line.customer_tenant)
         .where(_in_range(start, end))
         .group_by(Customer.id, Customer.external_id, Customer.name, _Line.period, _Line.currency)
@@ -245,7 +245,7 @@ def _seats_above_ours(session: Session, start: date, end: date) -> list[dict[str
     query = (
         select(Customer.external_id, Customer.name, _Line.customer_tenant, Subscription.external_id.label("sub"),
                Subscription.quantity, _Line.period, _Line.currency, _Line.quantity_units,
-               func.sum(_Line.cost_units).label("units"))
+               units_sum(_Line.cost_units).label("units"))
         .join(Subscription, Subscription.external_id == _Line.subscription_ref)
         .join(Customer, Customer.id == Subscription.customer_id)
         .where(_in_range(start, end), _Line.source == "invoice", func.lower(_Line.charge_type) == "cyclecharge",
@@ -269,7 +269,7 @@ def _billed_while_suspended(session: Session, start: date, end: date) -> list[di
     query = (
         select(Customer.external_id, Customer.name, _Line.customer_tenant, Subscription.external_id.label("sub"),
                Subscription.suspended_at, _Line.period, _Line.currency, func.count().label("lines"),
-               func.sum(_Line.cost_units).label("units"))
+               units_sum(_Line.cost_units).label("units"))
         .join(Subscription, Subscription.external_id == _Line.subscription_ref)
         .join(Customer, Customer.id == Subscription.customer_id)
         .where(_in_range(start, end), Subscription.status == SubscriptionStatus.SUSPENDED.value,
@@ -289,7 +289,7 @@ def _billed_while_suspended(session: Session, start: date, end: date) -> list[di
 def _not_our_customer(session: Session, start: date, end: date) -> list[dict[str, Any]]:
     query = (
         select(_Line.customer_tenant, func.max(_Line.customer_name).label("name"), _Line.period, _Line.currency,
-               func.count().label("lines"), func.sum(_Line.cost_units).label("units"))
+               func.count().label("lines"), units_sum(_Line.cost_units).label("units"))
         .where(_in_range(start, end), ~exists().where(Customer.tenant_id == _Line.customer_tenant))
         .group_by(_Line.customer_tenant, _Line.period, _Line.currency)
     )  # fmt: skip
@@ -421,7 +421,7 @@ def customer_subscription_costs(actor: Actor, customer_id: str, start: date, end
     _check_range(start, end)
     billed = case((_Line.source == "invoice", _Line.quantity_units), else_=None)
     charges = (
-        select(_Line.subscription_ref, _Line.currency, func.sum(_Line.cost_units).label("units"),
+        select(_Line.subscription_ref, _Line.currency, units_sum(_Line.cost_units).label("units"),
                func.max(billed).label("billed"))
         .where(_in_range(start, end))
         .group_by(_Line.subscription_ref, _Line.currency)
@@ -454,7 +454,7 @@ def suspension_costs(actor: Actor, subscription_ids: list[str] | None = None) ->
         since = _utc_day(session, Subscription.suspended_at)
         query = (
             select(Subscription.external_id, Subscription.suspended_at, _Line.currency,
-                   func.sum(_Line.cost_units).label("units"))
+                   units_sum(_Line.cost_units).label("units"))
             .outerjoin(_Line, and_(_Line.subscription_ref == Subscription.external_id, _charge_date() >= since))
             .where(Subscription.status == SubscriptionStatus.SUSPENDED.value)
             .group_by(Subscription.external_id, Subscription.suspended_at, _Line.currency)
@@ -479,7 +479,7 @@ def reconciliation_invoices(actor: Actor) -> pd.DataFrame:
     actions.reconciliation records)."""
     lines = (
         select(_Line.invoice_number, _Line.currency, func.count().label("lines"),
-               func.sum(_Line.cost_units).label("cost"), func.sum(_Line.tax_units).label("tax"))
+               units_sum(_Line.cost_units).label("cost"), units_sum(_Line.tax_units).label("tax"))
         .where(_Line.invoice_number.is_not(None))
         .group_by(_Line.invoice_number, _Line.currency)
         .subquery()
