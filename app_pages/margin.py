@@ -23,6 +23,7 @@ from data_access.queries.margin import (
     reconciliation_invoices,
     unmatched_lines,
 )
+from data_access.text import readable
 from ui.cache import cached
 from ui.flash import flash, show_flash
 from ui.signin import current_actor
@@ -68,6 +69,24 @@ def money_config(frame: pd.DataFrame, suffix: str = "") -> dict[str, object]:
     }
     config["customer_name"] = st.column_config.TextColumn("Customer", pinned=True)
     return config
+
+
+def table(frame: pd.DataFrame, key: str, suffix: str = "") -> None:
+    """A table as people read it: empty cells blank (not "None"), days as 2026-12-07, money in accounting format
+    where every value is there (a column with gaps shows its figures as text)."""
+    gaps = [c for c in frame.columns if (c in MONEY_LABELS or c == "margin_pct") and frame[c].isna().any()]
+    days = [
+        c
+        for c in ("charge_date", "rate_date", "suspended_on", "month")
+        if c in frame.columns and c != "month"
+    ]
+    shown = readable(frame, days=days, amounts=gaps)
+    config = money_config(shown, suffix)
+    for column in gaps:
+        config[column] = st.column_config.TextColumn(
+            MONEY_LABELS.get(column, LABELS.get(column, column)) + suffix
+        )
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, key=key)
 
 
 def exports(frame: pd.DataFrame, name: str, key: str) -> None:
@@ -220,13 +239,10 @@ with by_customer:
         "each row (what `report margin` prints) are below."
     )
     converted = per_customer_month(rows)
-    st.dataframe(converted, hide_index=True, width="stretch", key="margin_converted",
-                 column_config=money_config(converted, f" ({reporting})"))  # fmt: skip
+    table(converted, "margin_converted", f" ({reporting})")
     exports(converted, f"margin-{reporting}-{start}-{end}", "margin_converted")
     with st.expander("Per currency"):
-        st.dataframe(
-            rows, hide_index=True, width="stretch", column_config=money_config(rows), key="margin_rows"
-        )
+        table(rows, "margin_rows")
         exports(rows, f"margin-{start}-{end}", "margin_rows")
 with leak_tab:
     st.caption(
@@ -235,25 +251,20 @@ with leak_tab:
         "Not our customer: a tenant that is none of our customers. Billed below cost: a customer invoiced less "
         "than Microsoft charged for it that month."
     )
-    st.dataframe(
-        leaks, hide_index=True, width="stretch", column_config=money_config(leaks), key="margin_leaks"
-    )
+    table(leaks, "margin_leaks")
     exports(leaks, f"leakage-{start}-{end}", "margin_leaks")
 with unmatched_tab:
     st.caption(
         "Lines that match no customer (by CustomerId, the tenant id) or no subscription (by SubscriptionId)."
     )
-    st.dataframe(unmatched, hide_index=True, width="stretch", column_config=money_config(unmatched),
-                 key="margin_unmatched")  # fmt: skip
+    table(unmatched, "margin_unmatched")
     exports(unmatched, f"unmatched-{start}-{end}", "margin_unmatched")
 with invoices_tab:
     st.caption(
         "Each billed InvoiceNumber in the files: Subtotal and TaxTotal summed, against the Microsoft invoice "
         "recorded under that number (Microsoft payables page)."
     )
-    st.dataframe(
-        files, hide_index=True, width="stretch", column_config=money_config(files), key="margin_files"
-    )
+    table(files, "margin_files")
     missing_invoices = sorted(files[files.status == "not recorded"].invoice_number) if not files.empty else []
     if missing_invoices and allowed(actor, "data.import"):
         with st.form("record_invoice", clear_on_submit=True, border=True):
@@ -281,12 +292,8 @@ with drill_tab:
         )
         subs = cached(customer_subscription_costs)(actor, str(chosen), start, end)
         st.markdown("**Subscriptions**")
-        st.dataframe(
-            subs, hide_index=True, width="stretch", column_config=money_config(subs), key="margin_subs"
-        )
+        table(subs, "margin_subs")
         lines = cached(customer_margin_lines)(actor, str(chosen), start, end)
         st.markdown(f"**Charge lines ({len(lines)})**")
-        st.dataframe(
-            lines, hide_index=True, width="stretch", column_config=money_config(lines), key="margin_lines"
-        )
+        table(lines, "margin_lines")
         exports(lines, f"charges-{chosen}-{start}-{end}", "margin_lines")
