@@ -217,6 +217,12 @@ def import_csv(
                     f"This file was imported before ({context.already_imported}); nothing is added again."
                 )
         _check(kind, source, context, report, step)
+        if context.stale_months:
+            months = ", ".join(sorted(m.strftime("%Y-%m") for m in context.stale_months))
+            report.warnings.append(
+                f"Unbilled lines of {months} were skipped: a billed file of that month is imported already, and "
+                "it holds the month's charges."
+            )
         if report.ok and not dry_run:
             _write(kind, source, context, report, actor, step, name)
             if report.added + report.updated >= BULK_ROWS:

@@ -44,6 +44,7 @@ class Context:
     periods: set[date] = field(default_factory=set)
     invoices: set[str] = field(default_factory=set)
     import_id: int | None = None
+    stale_months: set[date] = field(default_factory=set)
 
 
 class RowRefused(Exception):

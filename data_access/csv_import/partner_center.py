@@ -37,7 +37,10 @@ PLACES = Decimal("0.00000001")
 MAX_LINE_AMOUNT = Decimal("1000000000")
 MAX_RATE = Decimal("1000000")
 _SIGNED = re.compile(r"[+-]?[0-9]+(\.[0-9]*)?|[+-]?\.[0-9]+")
-_ISO_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?")
+_TIME = r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,7})?)?"
+_ISO_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]" + _TIME + r"(Z|[+-][0-9]{2}:?[0-9]{2})?)?")
+_TIME_AFTER = re.compile(_TIME + r"( ?[AaPp][Mm])?")
+"""What may follow a date in a Partner Center file: a time of day (00:00:00, 12:00:00 AM), nothing else."""
 
 
 def to_units(value: Decimal) -> int:
@@ -115,7 +118,10 @@ def pc_day(date_format: str | None) -> f.Parser:
 
     def parse(column: str, value: str) -> date:
         if formatted is not None:
-            first = value.split()[0] if value.split() else value
+            first, _, rest = value.partition(" ")
+            if rest.strip() and not _TIME_AFTER.fullmatch(rest.strip()):
+                raise f.BadValue(f"{column} {f.shown(value)} is not a date in the form {date_format}, with a time "
+                                 "of day or nothing after it")  # fmt: skip
             try:
                 day: date = formatted(column, first)
                 return day
@@ -250,9 +256,32 @@ class PartnerCenterFile(Kind):
         return []
 
     def classify(self, session: Session, planned: Sequence[Planned], context: Context) -> None:
+        """The same file again: every line skipped. An unbilled line of a month already billed (a billed file of
+        that month was imported): skipped, as the billed file holds that month and an older unbilled picture of
+        it would count its charges twice."""
         if context.already_imported is not None:
             for p in planned:
                 p.action = SKIP
+            return
+        unbilled = [
+            (p, line)
+            for p in planned
+            if (line := self.line(p.row)) is not None and not line["invoice_number"]
+        ]
+        periods = {line["period"] for _, line in unbilled}
+        if not periods:
+            return
+        billed = set(session.scalars(
+            select(PartnerCenterLine.period).distinct().where(
+                PartnerCenterLine.source == self.source,
+                PartnerCenterLine.invoice_number.is_not(None),
+                PartnerCenterLine.period.in_(sorted(periods)),
+            )
+        ))  # fmt: skip
+        for p, line in unbilled:
+            if line["period"] in billed:
+                p.action = SKIP
+                context.stale_months.add(line["period"])
 
     def begin(self, session: Session, context: Context, file_name: str, actor_name: str) -> int:
         """Before the first line is written (under the import's lock): the file is recorded and the lines it

@@ -18,7 +18,9 @@ from data_access.db import read_session
 from data_access.errors import InvalidAction
 from data_access.models import AuditEvent, MicrosoftInvoice
 from data_access.queries import margin
-from tests.data.test_partner_center_import import (
+from tests.support import factories
+from tests.support.actors import BILLING
+from tests.support.partner_center_files import (
     CONTOSO,
     at_once,
     invoice_file,
@@ -26,9 +28,9 @@ from tests.data.test_partner_center_import import (
     ok,
     rates_file,
     state,
+    stored,
 )
-from tests.support import factories
-from tests.support.actors import BILLING
+from tests.support.partner_center_files import invoice as pc_invoice
 
 SUBSCRIPTION = "6d5c4b3a-2222-4222-8222-222222222222"
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
@@ -100,3 +102,36 @@ def test_the_same_invoice_recorded_twice_at_once_is_recorded_once(database: str,
             .where(AuditEvent.target == "microsoft_invoice:G012345678")
         )
         assert recorded == 1
+
+
+def test_an_older_unbilled_file_after_its_month_is_billed_adds_nothing(database: str, tmp_path: Path) -> None:
+    """Found by attacking: the unbilled picture of November imported after November's billed file counted the
+    month twice. Its November lines are now skipped, saying why; its December lines still import."""
+    ok(pc_invoice(invoice_file(tmp_path, "billed.csv", [invoice_line(Subtotal="100.00")])))
+    late = [invoice_line(InvoiceNumber="", Subtotal="100.00"),
+            invoice_line(InvoiceNumber="", Subtotal="9.00", ChargeStartDate="2026-12-01", ChargeEndDate="2026-12-31")]  # fmt: skip
+    report = ok(pc_invoice(invoice_file(tmp_path, "old-unbilled.csv", late)))
+    assert (report.added, report.skipped) == (1, 1)
+    assert any("Unbilled lines of 2026-11 were skipped" in warning for warning in report.warnings)
+    kept = sorted((line.invoice_number or "", line.period, line.cost_units) for line in stored())
+    assert kept == [("", date(2026, 12, 1), 900_000_000), ("G012345678", date(2026, 11, 1), 10_000_000_000)]
+
+
+@pytest.mark.parametrize(
+    ("cell", "date_format"),
+    [("2026-11-01 garbage", None), ("2026-11-01T25", None), ("11/1/2026 tomorrow", "%m/%d/%Y")],
+)
+def test_only_a_time_of_day_may_follow_a_date(
+    database: str, tmp_path: Path, cell: str, date_format: str | None
+) -> None:
+    options = {"date_format": date_format} if date_format else {}
+    report = pc_invoice(invoice_file(tmp_path, "dates.csv", [invoice_line(ChargeStartDate=cell)]), **options)
+    assert not report.ok and report.errors[0].line == 2 and "ChargeStartDate" in report.errors[0].reason
+    assert state()["lines"] == []
+
+
+@pytest.mark.parametrize(
+    "cell", ["2026-11-01", "2026-11-01T00:00:00", "2026-11-01T00:00:00.000Z", "2026-11-01 00:00"]
+)
+def test_iso_dates_with_a_time_still_read(database: str, tmp_path: Path, cell: str) -> None:
+    ok(pc_invoice(invoice_file(tmp_path, "dates.csv", [invoice_line(ChargeStartDate=cell)])))

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from data_access.queries.margin import MARGIN_COLUMNS, margin_report
-from tests.data.test_margin import END, START, build_customers_and_invoices, write_book_files
 from tests.support.actors import ADMIN
 from tests.support.cli import cli
+from tests.support.margin_book import END, START, build_customers_and_invoices, write_book_files
 
 RANGE = ["--from", START.isoformat(), "--to", END.isoformat()]
 

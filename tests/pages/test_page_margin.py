@@ -73,7 +73,9 @@ def test_headline_figures_are_the_rows_converted_by_hand(sqlite_database: str, t
     assert metric(app, "Revenue") == "USD 1,100.00"
     assert metric(app, "Microsoft cost") == "USD 700.00"
     assert metric(app, "Margin") == "USD 400.00"
-    assert next(m.proto.delta for m in app.metric if m.label == "Margin") == "36.4% of revenue", [m.proto for m in app.metric]
+    assert next(m.proto.delta for m in app.metric if m.label == "Margin") == "36.4% of revenue", [
+        m.proto for m in app.metric
+    ]
     shown = " ".join(e.value for e in app.error)
     assert "seats above ours" in shown and "not our customer" in shown
     leaks = next(d.value for d in app.dataframe if "kind" in d.value.columns)
