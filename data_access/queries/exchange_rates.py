@@ -124,7 +124,7 @@ def rate_table() -> pd.DataFrame:
 def rate_in_sql(rates: Rates, currency: SQLColumnExpression[str]) -> ColumnElement[Decimal]:
     """Each row's rate as an exact SQL number (NULL where there is none), so a ranking by converted amounts is
     ordered and cut in the database: a CASE over the handful of currencies with a rate."""
-    known = {rates.reporting: Decimal(1), **{code: rate for code, (_, rate) in rates.rates.items()}}
+    known = {**{code: rate for code, (_, rate) in rates.rates.items()}, rates.reporting: Decimal(1)}
     whens = [(currency == code, cast(literal(str(rate)), Numeric())) for code, rate in sorted(known.items())]
     return case(*whens, else_=null())
 
