@@ -162,10 +162,13 @@ class AuditTrail:
             by_month[invoice.issue_date] = by_month.get(invoice.issue_date, 0) + 1
         for day, count in sorted(by_month.items()):
             self.imported("invoices", f"invoices-{day:%Y-%m}.csv", count, self.when(day))
+        bills: dict[date, int] = {}
         for bill in self.story.microsoft_invoices:
-            day = bill["period_end"] + timedelta(days=3)
+            bills[bill["period_end"]] = bills.get(bill["period_end"], 0) + 1
+        for period_end, count in sorted(bills.items()):
+            day = period_end + timedelta(days=3)
             if day < self.draw.today:
-                self.imported("microsoft-invoices", f"microsoft-invoice-{bill['period_start']:%Y-%m}.csv", 1,
+                self.imported("microsoft-invoices", f"microsoft-invoices-{period_end:%Y-%m}.csv", count,
                               self.when(day))  # fmt: skip
         for kind, file, rows, at in self.story.imported_files:
             self.imported(kind, file, rows, at)

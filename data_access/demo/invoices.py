@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from data_access.demo.accounts import DemoCustomer, DemoInvoice
-from data_access.demo.catalog import MARKETS
 from data_access.demo.draw import MONTHS, Draw, Row
 
 
@@ -28,35 +27,35 @@ def draw_invoices(draw: Draw, customers: list[DemoCustomer]) -> list[DemoInvoice
 
 
 def microsoft_invoices(draw: Draw, invoices: list[DemoInvoice]) -> list[Row]:
-    """The partner's monthly bill from Microsoft, about 80-85% of what it billed customers that month."""
+    """The partner's monthly bills from Microsoft, one per billing currency (Partner Center invoices each currency
+    apart), about 80-85% of what it billed customers in that currency that month."""
     rng = draw.rng
     billed: dict[int, dict[str, int]] = {}
     for invoice in invoices:
         totals = billed.setdefault(invoice.month, {})
         totals[invoice.customer.currency] = totals.get(invoice.customer.currency, 0) + invoice.amount_cents
-    usd_percent = {market.currency: market.usd_percent for market in MARKETS.values()}
     rows: list[Row] = []
     numbers: set[str] = set()
     for month in range(MONTHS - 1):
         start = draw.month(month)
-        usd = sum(cents * usd_percent[currency] // 100 for currency, cents in billed.get(month, {}).items())
-        number = ""
-        while not number or number in numbers:
-            number = f"G{rng.randint(100_000_000, 999_999_999)}"
-        numbers.add(number)
         due = start + timedelta(days=60)
         period_end = draw.month(month + 1) - timedelta(days=1)
         paid = max(period_end + timedelta(days=10), due - timedelta(days=rng.randint(0, 5)))
-        rows.append(
-            {
-                "id": month + 1,
-                "number": number,
-                "period_start": start,
-                "period_end": period_end,
-                "amount_cents": usd * rng.randint(800, 850) // 1000,
-                "currency": "USD",
-                "due_date": due,
-                "paid_on": paid if due < draw.today and paid < draw.today else None,
-            }
-        )
+        for currency, cents in sorted(billed.get(month, {}).items()):
+            number = ""
+            while not number or number in numbers:
+                number = f"G{rng.randint(100_000_000, 999_999_999)}"
+            numbers.add(number)
+            rows.append(
+                {
+                    "id": len(rows) + 1,
+                    "number": number,
+                    "period_start": start,
+                    "period_end": period_end,
+                    "amount_cents": cents * rng.randint(800, 850) // 1000,
+                    "currency": currency,
+                    "due_date": due,
+                    "paid_on": paid if due < draw.today and paid < draw.today else None,
+                }
+            )
     return rows
