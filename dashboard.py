@@ -83,7 +83,8 @@ def navigation_for(actor: Actor | None) -> StreamlitPage:
     module, title, icon, _, _ = landing_page(actor, mine)
     root = st.Page(module, title=title, icon=icon, url_path="home", default=True, visibility="hidden")
     pages = [st.Page(module, title=title, icon=icon, url_path=path) for module, title, icon, path, _ in mine]
-    return st.navigation([root, *pages])
+    # Every page listed: past 12 pages Streamlit otherwise shows 10 and hides the rest behind "View more".
+    return st.navigation([root, *pages], expanded=True)
 
 
 def pin_requested_page() -> None:
