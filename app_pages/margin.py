@@ -1,6 +1,7 @@
 """Margin: what Microsoft bills the partner (Partner Center's reconciliation files) against what the partner invoices
 its customers, per customer and month, with the leakage in between."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -30,6 +31,8 @@ from ui.signin import current_actor
 
 PER_CUSTOMER_MONTH = ["customer_id", "customer_name", "month", "revenue", "microsoft_cost", "margin", "margin_pct",
                       "revenue_per_currency", "cost_per_currency"]  # fmt: skip
+SHOWN = 1000
+"""Per-line tables show their first lines; their downloads hold every line."""
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_COLUMNS = ("microsoft_cost", "revenue", "margin", "microsoft_cost_converted", "revenue_converted",
                  "margin_converted", "amount", "cost", "subtotal", "tax", "total", "recorded_amount",
@@ -89,14 +92,18 @@ def table(frame: pd.DataFrame, key: str, suffix: str = "") -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, key=key)
 
 
-def exports(frame: pd.DataFrame, name: str, key: str) -> None:
-    if frame.empty:
+def exports(frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str) -> None:
+    """CSV and Excel downloads (formula-safe); `frame` may be a function, called when the button is clicked, for
+    tables shown only in part."""
+    if isinstance(frame, pd.DataFrame) and frame.empty:
         return
+    whole: Callable[[], pd.DataFrame] = (lambda: frame) if isinstance(frame, pd.DataFrame) else frame
     left, right, _ = st.columns([1, 1, 3])
-    left.download_button("Download (CSV)", csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv",
+    left.download_button("Download (CSV)", lambda: csv_bytes(whole()), file_name=f"{name}.csv", mime="text/csv",
                          key=f"{key}_csv", on_click="ignore", icon=":material/download:")  # fmt: skip
-    right.download_button("Download (Excel)", xlsx_bytes(frame, sheet=name[:31]), file_name=f"{name}.xlsx",
-                          mime=XLSX, key=f"{key}_xlsx", on_click="ignore", icon=":material/download:")  # fmt: skip
+    right.download_button("Download (Excel)", lambda: xlsx_bytes(whole(), sheet=name[:31]),
+                          file_name=f"{name}.xlsx", mime=XLSX, key=f"{key}_xlsx", on_click="ignore",
+                          icon=":material/download:")  # fmt: skip
 
 
 def converted_sum(frame: pd.DataFrame, column: str) -> Decimal | None:
@@ -160,7 +167,7 @@ with st.spinner("Reading reconciliation lines and invoices…"):
     rows = cached(margin_report)(actor, start, end)
     months = cached(margin_report)(actor, start, end, by="month")
     leaks = cached(leakage)(actor, start, end)
-    unmatched = cached(unmatched_lines)(actor, start, end)
+    unmatched = cached(unmatched_lines)(actor, start, end, limit=SHOWN + 1)
     files = cached(reconciliation_invoices)(actor)
 
 if rows.empty and leaks.empty and unmatched.empty and files.empty:
@@ -228,7 +235,7 @@ by_customer, leak_tab, unmatched_tab, invoices_tab, drill_tab = st.tabs(
     [
         "By customer and month",
         f"Leakage ({len(leaks)})",
-        f"Unmatched lines ({len(unmatched)})",
+        f"Unmatched lines ({len(unmatched) if len(unmatched) <= SHOWN else f'{SHOWN:,}+'})",
         f"Microsoft invoices in the files ({len(files)})",
         "Customer drill-down",
     ]
@@ -257,8 +264,10 @@ with unmatched_tab:
     st.caption(
         "Lines that match no customer (by CustomerId, the tenant id) or no subscription (by SubscriptionId)."
     )
-    table(unmatched, "margin_unmatched")
-    exports(unmatched, f"unmatched-{start}-{end}", "margin_unmatched")
+    if len(unmatched) > SHOWN:
+        st.caption(f"The first {SHOWN:,} lines are shown; the downloads hold every one.")
+    table(unmatched.head(SHOWN), "margin_unmatched")
+    exports(lambda: unmatched_lines(actor, start, end), f"unmatched-{start}-{end}", "margin_unmatched")
 with invoices_tab:
     st.caption(
         "Each billed InvoiceNumber in the files: Subtotal and TaxTotal summed, against the Microsoft invoice "
@@ -293,7 +302,11 @@ with drill_tab:
         subs = cached(customer_subscription_costs)(actor, str(chosen), start, end)
         st.markdown("**Subscriptions**")
         table(subs, "margin_subs")
-        lines = cached(customer_margin_lines)(actor, str(chosen), start, end)
-        st.markdown(f"**Charge lines ({len(lines)})**")
-        table(lines, "margin_lines")
-        exports(lines, f"charges-{chosen}-{start}-{end}", "margin_lines")
+        lines = cached(customer_margin_lines)(actor, str(chosen), start, end, limit=SHOWN + 1)
+        if len(lines) > SHOWN:
+            st.markdown(f"**Charge lines (the first {SHOWN:,}; the downloads hold every one)**")
+        else:
+            st.markdown(f"**Charge lines ({len(lines)})**")
+        table(lines.head(SHOWN), "margin_lines")
+        exports(lambda: customer_margin_lines(actor, str(chosen), start, end), f"charges-{chosen}-{start}-{end}",
+                "margin_lines")  # fmt: skip

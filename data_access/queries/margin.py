@@ -359,9 +359,9 @@ def leakage(actor: Actor, start: date, end: date) -> pd.DataFrame:
 
 
 @requires("margin.view")
-def unmatched_lines(actor: Actor, start: date, end: date) -> pd.DataFrame:
+def unmatched_lines(actor: Actor, start: date, end: date, *, limit: int | None = None) -> pd.DataFrame:
     """Each line charged in [start, end] whose tenant is no customer of ours, or whose customer is ours but whose
-    subscription is not; only those lines leave the database."""
+    subscription is not; only those lines leave the database (the first `limit` of them when given)."""
     _check_range(start, end)
     is_customer = exists().where(Customer.tenant_id == _Line.customer_tenant)
     is_subscription = exists().where(Subscription.external_id == _Line.subscription_ref)
@@ -375,6 +375,7 @@ def unmatched_lines(actor: Actor, start: date, end: date) -> pd.DataFrame:
                _charge_date().label("charge_date"), _Line.currency, _Line.cost_units)
         .where(_in_range(start, end), or_(~is_customer, ~is_subscription))
         .order_by(problem, _charge_date(), _Line.id)
+        .limit(limit)
     )  # fmt: skip
     with read_session() as session:
         rows = session.execute(query).all()
@@ -392,8 +393,11 @@ def _as_date(value: date | str) -> date:
 
 
 @requires("margin.view")
-def customer_margin_lines(actor: Actor, customer_id: str, start: date, end: date) -> pd.DataFrame:
-    """The customer's Partner Center lines charged in [start, end] (by tenant id), oldest first, exact."""
+def customer_margin_lines(
+    actor: Actor, customer_id: str, start: date, end: date, *, limit: int | None = None
+) -> pd.DataFrame:
+    """The customer's Partner Center lines charged in [start, end] (by tenant id), oldest first, exact (the first
+    `limit` of them when given)."""
     _check_range(start, end)
     with read_session() as session:
         tenant = customer_by_external_id(session, customer_id).tenant_id
@@ -404,6 +408,7 @@ def customer_margin_lines(actor: Actor, customer_id: str, start: date, end: date
                    _Line.currency)
             .where(_Line.customer_tenant == tenant, _in_range(start, end))
             .order_by(_charge_date(), _Line.source, _Line.id)
+            .limit(limit)
         ).all() if tenant else []  # fmt: skip
     records = [
         (row.source, row.invoice_number, row.subscription_ref, row.product_name, row.sku, row.charge_type,

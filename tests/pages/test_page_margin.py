@@ -139,3 +139,23 @@ def test_the_suspensions_page_shows_what_microsoft_billed_since_each_suspension(
     assert any("Microsoft has billed USD 42.55 on 1 suspended subscription" in w.value for w in app.warning)
     table = next(d.value for d in app.dataframe if "microsoft_cost" in d.value.columns)
     assert list(table.microsoft_cost) == ["USD 42.55"]
+
+
+def test_a_long_list_of_unmatched_lines_shows_its_first_thousand(
+    sqlite_database: str, tmp_path: Path
+) -> None:
+    last = month_start(1)
+    lines = tmp_path / "strangers.csv"
+    with lines.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, INVOICE_COLUMNS)
+        writer.writeheader()
+        for n in range(1001):
+            writer.writerow({"CustomerId": STRANGER, "InvoiceNumber": "G000000888", "ChargeType": "cycleCharge",
+                             "Subtotal": "1.00", "Currency": "USD", "SubscriptionId": f"X-{n}",
+                             "ChargeStartDate": last.isoformat()})  # fmt: skip
+    assert import_csv(ADMIN, "partner-center-invoice", lines).ok
+    app = open_page()
+    assert not app.exception
+    assert any("The first 1,000 lines are shown" in c.value for c in app.caption)
+    shown = next(d.value for d in app.dataframe if "problem" in d.value.columns)
+    assert len(shown) == 1000
