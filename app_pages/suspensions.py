@@ -1,5 +1,7 @@
 """Suspensions: eligible accounts to suspend (billing decides, the app never does), suspended ones to reinstate."""
 
+from datetime import UTC, date
+
 import pandas as pd
 import streamlit as st
 
@@ -10,7 +12,7 @@ from data_access.documents.exports import plain
 from data_access.errors import InvalidAction
 from data_access.money import day, money
 from data_access.permissions import Actor, PermissionDenied, allowed
-from data_access.queries.margin import suspension_costs
+from data_access.queries.margin import suspension_costs, suspension_period_costs
 from data_access.queries.suspensions import (
     NEARING_DELETION_DAYS,
     eligible_accounts,
@@ -323,12 +325,37 @@ st.subheader("History")
 if history.empty:
     st.info("Nothing has been suspended or reinstated yet.")
 else:
+    # Each suspension, from its Suspended event to the next reinstatement of that subscription (or today).
+    began: dict[str, tuple[int, date]] = {}
+    periods: dict[int, tuple[str, date, date | None]] = {}
+    for index, event in history.iloc[::-1].iterrows():
+        sub, day_of = str(event.subscription_id), event.occurred_at.astimezone(UTC).date()
+        if event.action == "Suspended":
+            began[sub] = (int(index), day_of)
+        elif sub in began:
+            start_index, since = began.pop(sub)
+            periods[start_index] = (sub, since, day_of)
+    for sub, (start_index, since) in began.items():
+        periods[start_index] = (sub, since, None)
+    spent = cached(suspension_period_costs)(actor, sorted(periods.values(), key=lambda p: (p[0], p[1])))
+    cost_of: dict[tuple[str, date, date | None], str] = {}
+    for (sub, since, until), group in spent.groupby(["subscription_id", "suspended_on", "reinstated_on"],
+                                                     dropna=False):  # fmt: skip
+        key = (str(sub), since, None if pd.isna(until) else until)
+        cost_of[key] = " + ".join(money(row.cost, str(row.currency)) for row in group.itertuples())
+    history = history.assign(
+        microsoft_cost=[cost_of.get(periods[i], "") if i in periods else "" for i in range(len(history))]
+    )
     st.dataframe(
         readable(history, moments=["occurred_at"], zone=zone),
         hide_index=True,
         width="stretch",
         key="suspensions_history",
         column_config={
+            "microsoft_cost": st.column_config.TextColumn(
+                "Microsoft cost during this suspension",
+                help="Charged to the partner from the suspension day to the reinstatement day (or today).",
+            ),
             "occurred_at": f"When ({zone})",
             "action": "Action",
             "actor": "By",

@@ -476,6 +476,41 @@ def suspension_costs(actor: Actor, subscription_ids: list[str] | None = None) ->
     return pd.DataFrame(records, columns=pd.Index(SUSPENSION_COST_COLUMNS), dtype=object)
 
 
+PERIOD_COST_COLUMNS = ["subscription_id", "suspended_on", "reinstated_on", "currency", "cost"]
+
+
+@requires("collections.view")
+def suspension_period_costs(actor: Actor, periods: Sequence[tuple[str, date, date | None]]) -> pd.DataFrame:
+    """What Microsoft charged on each subscription during each of its suspensions: lines dated on or after the day
+    it was suspended and before the day it was reinstated (to today when it is still suspended), per currency,
+    exact and rounded to the cent once. `periods` are (subscription id, suspended on, reinstated on or None);
+    only the lines of those subscriptions leave the database."""
+    wanted = [p for p in periods if p[0]]
+    if not wanted:
+        return pd.DataFrame(columns=pd.Index(PERIOD_COST_COLUMNS), dtype=object)
+    subscriptions = sorted({p[0] for p in wanted})
+    earliest = min(p[1] for p in wanted)
+    units: dict[tuple[str, date, date | None, str], int] = {}
+    with read_session() as session:
+        for first in range(0, len(subscriptions), 500):
+            rows = session.execute(
+                select(_Line.subscription_ref, _charge_date().label("charge_date"), _Line.currency, _Line.cost_units)
+                .where(_Line.subscription_ref.in_(subscriptions[first : first + 500]), _charge_date() >= earliest)
+            )  # fmt: skip
+            by_subscription: dict[str, list[tuple[str, date, date | None]]] = {}
+            for period in wanted:
+                by_subscription.setdefault(period[0], []).append(period)
+            for row in rows:
+                charged = _as_date(row.charge_date)
+                for sub, since, until in by_subscription.get(row.subscription_ref, []):
+                    if since <= charged and (until is None or charged < until):
+                        key = (sub, since, until, row.currency)
+                        units[key] = units.get(key, 0) + int(row.cost_units)
+    records = [(sub, since, until, currency, _cents(from_units(total)))
+               for (sub, since, until, currency), total in sorted(units.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3]))]  # fmt: skip
+    return pd.DataFrame(records, columns=pd.Index(PERIOD_COST_COLUMNS), dtype=object)
+
+
 @requires("margin.view")
 def reconciliation_invoices(actor: Actor) -> pd.DataFrame:
     """Each Microsoft invoice number in the billed reconciliation lines (the invoice file's and the daily rated

@@ -159,3 +159,14 @@ def test_a_long_list_of_unmatched_lines_shows_its_first_thousand(
     assert any("The first 1,000 lines are shown" in c.value for c in app.caption)
     shown = next(d.value for d in app.dataframe if "problem" in d.value.columns)
     assert len(shown) == 1000
+
+
+def test_the_suspension_history_shows_each_suspensions_cost(sqlite_database: str) -> None:
+    from data_access.demo import seed_demo
+
+    seed_demo(customers=40, seed=5)
+    app = pages.open_page("app_pages/suspensions.py", "billing")
+    history = next(d.value for d in app.dataframe if "action" in d.value.columns)
+    costs = [c for c in history.microsoft_cost if c]
+    assert costs and all(c.split()[0] in {"USD", "EUR", "GBP", "AUD", "CAD"} for c in costs)
+    assert set(history[history.microsoft_cost != ""].action) == {"Suspended"}
