@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import plotly.express as px
@@ -148,33 +149,33 @@ st.caption(
 # Overdue means past the due date whatever the age basis, so with ages from the issue date it needs its own figures.
 past_due = summary if flt.basis == "due" else cached(receivables_summary)(actor, replace(flt, basis="due"))
 per_currency = list(past_due.groupby("currency"))
-for start in range(0, len(per_currency), 4):
-    for card, (code, rows) in zip(st.columns(4), per_currency[start : start + 4], strict=False):
-        total = sum(rows.amount, Decimal(0))
-        overdue = sum(rows[rows.bucket != "current"].amount, Decimal(0))
-        share = overdue / total if total else Decimal(0)
-        card.metric(
-            f"Open receivables ({plain(code)})",
-            money(total),
-            delta=f"{money(overdue)} overdue ({share:.1%})",
-            delta_color="red" if overdue else "off",
-            delta_arrow="off",
-            border=True,
-            help=f"Everything open in {plain(code)} at the as-of date; overdue is what was past its due date then.",
-        )
 rates = cached(rates_at)(as_of)
+cards: list[dict[str, Any]] = []
+converted = None
 if past_due.currency.nunique() > 1:
+    # One number for a manager first, then each currency as it is.
     converted = converted_receivables(past_due, rates)
     total_then, overdue_then = converted.total.amount, converted.overdue.amount
-    st.columns(4)[0].metric(
-        f"Open receivables ({rates.reporting}, all currencies)",
-        "no rate" if total_then is None else money(total_then),
-        delta=None if overdue_then is None else f"{money(overdue_then)} overdue",
-        delta_color="red" if overdue_then else "off",
-        delta_arrow="off",
-        border=True,
-        help="Every currency above converted at its rate and added up.",
-    )
+    cards.append({
+        "label": f"All currencies in {rates.reporting}", "value": "no rate" if total_then is None else money(total_then),
+        "delta": None if overdue_then is None else f"{money(overdue_then)} overdue",
+        "delta_color": "red" if overdue_then else "off",
+        "help": "Every currency's open receivables converted at its rate and added up.",
+    })  # fmt: skip
+for code, rows in per_currency:
+    total = sum(rows.amount, Decimal(0))
+    overdue = sum(rows[rows.bucket != "current"].amount, Decimal(0))
+    share = overdue / total if total else Decimal(0)
+    cards.append({
+        "label": f"Open receivables ({plain(code)})", "value": money(total),
+        "delta": f"{money(overdue)} overdue ({share:.1%})", "delta_color": "red" if overdue else "off",
+        "help": f"Everything open in {plain(code)} at the as-of date; overdue is what was past its due date then.",
+    })  # fmt: skip
+for first in range(0, len(cards), 4):
+    for column, card in zip(st.columns(4), cards[first : first + 4], strict=False):
+        column.metric(card["label"], card["value"], delta=card["delta"], delta_color=card["delta_color"],
+                      delta_arrow="off", border=True, help=card["help"])  # fmt: skip
+if converted is not None:
     st.caption(plain(converted.total.explain()))
 unranked = sorted(code for code in summary.currency.unique() if rates.rate(code) is None)
 

@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import openpyxl
 import pandas as pd
@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from data_access import clock
 from data_access.db import read_session
 from data_access.demo import seed_demo
-from data_access.models import Customer, Invoice
+from data_access.models import Customer, ExchangeRate, Invoice
 from data_access.money import from_cents
 from data_access.queries.exchange_rates import rates_at
 from data_access.queries.receivables import BUCKETS_SETTING
@@ -137,8 +137,27 @@ def test_the_table_equals_the_cli_report_for_the_same_inputs(
         metric = next(m for m in app.metric if m.label == f"Open receivables ({code})")
         assert metric.value == f"{total:,.2f}"
         assert metric.proto.delta == f"{overdue:,.2f} overdue ({overdue / total:.1%})"
-    # One card per currency, and one converted total beside them when there are several.
+    # One card per currency, and one converted total before them when there are several: each currency's total at
+    # its latest rate on or before the date (read here from the rates table itself), summed, rounded once.
     assert len(app.metric) == printed.currency.nunique() + (printed.currency.nunique() > 1)
+    if printed.currency.nunique() > 1:
+        as_of = date.fromisoformat(report_args[1])
+        with read_session() as session:
+            stored = session.execute(
+                select(ExchangeRate.currency, ExchangeRate.rate_date, ExchangeRate.rate)
+            ).all()
+        latest: dict[str, tuple[date, Decimal]] = {}
+        for currency, day_of, rate in stored:
+            if day_of <= as_of and (currency not in latest or latest[currency][0] < day_of):
+                latest[currency] = (day_of, Decimal(rate))
+        rate_of = {
+            code: Decimal(1) if code == "USD" else latest[code][1] for code in buckets.currency.unique()
+        }
+        exact = sum((amount * rate_of[code] for code, amount in zip(buckets.currency, buckets.amount, strict=True)),
+                    Decimal(0))  # fmt: skip
+        first = app.metric[0]
+        assert first.label == "All currencies in USD"
+        assert first.value == f"{exact.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
 
 
 def test_filters_change_the_rows(demo: str) -> None:
