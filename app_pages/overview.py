@@ -119,9 +119,9 @@ if now.total_receivables is not None:
     ]  # fmt: skip
 if now.total_receivables is not None and converted is not None:
     cards += [
-        (f"Total receivables ({converted.total.currency}, all currencies)", converted_figure(converted.total),
+        (f"All receivables in {converted.total.currency}", converted_figure(converted.total),
          None, "off", plain(converted.total.explain())),
-        (f"Overdue ({converted.total.currency}, all currencies)", converted_figure(converted.overdue), None, "off",
+        (f"All overdue in {converted.total.currency}", converted_figure(converted.overdue), None, "off",
          plain(converted.overdue.explain())),
     ]  # fmt: skip
 if now.total_receivables is not None:

@@ -121,8 +121,8 @@ def test_the_converted_totals_say_which_rates(sqlite_database: str, tmp_path: Pa
     app = run_dashboard()
     metrics = {metric.label: metric.value for metric in app.metric}
     # USD 1,500.00 + 500.00 + EUR 1,000.00 x 1.0825 (1,082.50) = 3,082.50 USD; overdue: 1,500.00 + 1,082.50
-    assert metrics["Total receivables (USD, all currencies)"] == "3,082.50"
-    assert metrics["Overdue (USD, all currencies)"] == "2,582.50"
+    assert metrics["All receivables in USD"] == "3,082.50"
+    assert metrics["All overdue in USD"] == "2,582.50"
     assert metrics["Total receivables (USD)"] == "2,000.00"
     said = f"In USD at the rates on or before {today.isoformat()} (EUR {today - timedelta(days=3)})."
     assert any(said in caption.value for caption in app.caption)
@@ -136,5 +136,5 @@ def test_a_missing_rate_is_said_on_the_overview(sqlite_database: str) -> None:
     factories.invoice("C-2", "I-3", issued=today - timedelta(days=90), cents=100_000)
     app = run_dashboard()
     metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["Total receivables (USD, all currencies)"] == "no rate"
+    assert metrics["All receivables in USD"] == "no rate"
     assert any("no exchange rate on or before" in c.value and "EUR" in c.value for c in app.caption)
