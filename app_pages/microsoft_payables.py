@@ -9,6 +9,8 @@ import streamlit as st
 from data_access import clock
 from data_access.documents.exports import chart_text, csv_bytes, plain
 from data_access.money import day, money
+from data_access.permissions import allowed
+from data_access.queries.margin import reconciliation_invoices
 from data_access.queries.microsoft_payables import (
     cash_cover,
     cash_cover_every_currency,
@@ -17,7 +19,7 @@ from data_access.queries.microsoft_payables import (
     next_microsoft_payment,
     receivables_due_by,
 )
-from data_access.text import readable
+from data_access.text import plural, readable
 from ui.cache import cached
 from ui.flash import show_flash
 from ui.signin import current_actor
@@ -182,6 +184,27 @@ st.caption(
 )
 
 st.subheader("Microsoft invoices")
+if allowed(actor, "margin.view"):
+    # Each recorded invoice checked against Partner Center's reconciliation files, when they hold its number.
+    files = cached(reconciliation_invoices)(actor)
+    differs = files[files.status == "differs"] if not files.empty else files
+    if not differs.empty:
+        listed = "; ".join(
+            f"{plain(row.invoice_number)}: files {money(row.total, str(row.currency))}, recorded "
+            f"{money(row.recorded_amount, str(row.currency))}"
+            for row in differs.itertuples()
+        )
+        st.warning(
+            f"{plural(len(differs), 'invoice')} {'differs' if len(differs) == 1 else 'differ'} from Partner Center's reconciliation files — {listed}. "
+            'The Margin page\'s "Microsoft invoices in the files" tab has every line.',
+            icon=":material/difference:",
+        )
+    missing = int((files.status == "not recorded").sum()) if not files.empty else 0
+    if missing:
+        st.info(
+            f"{plural(missing, 'invoice number')} in the reconciliation files {'is' if missing == 1 else 'are'} "
+            "not recorded here; record them from the files on the Margin page."
+        )
 st.dataframe(
     readable(
         invoices.assign(status=invoices.apply(status, axis=1)),

@@ -170,3 +170,16 @@ def test_the_suspension_history_shows_each_suspensions_cost(sqlite_database: str
     costs = [c for c in history.microsoft_cost if c]
     assert costs and all(c.split()[0] in {"USD", "EUR", "GBP", "AUD", "CAD"} for c in costs)
     assert set(history[history.microsoft_cost != ""].action) == {"Suspended"}
+
+
+def test_the_payables_page_flags_an_invoice_that_differs_from_the_files(
+    sqlite_database: str, tmp_path: Path
+) -> None:
+    book(tmp_path)  # the files bill G000000777 for 700.00 + 50.00 = USD 750.00
+    factories.microsoft_invoice("G000000777", cents=70_000, due=clock.today() + timedelta(days=20))
+    app = pages.open_page("app_pages/microsoft_payables.py", "billing")
+    assert any(
+        "1 invoice differs from Partner Center's reconciliation files — G000000777: files USD 750.00, recorded "
+        "USD 700.00" in w.value
+        for w in app.warning
+    ), [w.value for w in app.warning]
