@@ -487,17 +487,33 @@ def _names(columns: Sequence[str]) -> tuple[str, ...]:
     return (*(name.lower() for name in columns), "resellermpnid")
 
 
+SHARED: dict[str, Any] = {
+    "customerid": f.tenant, "customername": _text(200), "customerdomainname": _text(253),
+    "invoicenumber": _text(64), "tier2mpnid": _text(40), "resellermpnid": _text(40), "skuname": _text(300),
+    "productname": _text(300), "chargetype": _text(40), "effectiveunitprice": signed_decimal,
+    "subscriptionid": _text(64), "chargestartdate": pc_day, "chargeenddate": pc_day,
+}  # fmt: skip
+"""The columns both files have and Billing Desk reads, with their parsers (pc_day: the date format given)."""
+
+
+def _shared_line(v: dict[str, Any]) -> dict[str, Any]:
+    """What a line of either file stores from the columns both have."""
+    return {
+        "invoice_number": v.get("invoicenumber"), "customer_tenant": v["customerid"],
+        "customer_name": v.get("customername"), "customer_domain": v.get("customerdomainname"),
+        "reseller_mpn_id": _reseller(v), "subscription_ref": v.get("subscriptionid"),
+        "product_name": v.get("productname"), "sku_name": v.get("skuname"), "charge_type": v.get("chargetype"),
+        "charge_end": v.get("chargeenddate"), "unit_price": _price(v.get("effectiveunitprice")),
+    }  # fmt: skip
+
+
 class PartnerCenterInvoice(PartnerCenterFile):
     name, source = "partner-center-invoice", "invoice"
     documented = _names(INVOICE_COLUMNS)
     required = ("customerid", "subtotal", "currency", "chargestartdate")
     used: ClassVar[dict[str, Any]] = {
-        "customerid": f.tenant, "customername": _text(200), "customerdomainname": _text(253),
-        "invoicenumber": _text(64), "tier2mpnid": _text(40), "resellermpnid": _text(40),
-        "skuname": _text(300), "productname": _text(300), "chargetype": _text(40),
-        "effectiveunitprice": signed_decimal, "billablequantity": signed_decimal, "subtotal": signed_decimal,
-        "taxtotal": signed_decimal, "currency": f.currency, "subscriptionid": _text(64),
-        "chargestartdate": pc_day, "chargeenddate": pc_day, "referenceid": _text(64),
+        **SHARED, "billablequantity": signed_decimal, "subtotal": signed_decimal, "taxtotal": signed_decimal,
+        "currency": f.currency, "referenceid": _text(64),
     }  # fmt: skip
 
     def line(self, row: Row) -> dict[str, Any] | None:
@@ -505,16 +521,11 @@ class PartnerCenterInvoice(PartnerCenterFile):
         start = v.get("chargestartdate")
         if start is None or v.get("subtotal") is None or v.get("customerid") is None:
             return None
-        return {
-            "invoice_number": v.get("invoicenumber"), "period": month_of(start),
-            "customer_tenant": v["customerid"], "customer_name": v.get("customername"),
-            "customer_domain": v.get("customerdomainname"), "reseller_mpn_id": _reseller(v),
-            "subscription_ref": v.get("subscriptionid"), "product_name": v.get("productname"),
-            "sku_name": v.get("skuname"), "meter_name": None, "charge_type": v.get("chargetype"),
-            "charge_start": start, "charge_end": v.get("chargeenddate"), "usage_date": None,
-            "quantity_units": _units(v.get("billablequantity")), "unit_price": _price(v.get("effectiveunitprice")),
-            "cost_units": to_units(v["subtotal"]), "tax_units": _units(v.get("taxtotal")),
-            "currency": v.get("currency") or "", "reference_id": v.get("referenceid"),
+        return _shared_line(v) | {
+            "period": month_of(start), "meter_name": None, "charge_start": start, "usage_date": None,
+            "quantity_units": _units(v.get("billablequantity")), "cost_units": to_units(v["subtotal"]),
+            "tax_units": _units(v.get("taxtotal")), "currency": v.get("currency") or "",
+            "reference_id": v.get("referenceid"),
         }  # fmt: skip
 
 
@@ -523,12 +534,8 @@ class PartnerCenterUsage(PartnerCenterFile):
     documented = _names(USAGE_COLUMNS)
     required = ("customerid", "billingpretaxtotal", "billingcurrency", "usagedate")
     used: ClassVar[dict[str, Any]] = {
-        "customerid": f.tenant, "customername": _text(200), "customerdomainname": _text(253),
-        "invoicenumber": _text(64), "tier2mpnid": _text(40), "resellermpnid": _text(40),
-        "skuname": _text(300), "productname": _text(300), "metername": _text(300), "chargetype": _text(40),
-        "effectiveunitprice": signed_decimal, "quantity": signed_decimal, "billingpretaxtotal": signed_decimal,
-        "billingcurrency": f.currency, "subscriptionid": _text(64), "chargestartdate": pc_day,
-        "chargeenddate": pc_day, "usagedate": pc_day,
+        **SHARED, "metername": _text(300), "quantity": signed_decimal, "billingpretaxtotal": signed_decimal,
+        "billingcurrency": f.currency, "usagedate": pc_day,
     }  # fmt: skip
 
     def line(self, row: Row) -> dict[str, Any] | None:
@@ -536,14 +543,9 @@ class PartnerCenterUsage(PartnerCenterFile):
         used_on = v.get("usagedate")
         if used_on is None or v.get("billingpretaxtotal") is None or v.get("customerid") is None:
             return None
-        return {
-            "invoice_number": v.get("invoicenumber"), "period": month_of(used_on),
-            "customer_tenant": v["customerid"], "customer_name": v.get("customername"),
-            "customer_domain": v.get("customerdomainname"), "reseller_mpn_id": _reseller(v),
-            "subscription_ref": v.get("subscriptionid"), "product_name": v.get("productname"),
-            "sku_name": v.get("skuname"), "meter_name": v.get("metername"), "charge_type": v.get("chargetype"),
-            "charge_start": v.get("chargestartdate"), "charge_end": v.get("chargeenddate"), "usage_date": used_on,
-            "quantity_units": _units(v.get("quantity")), "unit_price": _price(v.get("effectiveunitprice")),
-            "cost_units": to_units(v["billingpretaxtotal"]), "tax_units": None,
-            "currency": v.get("billingcurrency") or "", "reference_id": None,
+        return _shared_line(v) | {
+            "period": month_of(used_on), "meter_name": v.get("metername"),
+            "charge_start": v.get("chargestartdate"), "usage_date": used_on,
+            "quantity_units": _units(v.get("quantity")), "cost_units": to_units(v["billingpretaxtotal"]),
+            "tax_units": None, "currency": v.get("billingcurrency") or "", "reference_id": None,
         }  # fmt: skip
