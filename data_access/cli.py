@@ -156,7 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     margin_report.add_argument("--to", dest="end", type=_date, required=True, help="last day (YYYY-MM-DD)")
     margin_report.add_argument(
-        "--by", choices=("customer", "month"), default=None, help="sum the months (customer) or the customers"
+        "--by",
+        choices=("customer", "month"),
+        default=None,
+        help="sum the months (customer) or the customers (month); default: a row per customer, month and currency",
     )
     margin_report.add_argument("--currency", type=_currency, default=None, help="only this currency")
     margin_report.add_argument("--format", choices=FORMATS, default="table")
