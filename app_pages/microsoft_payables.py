@@ -125,7 +125,6 @@ else:
             f"Only customer invoices in {plain(currency)} count above. Also due by then in other currencies: "
             f"{listed}."
         )
-    if not others.empty:
         every = cached(cash_cover_every_currency)(
             actor, as_of=as_of, pay_by=payment.due_date, currency=currency
         )

@@ -1,6 +1,6 @@
 """Suspensions: eligible accounts to suspend (billing decides, the app never does), suspended ones to reinstate."""
 
-from datetime import UTC, date
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +18,7 @@ from data_access.queries.suspensions import (
     eligible_accounts,
     suspended_subscriptions,
     suspension_history,
+    suspension_periods,
 )
 from data_access.queries.time_zone import partner_time_zone
 from data_access.rules.suspension import PartnerCenterStep
@@ -325,18 +326,7 @@ st.subheader("History")
 if history.empty:
     st.info("Nothing has been suspended or reinstated yet.")
 else:
-    # Each suspension, from its Suspended event to the next reinstatement of that subscription (or today).
-    began: dict[str, tuple[int, date]] = {}
-    periods: dict[int, tuple[str, date, date | None]] = {}
-    for index, event in history.iloc[::-1].iterrows():
-        sub, day_of = str(event.subscription_id), event.occurred_at.astimezone(UTC).date()
-        if event.action == "Suspended":
-            began[sub] = (int(index), day_of)
-        elif sub in began:
-            start_index, since = began.pop(sub)
-            periods[start_index] = (sub, since, day_of)
-    for sub, (start_index, since) in began.items():
-        periods[start_index] = (sub, since, None)
+    periods = suspension_periods(history)
     spent = cached(suspension_period_costs)(actor, sorted(periods.values(), key=lambda p: (p[0], p[1])))
     cost_of: dict[tuple[str, date, date | None], str] = {}
     for (sub, since, until), group in spent.groupby(["subscription_id", "suspended_on", "reinstated_on"],

@@ -245,7 +245,7 @@ class PartnerCenterFile(Kind):
         return None
 
     def check(self, row: Row, refs: dict[str, Any], context: Context) -> list[str]:
-        line = self.line(row)
+        line = refs["line"] = self.line(row)  # made once per plan; classify and write read it from refs
         if line is None:
             return []
         if line["charge_start"] and line["charge_end"] and line["charge_end"] < line["charge_start"]:
@@ -263,11 +263,7 @@ class PartnerCenterFile(Kind):
             for p in planned:
                 p.action = SKIP
             return
-        unbilled = [
-            (p, line)
-            for p in planned
-            if (line := self.line(p.row)) is not None and not line["invoice_number"]
-        ]
+        unbilled = [(p, line) for p in planned if (line := p.refs.get("line")) and not line["invoice_number"]]
         periods = {line["period"] for _, line in unbilled}
         if not periods:
             return
@@ -335,7 +331,7 @@ class PartnerCenterFile(Kind):
         for p in planned:
             if p.action != ADD:
                 continue
-            line = self.line(p.row)
+            line = p.refs.get("line")
             if line is not None:
                 new.append(
                     line | {"import_id": context.import_id, "source": self.source, "line_no": p.row.line}
@@ -352,19 +348,17 @@ def _units(value: Decimal | None) -> int | None:
     return None if value is None else to_units(value)
 
 
-def _text(limit: int) -> f.Parser:
-    return f.text(limit)
-
-
 def _reseller(v: dict[str, Any]) -> str | None:
     return v.get("tier2mpnid") or v.get("resellermpnid")
 
 
+def plain_decimal(number: Decimal) -> Decimal:
+    """A number without trailing zeros, never in exponent form (10.00000000 is 10, not 1E+1; 0.50 is 0.5)."""
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
+
+
 def _price(value: Decimal | None) -> str | None:
-    """Without trailing zeros, and never in exponent form (10.00000000 is "10", not "1E+1")."""
-    if value is None:
-        return None
-    return str(value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize())
+    return None if value is None else str(plain_decimal(value))
 
 
 INVOICE_COLUMNS = [
@@ -488,10 +482,10 @@ def _names(columns: Sequence[str]) -> tuple[str, ...]:
 
 
 SHARED: dict[str, Any] = {
-    "customerid": f.tenant, "customername": _text(200), "customerdomainname": _text(253),
-    "invoicenumber": _text(64), "tier2mpnid": _text(40), "resellermpnid": _text(40), "skuname": _text(300),
-    "productname": _text(300), "chargetype": _text(40), "effectiveunitprice": signed_decimal,
-    "subscriptionid": _text(64), "chargestartdate": pc_day, "chargeenddate": pc_day,
+    "customerid": f.tenant, "customername": f.text(200), "customerdomainname": f.text(253),
+    "invoicenumber": f.text(64), "tier2mpnid": f.text(40), "resellermpnid": f.text(40), "skuname": f.text(300),
+    "productname": f.text(300), "chargetype": f.text(40), "effectiveunitprice": signed_decimal,
+    "subscriptionid": f.text(64), "chargestartdate": pc_day, "chargeenddate": pc_day,
 }  # fmt: skip
 """The columns both files have and Billing Desk reads, with their parsers (pc_day: the date format given)."""
 
@@ -513,7 +507,7 @@ class PartnerCenterInvoice(PartnerCenterFile):
     required = ("customerid", "subtotal", "currency", "chargestartdate")
     used: ClassVar[dict[str, Any]] = {
         **SHARED, "billablequantity": signed_decimal, "subtotal": signed_decimal, "taxtotal": signed_decimal,
-        "currency": f.currency, "referenceid": _text(64),
+        "currency": f.currency, "referenceid": f.text(64),
     }  # fmt: skip
 
     def line(self, row: Row) -> dict[str, Any] | None:
@@ -534,7 +528,7 @@ class PartnerCenterUsage(PartnerCenterFile):
     documented = _names(USAGE_COLUMNS)
     required = ("customerid", "billingpretaxtotal", "billingcurrency", "usagedate")
     used: ClassVar[dict[str, Any]] = {
-        **SHARED, "metername": _text(300), "quantity": signed_decimal, "billingpretaxtotal": signed_decimal,
+        **SHARED, "metername": f.text(300), "quantity": signed_decimal, "billingpretaxtotal": signed_decimal,
         "billingcurrency": f.currency, "usagedate": pc_day,
     }  # fmt: skip
 

@@ -18,8 +18,9 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+from data_access.csv_import.partner_center import UNITS, plain_decimal, to_units
 from data_access.demo.accounts import DemoCustomer, DemoSubscription
 from data_access.demo.catalog import MARKETS, SKUS, local_price
 from data_access.demo.draw import BILLING, MONTHS, Draw, Row
@@ -27,7 +28,6 @@ from data_access.enums import SubscriptionStatus
 
 REPORTING = "USD"
 BILLED_MONTHS = 6
-UNITS = Decimal("100000000")
 CENT = Decimal("0.01")
 AZURE = "Azure plan"
 # (meter, US list price per unit, share of a subscription's daily cost); the first meter is always there.
@@ -41,10 +41,6 @@ STRANGERS = (
     ("Quinlan & Pryce LLP", "quinlanpryce.com", 25),
 )
 """Tenants Microsoft bills the partner for that are nobody's tenant in Billing Desk."""
-
-
-def units(amount: Decimal) -> int:
-    return int((amount * UNITS).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def month_end(first: date) -> date:
@@ -190,8 +186,8 @@ class Billing:
                 "subscription_ref": subscription["external_id"], "product_name": subscription["sku"],
                 "sku_name": subscription["sku"], "meter_name": None, "charge_type": "cycleCharge",
                 "charge_start": start, "charge_end": month_end(start), "usage_date": None,
-                "quantity_units": quantity * int(UNITS), "unit_price": str(unit.normalize()),
-                "cost_units": units((unit * quantity).quantize(CENT)), "tax_units": 0, "currency": currency,
+                "quantity_units": quantity * int(UNITS), "unit_price": str(plain_decimal(unit)),
+                "cost_units": to_units((unit * quantity).quantize(CENT)), "tax_units": 0, "currency": currency,
                 "reference_id": None,
             }
         )  # fmt: skip
@@ -221,8 +217,8 @@ class Billing:
                         "reseller_mpn_id": None, "subscription_ref": subscription.row["external_id"],
                         "product_name": AZURE, "sku_name": AZURE, "meter_name": meter, "charge_type": "new",
                         "charge_start": start, "charge_end": end, "usage_date": day,
-                        "quantity_units": units(quantity), "unit_price": str(price.normalize()),
-                        "cost_units": units((quantity * price).quantize(Decimal("0.00000001"))), "tax_units": None,
+                        "quantity_units": to_units(quantity), "unit_price": str(plain_decimal(price)),
+                        "cost_units": to_units((quantity * price).quantize(Decimal("0.00000001"))), "tax_units": None,
                         "currency": customer.currency, "reference_id": None,
                     }
                 )  # fmt: skip

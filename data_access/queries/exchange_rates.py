@@ -11,7 +11,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import ColumnElement, Numeric, SQLColumnExpression, case, cast, func, literal, null, select
 from sqlalchemy.orm import Session
 
@@ -19,8 +18,6 @@ from data_access import config
 from data_access.db import read_session
 from data_access.models import ExchangeRate
 from data_access.money import CENT
-
-RATE_COLUMNS = ["rate_date", "currency", "rate"]
 
 
 def reporting_currency() -> str:
@@ -36,10 +33,6 @@ class Converted:
     on: date
     missing: tuple[str, ...] = ()
     rate_dates: Mapping[str, date] = field(default_factory=dict)
-
-    @property
-    def known(self) -> bool:
-        return self.amount is not None
 
     def explain(self) -> str:
         """A sentence saying which rates a converted figure used, or which it lacks."""
@@ -106,19 +99,6 @@ def rates_at(on: date) -> Rates:
     """`rates_on` in its own read session, for pages and reports."""
     with read_session() as session:
         return rates_on(session, on)
-
-
-def rate_table() -> pd.DataFrame:
-    """Every rate recorded, newest first (for the Import page's view of what is there)."""
-    with read_session() as session:
-        rows = session.execute(
-            select(ExchangeRate.rate_date, ExchangeRate.currency, ExchangeRate.rate).order_by(
-                ExchangeRate.rate_date.desc(), ExchangeRate.currency
-            )
-        ).all()
-    return pd.DataFrame(
-        [(r.rate_date, r.currency, Decimal(r.rate)) for r in rows], columns=pd.Index(RATE_COLUMNS)
-    )
 
 
 def rate_in_sql(rates: Rates, currency: SQLColumnExpression[str]) -> ColumnElement[Decimal]:

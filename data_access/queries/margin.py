@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, ColumnElement, Date, and_, case, cast, exists, extract, func, or_, select
 from sqlalchemy.orm import Session
 
-from data_access.csv_import.partner_center import UNITS, from_units, units_sum
+from data_access.csv_import.partner_center import UNITS, from_units, plain_decimal, units_sum
 from data_access.db import read_session
 from data_access.enums import SubscriptionStatus
 from data_access.errors import InvalidAction
@@ -60,11 +60,6 @@ _PERCENT = Decimal("0.01")
 
 def _cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _plain(number: Decimal) -> Decimal:
-    """A quantity without trailing zeros (12, 0.5), never in exponent form."""
-    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
 def _month(day: date) -> str:
@@ -260,7 +255,7 @@ def _seats_above_ours(session: Session, start: date, end: date) -> list[dict[str
         found.append(_leak(
             SEATS_ABOVE_OURS, customer_id=row.external_id, customer_name=row.name, tenant=row.customer_tenant,
             subscription=row.sub, month=row.period, currency=row.currency, amount=amount,
-            detail=f"Microsoft bills {_plain(billed)} seats, we hold {row.quantity}",
+            detail=f"Microsoft bills {plain_decimal(billed)} seats, we hold {row.quantity}",
         ))  # fmt: skip
     return found
 
@@ -412,7 +407,7 @@ def customer_margin_lines(
         ).all() if tenant else []  # fmt: skip
     records = [
         (row.source, row.invoice_number, row.subscription_ref, row.product_name, row.sku, row.charge_type,
-         _as_date(row.charge_date), None if row.quantity_units is None else _plain(from_units(row.quantity_units)),
+         _as_date(row.charge_date), None if row.quantity_units is None else plain_decimal(from_units(row.quantity_units)),
          None if row.unit_price is None else Decimal(row.unit_price), from_units(row.cost_units), row.currency)
         for row in rows
     ]  # fmt: skip
@@ -443,7 +438,7 @@ def customer_subscription_costs(actor: Actor, customer_id: str, start: date, end
         ).all()  # fmt: skip
     records = [
         (row.external_id, row.product, row.sku, row.status, row.quantity,
-         None if row.billed is None else _plain(from_units(row.billed)), row.currency, _cents(from_units(row.units)))
+         None if row.billed is None else plain_decimal(from_units(row.billed)), row.currency, _cents(from_units(row.units)))
         for row in rows
     ]  # fmt: skip
     return pd.DataFrame(records, columns=pd.Index(SUBSCRIPTION_COST_COLUMNS), dtype=object)
@@ -490,22 +485,25 @@ def suspension_period_costs(actor: Actor, periods: Sequence[tuple[str, date, dat
         return pd.DataFrame(columns=pd.Index(PERIOD_COST_COLUMNS), dtype=object)
     subscriptions = sorted({p[0] for p in wanted})
     earliest = min(p[1] for p in wanted)
+    by_subscription: dict[str, list[tuple[str, date, date | None]]] = {}
+    for period in wanted:
+        by_subscription.setdefault(period[0], []).append(period)
     units: dict[tuple[str, date, date | None, str], int] = {}
+    charged_on = _charge_date()
     with read_session() as session:
         for first in range(0, len(subscriptions), 500):
-            rows = session.execute(
-                select(_Line.subscription_ref, _charge_date().label("charge_date"), _Line.currency, _Line.cost_units)
-                .where(_Line.subscription_ref.in_(subscriptions[first : first + 500]), _charge_date() >= earliest)
+            rows = session.execute(  # a day's charges summed in SQL (daily usage has a line per meter)
+                select(_Line.subscription_ref, charged_on.label("charge_date"), _Line.currency,
+                       units_sum(_Line.cost_units).label("units"))
+                .where(_Line.subscription_ref.in_(subscriptions[first : first + 500]), charged_on >= earliest)
+                .group_by(_Line.subscription_ref, charged_on, _Line.currency)
             )  # fmt: skip
-            by_subscription: dict[str, list[tuple[str, date, date | None]]] = {}
-            for period in wanted:
-                by_subscription.setdefault(period[0], []).append(period)
             for row in rows:
                 charged = _as_date(row.charge_date)
-                for sub, since, until in by_subscription.get(row.subscription_ref, []):
+                for sub, since, until in by_subscription[row.subscription_ref]:
                     if since <= charged and (until is None or charged < until):
                         key = (sub, since, until, row.currency)
-                        units[key] = units.get(key, 0) + int(row.cost_units)
+                        units[key] = units.get(key, 0) + int(row.units)
     records = [(sub, since, until, currency, _cents(from_units(total)))
                for (sub, since, until, currency), total in sorted(units.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3]))]  # fmt: skip
     return pd.DataFrame(records, columns=pd.Index(PERIOD_COST_COLUMNS), dtype=object)

@@ -210,6 +210,25 @@ def suspension_history(actor: Actor) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
+def suspension_periods(history: pd.DataFrame) -> dict[int, tuple[str, date, date | None]]:
+    """Each suspension in a `suspension_history` frame (newest first), by the position of its Suspended row: the
+    subscription, the UTC day it was suspended, and the day of the next reinstatement of that subscription (None
+    while it is still suspended)."""
+    began: dict[str, tuple[int, date]] = {}
+    periods: dict[int, tuple[str, date, date | None]] = {}
+    for position in range(len(history) - 1, -1, -1):
+        event = history.iloc[position]
+        sub, day_of = str(event.subscription_id), event.occurred_at.astimezone(UTC).date()
+        if event.action == "Suspended":
+            began[sub] = (position, day_of)
+        elif sub in began:
+            start, since = began.pop(sub)
+            periods[start] = (sub, since, day_of)
+    for sub, (start, since) in began.items():
+        periods[start] = (sub, since, None)
+    return periods
+
+
 def suspended_at_end_of(
     session: Session, as_of: date, *, customer_pk: int | None = None
 ) -> dict[int, str | None]:
